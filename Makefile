@@ -1,0 +1,40 @@
+# The front door. `make` alone lists every target with one line each.
+# Long shell steps live in scripts/; this file only names them.
+SHELL        := /bin/bash
+.DEFAULT_GOAL := help
+
+VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# Images are named $(REGISTRY)/producer:$(TAG). The default needs no registry at all.
+REGISTRY ?= fogdeft
+TAG      ?= $(VERSION)
+
+# This machine's platform, as Docker names it and as the dist/ folder is named.
+UNAME_M       := $(shell uname -m)
+HOST_PLATFORM := $(if $(filter x86_64,$(UNAME_M)),linux-amd64,$(if $(filter aarch64 arm64,$(UNAME_M)),linux-arm64,linux-arm-v7))
+
+.PHONY: help
+help: ## List the targets (this text)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ The two programs
+.PHONY: build run-producer run-consumer
+build: ## Build both programs for this machine (target/release/)
+	cargo build --release --locked
+
+run-producer: build ## Run the producer on 0.0.0.0:5000 (Ctrl-C stops it)
+	./target/release/producer
+
+run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
+	./target/release/consumer
+
+##@ Tests
+.PHONY: test lint test-rust
+test: lint test-rust ## Run every check: lint, unit, integration and end-to-end tests
+	@echo "make test: all checks passed"
+
+lint: ## cargo fmt --check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --locked --all-targets -- -D warnings
+
+test-rust: ## Unit and integration tests of both programs (real binaries, loopback)
+	cargo test --release --locked
