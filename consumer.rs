@@ -1,0 +1,424 @@
+//! consumer: the tutorial's `consumer.py`, in Rust.
+//!
+//! Every 3 seconds it asks the producer for a number and prints `Received number: N`. When the
+//! producer names itself in `X-Served-By`, the line ends with `(from <name>)`, so you can watch
+//! Swarm spread the polls over the replicas. When a poll fails it prints
+//! `Error fetching the number: <reason>` and simply tries again next time.
+//!
+//! Read it top to bottom: configuration, the poll loop, one fetch, and its errors.
+
+mod common;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use std::{env, io, process, thread};
+
+use ureq::http::Uri;
+
+// ---------------------------------------------------------------------------------------------
+// Configuration. Every default lives here, and `--help` prints them.
+
+const DEFAULT_URL: &str = "http://127.0.0.1:5000/number";
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(3);
+/// ureq waits forever by default; a producer that accepts and never answers must not stop us.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A number fits in a few bytes; a peer that sends more is broken, and we stop reading.
+const MAX_BODY_BYTES: u64 = 64 * 1024;
+
+const USAGE: &str = "\
+consumer: polls the producer for random numbers and prints them (FogDEFT Day 01, in Rust)
+
+Usage: consumer [FLAGS]
+
+Flags (each overrides its environment variable):
+  --url URL          PRODUCER_URL     where to fetch      [default: http://127.0.0.1:5000/number]
+  --interval D       POLL_INTERVAL    pause between polls (3, 3s, 500ms, 1m)   [default: 3s]
+  --timeout D        REQUEST_TIMEOUT  give up on one poll after this long      [default: 2s]
+  --once                              fetch once; exit 0 on success, 1 on failure
+  -h, --help                          print this help
+  -V, --version                       print the version
+
+In Docker Compose and Swarm, use the service name: PRODUCER_URL=http://producer:5000/number";
+
+#[derive(Debug, PartialEq)]
+struct Config {
+    url: String,
+    interval: Duration,
+    timeout: Duration,
+    once: bool,
+}
+
+#[derive(Debug, PartialEq)]
+enum Command {
+    Poll(Config),
+    Help,
+    Version,
+}
+
+/// Reads the command line over the environment: a flag wins over its variable.
+fn parse_command(
+    args: impl IntoIterator<Item = String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, String> {
+    let mut url = env("PRODUCER_URL");
+    let mut interval = env("POLL_INTERVAL");
+    let mut timeout = env("REQUEST_TIMEOUT");
+    let mut once = false;
+
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
+            "--once" => once = true,
+            _ if arg.starts_with("--") => {
+                let (name, inline) = common::split_flag(&arg);
+                let slot = match name {
+                    "--url" => &mut url,
+                    "--interval" => &mut interval,
+                    "--timeout" => &mut timeout,
+                    _ => return Err(format!("unknown flag '{name}'")),
+                };
+                *slot = Some(common::flag_value(name, inline, &mut args)?);
+            }
+            _ => return Err(format!("unexpected argument '{arg}'")),
+        }
+    }
+
+    Ok(Command::Poll(Config {
+        url: check_url(url.as_deref().unwrap_or(DEFAULT_URL))?,
+        interval: positive_duration(interval, DEFAULT_INTERVAL, "--interval/POLL_INTERVAL")?,
+        timeout: positive_duration(timeout, DEFAULT_TIMEOUT, "--timeout/REQUEST_TIMEOUT")?,
+        once,
+    }))
+}
+
+/// Accepts only plain `http://host[:port]/path`: we are built without TLS, on purpose.
+fn check_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let invalid = |why: &str| format!("invalid --url/PRODUCER_URL '{url}': {why}");
+    let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => return Err(invalid("https is not supported, use http://")),
+        _ => return Err(invalid("it must start with http://")),
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(url.to_string()),
+        _ => Err(invalid("it has no host")),
+    }
+}
+
+fn positive_duration(
+    value: Option<String>,
+    default: Duration,
+    name: &str,
+) -> Result<Duration, String> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    match common::parse_duration(&text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err(format!("invalid {name} '{text}': it must be more than 0")),
+        Err(error) => Err(format!("invalid {name}: {error}")),
+    }
+}
+
+fn main() {
+    let config = match parse_command(env::args().skip(1), |name| env::var(name).ok()) {
+        Ok(Command::Poll(config)) => config,
+        Ok(Command::Help) => return println!("{USAGE}"),
+        Ok(Command::Version) => return println!("consumer {}", env!("CARGO_PKG_VERSION")),
+        Err(message) => common::exit_bad_config("consumer", &message),
+    };
+
+    // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
+    let stop_signals = common::block_stop_signals();
+    thread::spawn(move || {
+        // Stop at once, even mid-sleep or mid-request: there is nothing to save.
+        let signal = common::wait_for_stop_signal(&stop_signals);
+        println!(
+            "consumer: {signal}: stopping after {} numbers received, {} errors",
+            RECEIVED.load(Relaxed),
+            FAILED.load(Relaxed)
+        );
+        process::exit(0);
+    });
+
+    let agent = new_agent(config.timeout);
+    if config.once {
+        process::exit(if poll(&agent, &config) { 0 } else { 1 });
+    }
+    println!(
+        "consumer: polling {} every {:?}",
+        config.url, config.interval
+    );
+    loop {
+        poll(&agent, &config);
+        thread::sleep(config.interval);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The poll loop: one fetch, one line. println! flushes each line at once (Rust's stdout is
+// line-buffered even in a container, unlike Python's), so `docker logs` shows it immediately.
+
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+static FAILED: AtomicU64 = AtomicU64::new(0);
+
+/// Fetches one number and prints the outcome. Returns whether it worked.
+fn poll(agent: &ureq::Agent, config: &Config) -> bool {
+    match fetch(agent, &config.url) {
+        Ok(reading) => {
+            RECEIVED.fetch_add(1, Relaxed);
+            match reading.served_by {
+                Some(name) => println!("Received number: {} (from {name})", reading.number),
+                None => println!("Received number: {}", reading.number),
+            }
+            true
+        }
+        Err(error) => {
+            FAILED.fetch_add(1, Relaxed);
+            println!("Error fetching the number: {}", error.explain(config));
+            false
+        }
+    }
+}
+
+/// No connection pool: every poll looks the name up again and opens a fresh connection, like the
+/// tutorial's `requests.get`. So Swarm's DNS round-robin and VIP spread the polls over the
+/// replicas, and a producer that moved to another node is found.
+fn new_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .user_agent(concat!("fogdeft-consumer/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+// ---------------------------------------------------------------------------------------------
+// One fetch, and the one error type whose messages say what to do.
+
+struct Reading {
+    number: i64,
+    served_by: Option<String>,
+}
+
+#[derive(Debug, PartialEq)]
+enum FetchError {
+    Refused,
+    NameNotResolved,
+    Timeout,
+    Status(u16),
+    BodyTooLarge,
+    InvalidJson(String),
+    MissingNumber,
+    NotAnInteger(String),
+    Other(String),
+}
+
+fn fetch(agent: &ureq::Agent, url: &str) -> Result<Reading, FetchError> {
+    let mut response = agent.get(url).call().map_err(FetchError::from)?;
+    if !response.status().is_success() {
+        return Err(FetchError::Status(response.status().as_u16()));
+    }
+    let served_by = response
+        .headers()
+        .get("x-served-by")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY_BYTES)
+        .read_to_vec()
+        .map_err(FetchError::from)?;
+    let number = parse_number(&body)?;
+    Ok(Reading { number, served_by })
+}
+
+/// Takes `{"number": N}` with an integer N; whitespace and other fields are fine.
+fn parse_number(body: &[u8]) -> Result<i64, FetchError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| FetchError::InvalidJson(e.to_string()))?;
+    match value.get("number") {
+        None => Err(FetchError::MissingNumber),
+        Some(number) => number
+            .as_i64()
+            .ok_or_else(|| FetchError::NotAnInteger(number.to_string())),
+    }
+}
+
+impl From<ureq::Error> for FetchError {
+    fn from(error: ureq::Error) -> FetchError {
+        match error {
+            ureq::Error::HostNotFound => FetchError::NameNotResolved,
+            ureq::Error::Timeout(_) => FetchError::Timeout,
+            ureq::Error::BodyExceedsLimit(_) => FetchError::BodyTooLarge,
+            ureq::Error::Io(e) => match e.kind() {
+                io::ErrorKind::ConnectionRefused => FetchError::Refused,
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => FetchError::Timeout,
+                // std reports a failed getaddrinfo with no ErrorKind of its own, only this text.
+                _ if e.to_string().contains("failed to lookup address") => {
+                    FetchError::NameNotResolved
+                }
+                _ => FetchError::Other(e.to_string()),
+            },
+            other => FetchError::Other(other.to_string()),
+        }
+    }
+}
+
+impl FetchError {
+    /// One line that says what went wrong and where to look.
+    fn explain(&self, config: &Config) -> String {
+        let uri: Option<Uri> = config.url.parse().ok();
+        let host = uri.as_ref().and_then(|u| u.host()).unwrap_or("?");
+        let port = uri.as_ref().and_then(|u| u.port_u16()).unwrap_or(80);
+        match self {
+            FetchError::Refused => format!(
+                "connection refused by {host}:{port} (is the producer running and listening there?)"
+            ),
+            FetchError::NameNotResolved => format!(
+                "cannot resolve host '{host}' (check PRODUCER_URL; in Compose or Swarm use the service name)"
+            ),
+            FetchError::Timeout => {
+                format!("no answer within {:?} (REQUEST_TIMEOUT)", config.timeout)
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Refused => write!(f, "connection refused"),
+            FetchError::NameNotResolved => write!(f, "host name not resolved"),
+            FetchError::Timeout => write!(f, "timed out"),
+            FetchError::Status(code) => {
+                let reason = ureq::http::StatusCode::from_u16(*code)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("");
+                write!(f, "the producer answered HTTP {code} {reason}")
+            }
+            FetchError::BodyTooLarge => {
+                write!(
+                    f,
+                    "the response is larger than {} KiB",
+                    MAX_BODY_BYTES / 1024
+                )
+            }
+            FetchError::InvalidJson(e) => write!(f, "the response is not valid JSON ({e})"),
+            FetchError::MissingNumber => write!(f, "the response has no \"number\" field"),
+            FetchError::NotAnInteger(v) => write!(f, "\"number\" is not an integer: {v}"),
+            FetchError::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str], vars: &[(&str, &str)]) -> Result<Command, String> {
+        let args = args.iter().map(|a| a.to_string());
+        parse_command(args, |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_match_the_tutorial() {
+        let expected = Config {
+            url: DEFAULT_URL.into(),
+            interval: Duration::from_secs(3),
+            timeout: Duration::from_secs(2),
+            once: false,
+        };
+        assert_eq!(parse(&[], &[]), Ok(Command::Poll(expected)));
+    }
+
+    #[test]
+    fn flags_win_over_environment() {
+        let vars = [
+            ("PRODUCER_URL", "http://producer:5000/number"),
+            ("POLL_INTERVAL", "500ms"),
+        ];
+        let Ok(Command::Poll(c)) = parse(&["--interval", "1s", "--once"], &vars) else {
+            panic!("expected a config")
+        };
+        assert_eq!(c.url, "http://producer:5000/number");
+        assert_eq!(c.interval, Duration::from_secs(1));
+        assert!(c.once);
+    }
+
+    #[test]
+    fn bad_configuration_is_rejected_with_a_reason() {
+        for (args, vars, needle) in [
+            (
+                &["--url", "ftp://x/number"][..],
+                &[][..],
+                "must start with http://",
+            ),
+            (
+                &[],
+                &[("PRODUCER_URL", "https://x/number")][..],
+                "https is not supported",
+            ),
+            (&["--url", "producer:5000"], &[], "--url/PRODUCER_URL"),
+            (&["--url", "not a url"], &[], "not a URL"),
+            (&["--interval", "0"], &[], "more than 0"),
+            (&["--interval", "soon"], &[], "--interval/POLL_INTERVAL"),
+            (
+                &[],
+                &[("REQUEST_TIMEOUT", "-1")],
+                "--timeout/REQUEST_TIMEOUT",
+            ),
+            (&["--verbose"], &[], "unknown flag '--verbose'"),
+            (&["--url"], &[], "--url needs a value"),
+        ] {
+            let error = parse(args, vars).expect_err("should be rejected");
+            assert!(
+                error.contains(needle),
+                "{error:?} should mention {needle:?}"
+            );
+            assert!(!error.contains('\n'), "errors are one line: {error:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_read_from_json() {
+        assert_eq!(parse_number(b"{\"number\": 73}\n"), Ok(73));
+        assert_eq!(parse_number(b"{\n  \"number\": 5,\n  \"x\": 1\n}"), Ok(5));
+        assert_eq!(parse_number(b"{}"), Err(FetchError::MissingNumber));
+        assert_eq!(
+            parse_number(b"{\"number\": 1.5}"),
+            Err(FetchError::NotAnInteger("1.5".into()))
+        );
+        assert_eq!(
+            parse_number(b"{\"number\": \"7\"}"),
+            Err(FetchError::NotAnInteger("\"7\"".into()))
+        );
+        assert!(matches!(
+            parse_number(b"<html>"),
+            Err(FetchError::InvalidJson(_))
+        ));
+    }
+
+    #[test]
+    fn status_errors_name_the_code() {
+        assert_eq!(
+            FetchError::Status(500).to_string(),
+            "the producer answered HTTP 500 Internal Server Error"
+        );
+    }
+}
