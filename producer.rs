@@ -196,6 +196,11 @@ fn duration_or(value: Option<String>, default: Duration, name: &str) -> Result<D
 }
 
 fn main() {
+    // We build with panic = "abort". The only panics left are inside tiny_http when the machine
+    // runs out of threads or files; then exiting is right, and an orchestrator restarts us.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("producer: fatal: {info}; exiting so that Docker or systemd restarts us");
+    }));
     let args = env::args().skip(1);
     match parse_command(args, |name| env::var(name).ok()) {
         Ok(Command::Help) => println!("{USAGE}"),
@@ -236,8 +241,8 @@ fn serve(config: Config) {
 
     let signal = common::wait_for_stop_signal(&stop_signals);
     if !config.shutdown_delay.is_zero() {
-        // Swarm removes a stopping task from its DNS and VIP only after the fact: keep answering
-        // for a moment, and tell health checks and keep-alive clients to go elsewhere.
+        // Swarm takes a stopping task out of its DNS and VIP only after the fact: keep answering
+        // for a moment, while /healthz tells health checks that we are on our way out.
         println!(
             "producer: {signal}: draining for {:?}",
             config.shutdown_delay
@@ -292,9 +297,12 @@ fn set_option<T>(
     }
 }
 
-/// tiny_http has no limit on connections. The open-files limit is one the kernel enforces for us:
-/// at the limit accept() fails, `run_shard` pauses, and new clients wait in the listen backlog.
-/// Returns the number of connections that fit.
+/// tiny_http has no limit on connections; the open-files limit is one the kernel enforces. Each
+/// connection takes two descriptors (tiny_http duplicates the socket). At the limit, accept()
+/// fails and `run_shard` recovers; but if the limit is reached between tiny_http's accept and
+/// its duplicate, tiny_http panics, and we exit for Docker or systemd to restart us (see
+/// `main`). Either way the threads, and so the memory, stay bounded. Returns how many
+/// connections fit.
 #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 fn limit_open_files(max_connections: u64) -> u64 {
     const SPARE_FILES: u64 = 64; // stdio, the listener and its copies, the healthcheck
@@ -307,10 +315,11 @@ fn limit_open_files(max_connections: u64) -> u64 {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return max_connections;
         }
-        limit.rlim_cur = (max_connections + SPARE_FILES).min(limit.rlim_max as u64) as _;
+        let wanted = max_connections.saturating_mul(2) + SPARE_FILES;
+        limit.rlim_cur = wanted.min(limit.rlim_max as u64) as _;
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
-    (limit.rlim_cur as u64).saturating_sub(SPARE_FILES).max(1)
+    ((limit.rlim_cur as u64).saturating_sub(SPARE_FILES) / 2).max(1)
 }
 
 fn clone_listener(listener: &TcpListener) -> TcpListener {
@@ -407,10 +416,12 @@ struct Generation {
 /// when one's accept loop ends, the next one starts on the same socket.
 fn run_shard(listener: TcpListener, app: Arc<App>, shard: usize) {
     for generation_number in 0u64.. {
-        let server = match listener.try_clone().map(|l| Server::from_listener(l, None)) {
-            Ok(Ok(server)) => server,
-            Ok(Err(error)) => return pause_after(&error.to_string()),
-            Err(error) => return pause_after(&error.to_string()),
+        let server = match listener.try_clone() {
+            Ok(copy) => Server::from_listener(copy, None).map_err(|e| e.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        let Ok(server) = server.map_err(|error| pause_after(&error)) else {
+            continue;
         };
         let generation = Arc::new(Generation {
             server,
@@ -504,7 +515,6 @@ struct App {
     json: Header,
     text: Header,
     allow: Header,
-    close: Header,
 }
 
 impl App {
@@ -524,7 +534,6 @@ impl App {
             json: header("Content-Type", "application/json"),
             text: header("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
             allow: header("Allow", "GET, HEAD"),
-            close: header("Connection", "close"),
         }
     }
 
@@ -561,9 +570,6 @@ impl App {
             .with_header(self.served_by.clone());
         if status == 405 {
             response.add_header(self.allow.clone());
-        }
-        if draining {
-            response.add_header(self.close.clone());
         }
         // A client that hung up is no error of ours.
         let _ = request.respond(response);

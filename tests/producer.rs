@@ -1,0 +1,283 @@
+//! The producer's contract, checked against the real binary on loopback.
+
+mod support;
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{body:?} is not JSON: {e}"))
+}
+
+#[test]
+fn number_returns_json_in_range_with_served_by() {
+    let (_producer, address) = start_producer(&[]);
+    let reply = request(address, "GET", "/number");
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("Content-Type"), Some("application/json"));
+    let number = json(&reply.body)["number"]
+        .as_i64()
+        .expect("an integer number");
+    assert!((1..=180).contains(&number), "{number} out of 1..=180");
+    let served_by = reply.header("X-Served-By").expect("X-Served-By header");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(served_by, hostname.trim());
+}
+
+#[test]
+fn query_strings_are_ignored_and_head_answers() {
+    let (_producer, address) = start_producer(&[]);
+    let reply = request(address, "GET", "/number?format=json&x");
+    assert_eq!(reply.status, 200);
+    assert!(json(&reply.body)["number"].is_i64());
+    let head = request(address, "HEAD", "/number");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.body, "");
+    assert!(head.header("X-Served-By").is_some());
+}
+
+#[test]
+fn draws_stay_in_range_and_reach_both_ends() {
+    let (_producer, address) = start_producer(&["--min", "-2", "--max", "2"]);
+    let mut seen = HashSet::new();
+    for _ in 0..300 {
+        let number = json(&request(address, "GET", "/number").body)["number"]
+            .as_i64()
+            .unwrap();
+        assert!((-2..=2).contains(&number), "{number} out of -2..=2");
+        seen.insert(number);
+    }
+    // 300 draws from 5 values miss one with probability about 5 * (4/5)^300, i.e. never.
+    assert_eq!(seen, (-2..=2).collect(), "every value should appear");
+}
+
+#[test]
+fn healthz_and_errors() {
+    let (_producer, address) = start_producer(&[]);
+    let health = request(address, "GET", "/healthz");
+    assert_eq!(
+        (health.status, json(&health.body)),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+
+    let missing = request(address, "GET", "/nope");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("Content-Type"), Some("application/json"));
+    assert_eq!(json(&missing.body)["error"], "not found");
+    assert!(missing.header("X-Served-By").is_some());
+
+    let wrong = request(address, "POST", "/number");
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.header("Allow"), Some("GET, HEAD"));
+    assert_eq!(json(&wrong.body)["error"], "method not allowed");
+}
+
+#[test]
+fn metrics_count_requests_and_pass_promtool() {
+    let (_producer, address) = start_producer(&[]);
+    for _ in 0..3 {
+        request(address, "GET", "/number");
+    }
+    request(address, "GET", "/missing");
+    let metrics = request(address, "GET", "/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(metrics
+        .header("Content-Type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    for needle in [
+        "producer_requests_total{path=\"/number\",status=\"200\"} 3\n",
+        "producer_requests_total{path=\"other\",status=\"404\"} 1\n",
+        "producer_number_count 3\n",
+        "process_start_time_seconds ",
+    ] {
+        assert!(
+            metrics.body.contains(needle),
+            "{needle:?} missing from:\n{}",
+            metrics.body
+        );
+    }
+    promtool_check(&metrics.body);
+}
+
+/// `promtool check metrics` is the reference linter. CI installs it; elsewhere say SKIP aloud.
+fn promtool_check(text: &str) {
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(_) if std::env::var("CI").is_err() => {
+            return eprintln!("SKIP: promtool not installed (apt-get install prometheus)");
+        }
+        Err(e) => panic!("promtool is required in CI: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool: {said}"
+    );
+}
+
+#[test]
+fn healthcheck_subcommand_reports_health() {
+    let (_producer, address) = start_producer(&[]);
+    let port = address.port().to_string();
+    let ok = Command::new(PRODUCER)
+        .args(["healthcheck", "--port", &port])
+        .status()
+        .unwrap();
+    assert_eq!(ok.code(), Some(0));
+
+    let closed = free_port().to_string();
+    let down = Command::new(PRODUCER)
+        .args(["healthcheck", "--port", &closed])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("/healthz"));
+}
+
+#[test]
+fn bad_configuration_exits_2_with_one_line() {
+    for args in [
+        &["--port", "abc"][..],
+        &["--min", "5", "--max", "1"],
+        &["--frobnicate"],
+    ] {
+        let output = Command::new(PRODUCER).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "nothing starts for {args:?}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let help = Command::new(PRODUCER).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("NUMBER_MAX"));
+    let version = Command::new(PRODUCER).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("producer {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn sigterm_and_sigint_exit_0_within_a_second() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let (mut producer, address) = start_producer(&[]);
+        request(address, "GET", "/number");
+        producer.signal(signal);
+        let status = producer.exit_within(Duration::from_secs(1));
+        assert_eq!(status.code(), Some(0));
+    }
+}
+
+#[test]
+fn shutdown_delay_keeps_serving_and_reports_draining() {
+    let (mut producer, address) = start_producer(&["--shutdown-delay", "2s"]);
+    producer.signal(libc::SIGTERM);
+    producer.wait_for(STARTUP, |l| l.contains("draining"));
+    let health = request(address, "GET", "/healthz");
+    assert_eq!(health.status, 503);
+    assert_eq!(request(address, "GET", "/number").status, 200);
+    assert_eq!(producer.exit_within(Duration::from_secs(5)).code(), Some(0));
+}
+
+#[test]
+fn idle_and_slow_connections_are_closed() {
+    let (_producer, address) = start_producer(&["--idle-timeout", "1s"]);
+    let mut idle = TcpStream::connect(address).unwrap();
+    let mut slow = TcpStream::connect(address).unwrap();
+    slow.write_all(b"GET /number HTTP/1.1\r\nHost: x\r\n")
+        .unwrap(); // never finishes
+    for stream in [&mut idle, &mut slow] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let started = Instant::now();
+        let mut buffer = [0u8; 256];
+        // tiny_http may answer the half-sent request with 4xx before closing; either way the
+        // server must end the connection, not hold it.
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("connection still open after {:?}: {e}", started.elapsed()),
+            }
+        }
+    }
+    assert_eq!(request(address, "GET", "/healthz").status, 200);
+}
+
+#[test]
+fn many_idle_connections_do_not_block_a_normal_request() {
+    let room = raise_open_files_limit();
+    let count = 2_000.min(room.saturating_sub(100) as usize);
+    let (_producer, address) = start_producer(&[]);
+    let idle: Vec<TcpStream> = (0..count)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
+    let reply = request(address, "GET", "/number");
+    assert_eq!(
+        reply.status, 200,
+        "a normal request is answered with {count} idle connections open"
+    );
+    drop(idle);
+}
+
+/// tiny_http's accept loop stops for good at its first accept error (tiny-http #283). Hitting the
+/// open-files limit makes accept fail. Afterwards the producer must answer again, or have exited
+/// with an error for its orchestrator to restart it: never stay alive and deaf.
+#[test]
+fn never_alive_and_deaf_after_accept_errors() {
+    raise_open_files_limit();
+    let (mut producer, address) = start_producer(&["--max-connections", "8"]);
+    // Connecting may fail part way: the producer may already have exited, which is allowed.
+    let flood: Vec<TcpStream> = (0..200)
+        .map_while(|_| TcpStream::connect(address).ok())
+        .collect();
+    producer.wait_for(STARTUP, |l| {
+        l.contains("accept failed") || l.contains("fatal")
+    });
+    drop(flood);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut answered_in_a_row = 0;
+    while answered_in_a_row < 20 {
+        if let Some(status) = producer.child.try_wait().unwrap() {
+            assert!(
+                !status.success(),
+                "it exited, so with an error code: {status}"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alive but not answering: {:#?}",
+            producer.drain(Duration::ZERO)
+        );
+        match try_request(address, "GET", "/number") {
+            Ok(reply) if reply.status == 200 => answered_in_a_row += 1,
+            _ => answered_in_a_row = 0,
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Helpers shared by the integration tests: start the real binaries, read their output with a
+//! deadline, make plain HTTP requests, and stand up fake producers.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A running binary whose stdout and stderr lines arrive on a channel.
+pub struct Running {
+    pub child: Child,
+    lines: Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    pub fn start(binary: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(binary)
+            .args(args)
+            .env_remove("PORT")
+            .env_remove("PRODUCER_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let (sender, lines) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        for stream in [Box::new(out) as Box<dyn Read + Send>, Box::new(err)] {
+            let sender = sender.clone();
+            thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line that satisfies `test`, failing after `limit`. Every line read is kept.
+    pub fn wait_for(&mut self, limit: Duration, test: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if test(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no matching line within {limit:?}; saw: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// Waits for the process to exit, failing after `limit`.
+    pub fn exit_within(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("still running {limit:?} later; output: {:#?}", self.seen);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// All lines printed so far, and any still arriving within `linger`.
+    pub fn drain(&mut self, linger: Duration) -> Vec<String> {
+        while let Ok(line) = self.lines.recv_timeout(linger) {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub const PRODUCER: &str = env!("CARGO_BIN_EXE_producer");
+pub const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer");
+pub const STARTUP: Duration = Duration::from_secs(10);
+
+/// Starts a producer on a free loopback port and returns it with its address.
+pub fn start_producer(extra: &[&str]) -> (Running, SocketAddr) {
+    let mut args = vec!["--host", "127.0.0.1", "--port", "0"];
+    args.extend_from_slice(extra);
+    let mut producer = Running::start(PRODUCER, &args);
+    let line = producer.wait_for(STARTUP, |l| l.contains("Running on http://"));
+    let address = line
+        .rsplit("http://")
+        .next()
+        .unwrap()
+        .parse()
+        .expect("address in banner");
+    (producer, address)
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A parsed HTTP/1.0 response.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let found = self
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name));
+        found.map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends one request over a new connection and reads the whole answer.
+pub fn request(address: SocketAddr, method: &str, path: &str) -> Reply {
+    try_request(address, method, path).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+pub fn try_request(address: SocketAddr, method: &str, path: &str) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(stream, "{method} {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw)?;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+    let mut lines = head.lines();
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(Reply {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// A fake producer: answers every connection with `raw` bytes (or holds it open when `raw` is
+/// None) and then closes. Runs until the test process ends.
+pub fn fake_server(raw: Option<Vec<u8>>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            match &raw {
+                Some(bytes) => {
+                    let _ = stream.write_all(bytes);
+                }
+                None => held.push(stream), // accept, then never answer
+            }
+        }
+    });
+    address
+}
+
+/// An HTTP response with the given status line, headers and body.
+pub fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw
+}
+
+/// Raises this process's open-files limit as far as allowed, for tests that hold many sockets.
+pub fn raise_open_files_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    limit.rlim_cur
+}
