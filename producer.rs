@@ -267,7 +267,7 @@ fn open_listener(config: &Config) -> io::Result<TcpListener> {
     let listener = TcpListener::bind((config.host, config.port))?;
     let fd = listener.as_raw_fd();
     let timeout = libc::timeval {
-        tv_sec: config.idle_timeout.as_secs() as libc::time_t,
+        tv_sec: config.idle_timeout.as_secs() as _,
         tv_usec: 0,
     };
     set_option(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeout)?;
