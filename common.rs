@@ -3,6 +3,16 @@
 
 use std::time::Duration;
 
+/// `println!` that cannot panic: a closed stdout (`consumer | head -3`) must not kill us.
+/// Each line is flushed at once, since Rust's stdout is line-buffered even inside Docker.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 /// Exit code for invalid configuration, as in most Unix tools (and `docker run` users expect it).
 pub const EXIT_BAD_CONFIG: i32 = 2;
 

@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::say;
+
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -128,17 +130,21 @@ fn positive_duration(
 fn main() {
     let config = match parse_command(env::args().skip(1), |name| env::var(name).ok()) {
         Ok(Command::Poll(config)) => config,
-        Ok(Command::Help) => return println!("{USAGE}"),
-        Ok(Command::Version) => return println!("consumer {}", env!("CARGO_PKG_VERSION")),
+        Ok(Command::Help) => return say!("{USAGE}"),
+        Ok(Command::Version) => return say!("consumer {}", env!("CARGO_PKG_VERSION")),
         Err(message) => common::exit_bad_config("consumer", &message),
     };
 
     // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
     let stop_signals = common::block_stop_signals();
+    // Like any Unix filter, end quietly when nobody reads our output (`consumer | head -3`).
+    // Sockets are unaffected: std writes to them with MSG_NOSIGNAL.
+    // SAFETY: restoring a default signal disposition, before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     thread::spawn(move || {
         // Stop at once, even mid-sleep or mid-request: there is nothing to save.
         let signal = common::wait_for_stop_signal(&stop_signals);
-        println!(
+        say!(
             "consumer: {signal}: stopping after {} numbers received, {} errors",
             RECEIVED.load(Relaxed),
             FAILED.load(Relaxed)
@@ -150,9 +156,10 @@ fn main() {
     if config.once {
         process::exit(if poll(&agent, &config) { 0 } else { 1 });
     }
-    println!(
+    say!(
         "consumer: polling {} every {:?}",
-        config.url, config.interval
+        config.url,
+        config.interval
     );
     loop {
         poll(&agent, &config);
@@ -161,7 +168,7 @@ fn main() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The poll loop: one fetch, one line. println! flushes each line at once (Rust's stdout is
+// The poll loop: one fetch, one line, flushed at once (Rust's stdout is
 // line-buffered even in a container, unlike Python's), so `docker logs` shows it immediately.
 
 static RECEIVED: AtomicU64 = AtomicU64::new(0);
@@ -173,14 +180,14 @@ fn poll(agent: &ureq::Agent, config: &Config) -> bool {
         Ok(reading) => {
             RECEIVED.fetch_add(1, Relaxed);
             match reading.served_by {
-                Some(name) => println!("Received number: {} (from {name})", reading.number),
-                None => println!("Received number: {}", reading.number),
+                Some(name) => say!("Received number: {} (from {name})", reading.number),
+                None => say!("Received number: {}", reading.number),
             }
             true
         }
         Err(error) => {
             FAILED.fetch_add(1, Relaxed);
-            println!("Error fetching the number: {}", error.explain(config));
+            say!("Error fetching the number: {}", error.explain(config));
             false
         }
     }

@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::say;
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
@@ -203,8 +205,8 @@ fn main() {
     }));
     let args = env::args().skip(1);
     match parse_command(args, |name| env::var(name).ok()) {
-        Ok(Command::Help) => println!("{USAGE}"),
-        Ok(Command::Version) => println!("producer {}", env!("CARGO_PKG_VERSION")),
+        Ok(Command::Help) => say!("{USAGE}"),
+        Ok(Command::Version) => say!("producer {}", env!("CARGO_PKG_VERSION")),
         Ok(Command::Healthcheck(config)) => process::exit(healthcheck(&config)),
         Ok(Command::Serve(config)) => serve(config),
         Err(message) => common::exit_bad_config("producer", &message),
@@ -243,14 +245,14 @@ fn serve(config: Config) {
     if !config.shutdown_delay.is_zero() {
         // Swarm takes a stopping task out of its DNS and VIP only after the fact: keep answering
         // for a moment, while /healthz tells health checks that we are on our way out.
-        println!(
+        say!(
             "producer: {signal}: draining for {:?}",
             config.shutdown_delay
         );
         app.draining.store(true, Relaxed);
         thread::sleep(config.shutdown_delay);
     }
-    println!(
+    say!(
         "producer: {signal}: stopped after {} requests",
         app.metrics.total()
     );
@@ -332,7 +334,7 @@ fn clone_listener(listener: &TcpListener) -> TcpListener {
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
 fn print_banner(config: &Config, listener: &TcpListener, max_connections: u64) {
     let port = listener.local_addr().map_or(config.port, |a| a.port());
-    println!(
+    say!(
         "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections)",
         env!("CARGO_PKG_VERSION"),
         config.min,
@@ -353,7 +355,7 @@ fn print_banner(config: &Config, listener: &TcpListener, max_connections: u64) {
         ip => vec![ip],
     };
     for address in addresses {
-        println!(" * Running on http://{}", SocketAddr::new(address, port));
+        say!(" * Running on http://{}", SocketAddr::new(address, port));
     }
 }
 
