@@ -38,3 +38,30 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 
 test-rust: ## Unit and integration tests of both programs (real binaries, loopback)
 	cargo test --release --locked
+
+##@ Docker images and Compose (Scenario 01)
+# Compose v2 (`docker compose`) where it exists, else v1 (`docker-compose`).
+COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
+export REGISTRY TAG
+
+.PHONY: images compose-up logs compose-down test-compose
+images: ## Build both images for this machine, tagged REGISTRY/producer:TAG and REGISTRY/consumer:TAG
+	scripts/cross.sh $(HOST_PLATFORM)
+	scripts/build-images.sh $(HOST_PLATFORM) $(REGISTRY) $(TAG)
+
+compose-up: images ## Build everything and start both services in the background
+	$(COMPOSE) up -d
+	@echo "Producer: curl http://localhost:$${PRODUCER_PORT:-5000}/number   Logs: make logs   Stop: make compose-down"
+
+logs: ## Follow the logs of both services (Ctrl-C stops following)
+	$(COMPOSE) logs --follow
+
+compose-down: ## Stop and remove both services and their network
+	$(COMPOSE) down
+
+test-compose: ## End-to-end test of Scenario 01 on the real Docker engine
+	scripts/test-compose.sh
+
+.PHONY: print-host-platform
+print-host-platform:
+	@echo $(HOST_PLATFORM)

@@ -16,11 +16,12 @@ require_docker() {
   docker info >/dev/null 2>&1 || skip_or_fail "no Docker engine reachable"
 }
 
-# wait_until SECONDS WHAT CMD...: polls CMD every 0.2 s until it succeeds, or fails after SECONDS.
+# wait_until SECONDS WHAT 'CONDITION': evaluates the shell CONDITION every 0.2 s until it holds,
+# or fails after SECONDS. Quote CONDITION in single quotes so that it is evaluated afresh each time.
 wait_until() {
-  local limit=$1 what=$2; shift 2
+  local limit=$1 what=$2 condition=$3
   local deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
+  until eval "$condition" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within ${limit}s)"
     sleep 0.2
   done
@@ -30,3 +31,10 @@ wait_until() {
 compose() {
   if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
 }
+
+# The dist/ folder name of a platform (linux-arm-v7) split into Docker's words: arm and v7.
+platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
+platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
+
+# The version in Cargo.toml, for image labels.
+project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n 1; }
