@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Publishes one tag per program that covers linux/amd64, linux/arm64 and linux/arm/v7.
+# Usage: scripts/images-multiarch.sh REGISTRY TAG   (REGISTRY = registry/namespace, e.g. docker.io/you)
+#
+# No emulation is needed: the binaries are cross-compiled on this machine (scripts/cross.sh), and
+# the images only copy them. With buildx, one `buildx build --push` per program does it all.
+# Without buildx (Debian's docker.io), each platform gets its own image, pushed as TAG-<arch>, and
+# `docker manifest` joins them under TAG.
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.."
+[ $# -eq 2 ] || fail "usage: $0 REGISTRY TAG"
+registry=$1 tag=$2
+[[ $registry == */* ]] || fail "REGISTRY=$registry names no registry: use e.g. REGISTRY=docker.io/yourname or REGISTRY=192.168.1.10:5000/fogdeft"
+
+platforms=(linux-amd64 linux-arm64 linux-arm-v7)
+scripts/cross.sh "${platforms[@]}"
+
+if docker buildx version >/dev/null 2>&1; then
+  for program in producer consumer; do
+    docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 \
+      --build-arg VERSION="$(project_version)" --file "Dockerfile-$program" \
+      --tag "$registry/$program:$tag" --push .
+  done
+  exit 0
+fi
+
+# A registry on this machine speaks plain HTTP; `docker manifest` must be told.
+insecure=()
+[[ $registry == localhost[:/]* || $registry == 127.* ]] && insecure=(--insecure)
+
+for platform in "${platforms[@]}"; do
+  arch=$(platform_arch "$platform") variant=$(platform_variant "$platform")
+  scripts/build-images.sh "$platform" "$registry" "$tag-$arch$variant"
+  for program in producer consumer; do
+    image="$registry/$program:$tag-$arch$variant"
+    # The legacy builder recorded this machine's architecture; record the binary's instead.
+    scripts/set-image-platform.py "$image" "$arch" "$variant"
+    docker push --quiet "$image" >/dev/null
+    say "pushed $image (linux/$arch${variant:+/$variant})"
+  done
+done
+
+for program in producer consumer; do
+  list="$registry/$program:$tag"
+  docker manifest rm "$list" >/dev/null 2>&1 || true   # a stale local copy from an earlier run
+  docker manifest create "${insecure[@]}" "$list" \
+    "$list-amd64" "$list-arm64" "$list-armv7" >/dev/null
+  docker manifest push --purge "${insecure[@]}" "$list" >/dev/null
+  say "pushed $list for linux/amd64, linux/arm64 and linux/arm/v7"
+done
