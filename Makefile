@@ -79,3 +79,16 @@ images-multiarch: ## Push one amd64+arm64+armv7 tag per program: REGISTRY=regist
 
 test-multiarch: ## Publish to a throwaway local registry and check the platforms
 	scripts/test-multiarch.sh
+
+##@ Raspberry Pi without Docker
+.PHONY: pi-install pi-uninstall test-pi-install
+pi-install: ## Install both programs as systemd services on a Pi: PI=user@host
+	@test -n "$(PI)" || { echo "usage: make pi-install PI=user@host" >&2; exit 2; }
+	scripts/pi-install.sh $(PI)
+
+pi-uninstall: ## Stop and remove them again: PI=user@host
+	@test -n "$(PI)" || { echo "usage: make pi-uninstall PI=user@host" >&2; exit 2; }
+	scripts/pi-uninstall.sh $(PI)
+
+test-pi-install: ## Test pi-install/pi-uninstall against a stand-in Pi (local sshd, temp prefix)
+	scripts/test-pi-install.sh
