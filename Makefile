@@ -6,7 +6,7 @@ SHELL        := /bin/bash
 VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # Images are named $(REGISTRY)/producer:$(TAG). The default needs no registry at all.
 REGISTRY ?= fogdeft
-TAG      ?= $(VERSION)
+TAG      ?= latest
 
 # This machine's platform, as Docker names it and as the dist/ folder is named.
 UNAME_M       := $(shell uname -m)
@@ -92,3 +92,42 @@ pi-uninstall: ## Stop and remove them again: PI=user@host
 
 test-pi-install: ## Test pi-install/pi-uninstall against a stand-in Pi (local sshd, temp prefix)
 	scripts/test-pi-install.sh
+
+##@ Docker Swarm (Scenario 02)
+# The stack's name, its networking (vip: VIP + routing mesh; dnsrr: for kernels without IPVS),
+# and the producer replicas for swarm-scale.
+STACK     ?= fogdeft
+SWARM_NET ?= vip
+N         ?= 3
+export SWARM_NET
+
+.PHONY: swarm-init swarm-deploy swarm-ps swarm-scale swarm-update swarm-rollback swarm-rm swarm-leave test-swarm
+swarm-init: ## Make this engine a swarm manager and print the workers' join command
+	scripts/swarm-init.sh
+
+swarm-deploy: $(if $(findstring /,$(REGISTRY)),,images) ## Deploy docker-stack.yml as STACK and wait for every replica (SWARM_NET=vip|dnsrr)
+	scripts/swarm-deploy.sh $(STACK)
+
+swarm-ps: ## Show the stack's running tasks and the node of each
+	docker stack ps $(STACK) --filter desired-state=running --format 'table {{.Name}}\t{{.Node}}\t{{.CurrentState}}\t{{.Image}}'
+
+swarm-scale: ## Run N producer replicas (N=3) and wait for them
+	docker service scale --detach=false $(STACK)_producer=$(N) >/dev/null
+	@echo "==> $(STACK)_producer now runs $(N) replicas"
+
+swarm-update: $(if $(findstring /,$(REGISTRY)),,images) ## Rolling update of both services to TAG, no downtime
+	scripts/swarm-update.sh $(STACK)
+
+swarm-rollback: ## Return both services to the spec before the last update
+	docker service rollback --quiet --detach=false $(STACK)_producer >/dev/null
+	docker service rollback --quiet --detach=false $(STACK)_consumer >/dev/null
+	@echo "==> rolled back $(STACK)_producer and $(STACK)_consumer"
+
+swarm-rm: ## Remove the stack and wait until nothing of it is left
+	scripts/swarm-rm.sh $(STACK)
+
+swarm-leave: ## Leave the swarm (on the last manager this ends the swarm)
+	docker swarm leave --force
+
+test-swarm: ## End-to-end test on a real swarm: deploy, spread, scale, kill, update, rollback, remove
+	scripts/test-swarm.sh

@@ -38,3 +38,21 @@ platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"
 
 # The version in Cargo.toml, for image labels.
 project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n 1; }
+
+# Swarm helpers. Every `make swarm-*` target talks to the engine in DOCKER_HOST, which can be a
+# Pi manager (over ssh://) or the swarm lab's manager.
+require_manager() {
+  docker info >/dev/null 2>&1 || fail "no Docker engine reachable (is DOCKER_HOST right?)"
+  [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] ||
+    fail "this engine is not a swarm manager: run 'make swarm-init' first (or point DOCKER_HOST at a manager)"
+}
+
+# wait_converged STACK SECONDS: until every service of the stack runs all of its replicas.
+converged() {
+  local lines
+  lines=$(docker stack services "$1" --format '{{.Replicas}}') || return 1
+  [ -n "$lines" ] && ! grep -qvE '^([1-9][0-9]*)/\1( |$)' <<<"$lines"
+}
+wait_converged() {
+  wait_until "$2" "stack $1 converged: $(docker stack services "$1" --format '{{.Name}} {{.Replicas}}' 2>&1 | tr '\n' ' ')" "converged $1"
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# End-to-end test of Scenario 02 on a real (single-node) swarm, through the Makefile's own
+# swarm-* targets: deploy, spread, scale, kill a replica, rolling update under load, rollback,
+# remove. If the engine is in no swarm, the test makes one and leaves it at the end; it never
+# touches a swarm it did not create, beyond its own stack.
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.."
+require_docker
+
+stack=fogdeft-test-swarm
+export REGISTRY=fogdeft-test POLL_INTERVAL=500ms PRODUCER_REPLICAS=2
+export PRODUCER_PORT
+PRODUCER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+m() { make --no-print-directory STACK="$stack" "$@"; }
+
+created_swarm=
+had_gwbridge=$(docker network ls -q --filter name=^docker_gwbridge$)
+case "$(docker info --format '{{.Swarm.LocalNodeState}}')" in
+  inactive) created_swarm=1 ;;
+  active) [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] ||
+    skip_or_fail "this engine is a swarm worker, not a manager" ;;
+  *) skip_or_fail "this engine's swarm state is $(docker info --format '{{.Swarm.LocalNodeState}}')" ;;
+esac
+cleanup() {
+  docker rm -f "$stack-poller" >/dev/null 2>&1 || true
+  docker stack rm "$stack" >/dev/null 2>&1 || true
+  wait_until 60 "stack removed" '[ -z "$(docker ps -aq --filter label=com.docker.stack.namespace='"$stack"')" ]' || true
+  docker network rm "${stack}_numbers" >/dev/null 2>&1 || true
+  for tag in swarm1 swarm2; do docker rmi "$REGISTRY/producer:$tag" "$REGISTRY/consumer:$tag" >/dev/null 2>&1 || true; done
+  if [ -n "$created_swarm" ]; then
+    docker swarm leave --force >/dev/null 2>&1 || true
+    # `swarm init` made this bridge, and `swarm leave` keeps it.
+    [ -n "$had_gwbridge" ] || docker network rm docker_gwbridge >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
+if [ -n "$created_swarm" ]; then
+  m swarm-init >/dev/null
+  pass "created a single-node swarm for this test (it is left at the end)"
+fi
+
+# Without IPVS in the kernel, VIPs and the routing mesh cannot work: use DNS round-robin.
+if [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; then
+  export SWARM_NET=vip
+else
+  export SWARM_NET=dnsrr
+fi
+say "networking: SWARM_NET=$SWARM_NET (IPVS $([ "$SWARM_NET" = vip ] && echo present || echo absent) in this kernel)"
+
+m images TAG=swarm1 >/dev/null 2>&1 || fail "make images"
+docker tag "$REGISTRY/producer:swarm1" "$REGISTRY/producer:swarm2"
+docker tag "$REGISTRY/consumer:swarm1" "$REGISTRY/consumer:swarm2"
+
+m swarm-deploy TAG=swarm1 >/dev/null || fail "make swarm-deploy"
+running() { docker service ls --filter "name=${stack}_producer" --format '{{.Replicas}}'; }
+[ "$(running)" = 2/2 ] || fail "producer replicas: $(running)"
+pass "stack deployed and converged: producer $(running), consumer $(docker service ls --filter "name=${stack}_consumer" --format '{{.Replicas}}')"
+
+received() { docker service logs --raw "${stack}_consumer" 2>/dev/null | grep -c '^Received number: ' || true; }
+replicas_seen() {
+  docker service logs --raw "${stack}_consumer" 2>/dev/null |
+    sed -n 's/^Received number: .* (from \(.*\))$/\1/p' | sort -u | wc -l
+}
+wait_until 60 "the consumer's numbers come from 2 different producer replicas" '[ "$(replicas_seen)" -ge 2 ]'
+pass "the consumer's numbers come from $(replicas_seen) replicas: $(docker service logs --raw "${stack}_consumer" 2>/dev/null | sed -n 's/^Received number: .* (from \(.*\))$/\1/p' | sort -u | tr '\n' ' ')"
+
+m swarm-scale N=3 >/dev/null || fail "make swarm-scale N=3"
+[ "$(running)" = 3/3 ] || fail "after scaling: $(running)"
+pass "scaled to $(running) producer replicas"
+
+victim=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer" | head -n 1)
+docker kill "$victim" >/dev/null
+before=$(received)
+replaced() {
+  [ "$(running)" = 3/3 ] && ! docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer" | grep -q "^$victim"
+}
+wait_until 60 "Swarm replaces the killed replica" replaced
+wait_until 30 "the consumer goes on receiving numbers" '[ "$(received)" -gt "$before" ]'
+pass "killed a producer container; Swarm replaced it and the consumer goes on receiving"
+
+# A client inside the overlay network polls all through the rolling update (no port needed).
+docker run -d --name "$stack-poller" --network "${stack}_numbers" "$REGISTRY/consumer:swarm1" \
+  --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
+poller_received() { docker logs "$stack-poller" 2>&1 | grep -c '^Received number: ' || true; }
+wait_until 30 "the poller receives numbers" '[ "$(poller_received)" -ge 5 ]'
+m swarm-update TAG=swarm2 >/dev/null || fail "make swarm-update TAG=swarm2"
+image() { docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer"; }
+[[ $(image) == "$REGISTRY/producer:swarm2"* ]] || fail "after the update the producer runs $(image)"
+docker stop "$stack-poller" >/dev/null
+ok=$(poller_received)
+failed=$(docker logs "$stack-poller" 2>&1 | grep -c '^Error fetching the number: ' || true)
+say "during the rolling update: $ok requests answered, $failed failed"
+[ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(docker logs "$stack-poller" 2>&1 | grep -m3 '^Error')"
+pass "rolling update to swarm2 completed with 0 failed requests out of $ok"
+
+m swarm-rollback >/dev/null || fail "make swarm-rollback"
+rolled_back() { [ "$(docker service inspect --format '{{.UpdateStatus.State}}' "${stack}_producer")" = rollback_completed ]; }
+wait_until 120 "rollback completed" rolled_back
+[[ $(image) == "$REGISTRY/producer:swarm1"* ]] || fail "after the rollback the producer runs $(image)"
+pass "rollback returned the producer to $(image)"
+
+m swarm-rm >/dev/null || fail "make swarm-rm"
+left=$(docker service ls -q --filter "label=com.docker.stack.namespace=$stack")
+left+=$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")
+left+=$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")
+[ -z "$left" ] || fail "swarm-rm left: $left"
+pass "swarm-rm removed every service, container and network of the stack"
