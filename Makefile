@@ -29,7 +29,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust
-test: lint test-rust ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check and clippy with warnings as errors
