@@ -47,13 +47,14 @@ def main(image, arch, variant=""):
         info.size = len(new_config)
         tar.addfile(info, io.BytesIO(new_config))
     subprocess.run(["docker", "load", "--quiet"], input=out.getvalue(), check=True, capture_output=True)
-    # The tag now names the fixed image; remove the old one (and its build steps) with it.
+    # The tag now names the fixed image. Remove the old one (and its build steps) unless another
+    # tag still uses it; then docker refuses, and that is fine.
     if docker("image", "inspect", "--format", "{{.Id}}", image).strip() != old_id:
-        docker("rmi", old_id)
+        docker("rmi", old_id, check=False)
 
 
-def docker(*args):
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True).stdout
+def docker(*args, check=True):
+    return subprocess.run(["docker", *args], check=check, capture_output=True, text=True).stdout
 
 
 if __name__ == "__main__":
