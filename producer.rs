@@ -41,8 +41,8 @@ const LISTEN_BACKLOG: i32 = 4096;
 /// Stack per thread. Rust's default (2 MiB) would fill a 32-bit Pi's address space at about
 /// 1,500 connections; our handlers need a few KiB.
 const THREAD_STACK_BYTES: &str = "131072";
-/// Worker threads per tiny_http server; there is one server per core.
-const WORKERS_PER_SHARD: usize = 2;
+/// Worker threads per core. They answer the requests that tiny_http's connection threads read.
+const WORKERS_PER_CORE: usize = 2;
 /// How long `producer healthcheck` waits for the answer.
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -197,11 +197,26 @@ fn duration_or(value: Option<String>, default: Duration, name: &str) -> Result<D
     }
 }
 
+/// How often tiny_http's accept thread has panicked. It does when it cannot duplicate a socket it
+/// has just accepted because no file descriptor is left. The panic unwinds that thread, which
+/// closes the new connection; `run_server` sees the count change and accepts again.
+static ACCEPT_PANICS: AtomicU64 = AtomicU64::new(0);
+
 fn main() {
-    // We build with panic = "abort". The only panics left are inside tiny_http when the machine
-    // runs out of threads or files; then exiting is right, and an orchestrator restarts us.
+    // A panic in tiny_http costs one connection, not the service. Any other panic is a bug, or
+    // the machine is out of threads: exit, and Docker or systemd restarts us.
     std::panic::set_hook(Box::new(|info| {
-        eprintln!("producer: fatal: {info}; exiting so that Docker or systemd restarts us");
+        let file = info.location().map_or("", |l| l.file());
+        let info = info.to_string().replace('\n', " ");
+        if file.contains("tiny_http") {
+            if file.ends_with("refined_tcp_stream.rs") {
+                ACCEPT_PANICS.fetch_add(1, Relaxed);
+            }
+            eprintln!("producer: tiny_http dropped a connection ({info})");
+        } else {
+            eprintln!("producer: fatal: {info}; exiting so that Docker or systemd restarts us");
+            process::abort();
+        }
     }));
     let args = env::args().skip(1);
     match parse_command(args, |name| env::var(name).ok()) {
@@ -235,11 +250,9 @@ fn serve(config: Config) {
     print_banner(&config, &listener, max_connections);
 
     let app = Arc::new(App::new(&config));
-    let shards = thread::available_parallelism().map_or(1, |n| n.get());
-    for shard in 0..shards {
-        let (listener, app) = (clone_listener(&listener), Arc::clone(&app));
-        thread::spawn(move || run_shard(listener, app, shard));
-    }
+    let workers = WORKERS_PER_CORE * thread::available_parallelism().map_or(1, |n| n.get());
+    let server_app = Arc::clone(&app);
+    thread::spawn(move || run_server(&listener, server_app, workers));
 
     let signal = common::wait_for_stop_signal(&stop_signals);
     if !config.shutdown_delay.is_zero() {
@@ -264,7 +277,7 @@ fn serve(config: Config) {
 /// tiny_http sets no timeouts on its connections, so a client that never sends a byte would hold
 /// a thread forever. Linux copies a listening socket's SO_RCVTIMEO, SO_SNDTIMEO and TCP_NODELAY
 /// to each socket it accepts, so setting them here bounds every connection. The price: accept()
-/// itself now times out when no client comes for a while; `run_shard` treats that as routine.
+/// itself now times out when no client comes for a while; `run_server` treats that as routine.
 fn open_listener(config: &Config) -> io::Result<TcpListener> {
     let listener = TcpListener::bind((config.host, config.port))?;
     let fd = listener.as_raw_fd();
@@ -301,10 +314,9 @@ fn set_option<T>(
 
 /// tiny_http has no limit on connections; the open-files limit is one the kernel enforces. Each
 /// connection takes two descriptors (tiny_http duplicates the socket). At the limit, accept()
-/// fails and `run_shard` recovers; but if the limit is reached between tiny_http's accept and
-/// its duplicate, tiny_http panics, and we exit for Docker or systemd to restart us (see
-/// `main`). Either way the threads, and so the memory, stay bounded. Returns how many
-/// connections fit.
+/// fails, or tiny_http panics between its accept and its duplicate (see `ACCEPT_PANICS`);
+/// `run_server` recovers from both. Either way the threads, and so the memory, stay bounded.
+/// Returns how many connections fit.
 #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 fn limit_open_files(max_connections: u64) -> u64 {
     const SPARE_FILES: u64 = 64; // stdio, the listener and its copies, the healthcheck
@@ -322,13 +334,6 @@ fn limit_open_files(max_connections: u64) -> u64 {
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
     ((limit.rlim_cur as u64).saturating_sub(SPARE_FILES) / 2).max(1)
-}
-
-fn clone_listener(listener: &TcpListener) -> TcpListener {
-    listener.try_clone().unwrap_or_else(|error| {
-        eprintln!("producer: cannot share the listening socket: {error}");
-        process::exit(1);
-    })
 }
 
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
@@ -399,24 +404,25 @@ fn hostname() -> String {
 // ---------------------------------------------------------------------------------------------
 // Serving.
 //
-// There is one tiny_http server per core, all on copies of the same listening socket; the kernel
-// hands each new connection to one of them. Each server has its own queue and workers, so no lock
-// is shared by all requests, and each worker has its own random number generator.
+// tiny_http gives each connection a thread that reads its requests into one queue. Workers, two
+// per core, take requests from the queue and answer them. Each worker has its own random number
+// generator, so the only lock a request meets is the queue's, held for a push and a pop.
 
-/// One generation of a shard: a tiny_http server and the workers that answer its requests.
+/// One generation: a tiny_http server and the workers that answer its requests.
 struct Generation {
     server: Server,
     /// Set when the accept loop has ended: the workers finish the open connections, then leave.
     retired: AtomicBool,
 }
 
-/// Runs one shard for the life of the process.
+/// Runs the server for the life of the process.
 ///
 /// tiny_http's accept loop ends for good at the first accept error (tiny-http issue #283), after
 /// which its server would stay alive but deaf. That error may be the routine accept timeout (see
-/// `open_listener`) or a real one such as "too many open files". So a shard runs generations:
-/// when one's accept loop ends, the next one starts on the same socket.
-fn run_shard(listener: TcpListener, app: Arc<App>, shard: usize) {
+/// `open_listener`), a real one such as "too many open files", or a panic inside tiny_http. So we
+/// run generations: when one's accept loop ends, the next one starts on the same socket, and the
+/// old one finishes its open connections.
+fn run_server(listener: &TcpListener, app: Arc<App>, workers: usize) {
     for generation_number in 0u64.. {
         let server = match listener.try_clone() {
             Ok(copy) => Server::from_listener(copy, None).map_err(|e| e.to_string()),
@@ -430,20 +436,29 @@ fn run_shard(listener: TcpListener, app: Arc<App>, shard: usize) {
             retired: AtomicBool::new(false),
         });
         let (accept_ended, accept_error) = mpsc::channel();
-        for worker in 0..WORKERS_PER_SHARD {
+        for worker in 0..workers {
             let (generation, app, accept_ended) = (
                 Arc::clone(&generation),
                 Arc::clone(&app),
                 accept_ended.clone(),
             );
-            let stream = (shard * WORKERS_PER_SHARD + worker) as u64 + (generation_number << 16);
+            let stream = worker as u64 + (generation_number << 16);
             let rng = Rand32::new_inc(app.seed, stream);
             thread::spawn(move || work(&generation, &app, rng, accept_ended));
         }
         drop(accept_ended);
-        if let Ok(error) = accept_error.recv() {
-            if error.kind() != io::ErrorKind::WouldBlock {
-                pause_after(&error.to_string());
+        let panics_before = ACCEPT_PANICS.load(Relaxed);
+        loop {
+            match accept_error.recv_timeout(Duration::from_millis(100)) {
+                Ok(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Ok(error) => break pause_after(&error.to_string()),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                // Its accept thread panicked, and with it the accept loop.
+                Err(_) if ACCEPT_PANICS.load(Relaxed) != panics_before => {
+                    generation.retired.store(true, Relaxed);
+                    break pause_after("no file descriptor left for a new connection");
+                }
+                Err(_) => {}
             }
         }
     }
