@@ -29,7 +29,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust
-test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check and clippy with warnings as errors
@@ -131,3 +131,24 @@ swarm-leave: ## Leave the swarm (on the last manager this ends the swarm)
 
 test-swarm: ## End-to-end test on a real swarm: deploy, spread, scale, kill, update, rollback, remove
 	scripts/test-swarm.sh
+
+##@ Swarm lab: three Docker hosts on this Linux machine (root), to rehearse the Pi cluster
+# Point the swarm-* targets at the lab: export DOCKER_HOST=unix:///run/fogdeft-lab/node-1/docker.sock
+NODE ?= 3
+.PHONY: swarm-lab-up swarm-lab-down swarm-lab-kill test-swarm-lab
+swarm-lab-up: images ## Start 3 dockerd hosts in network namespaces, form a swarm, load the images
+	scripts/swarm-lab-up.sh
+
+swarm-lab-down: ## Remove every daemon, namespace, cgroup and folder of the lab
+	scripts/swarm-lab-down.sh
+
+swarm-lab-kill: ## Pull the plug on lab node NODE (NODE=3): its daemon and containers die at once
+	scripts/swarm-lab-kill.sh $(NODE)
+
+test-swarm-lab: ## End-to-end test on the lab: spread, cross-host traffic, update, drain, node loss
+	scripts/test-swarm-lab.sh
+
+##@ Benchmarks
+.PHONY: bench
+bench: ## Measure ours against Flask and nginx (wrk, hey; about 4 min): bench/results.md, bench/chart.svg
+	scripts/bench.sh

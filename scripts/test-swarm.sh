@@ -40,7 +40,7 @@ if [ -n "$created_swarm" ]; then
 fi
 
 # Without IPVS in the kernel, VIPs and the routing mesh cannot work: use DNS round-robin.
-if [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; then
+if ipvs_available; then
   export SWARM_NET=vip
 else
   export SWARM_NET=dnsrr

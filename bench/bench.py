@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+"""`make bench`: our producer against the tutorial's Flask producer and an nginx ceiling.
+
+Everything runs on loopback, side by side in one run, and is reported as ratios where the
+machine's noise matters. Writes a Markdown table to stdout and bench/results.md, and a chart to
+bench/chart.svg. Every target of the issue gets a PASS or FAIL line. Standard library only.
+"""
+import math
+import os
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRODUCER = os.path.join(ROOT, "dist/linux-amd64/producer")
+CONSUMER = os.path.join(ROOT, "dist/linux-amd64/consumer")
+DURATION = 6  # seconds per wrk run
+CONCURRENCY = [50, 1000, 2000]
+MIB = 1024 * 1024
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, limit=15.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise SystemExit(f"nothing answers on port {port}")
+
+
+def status(pid, field):
+    """A field of /proc/PID/status, in bytes for memory fields."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                value = line.split()[1]
+                return int(value) * 1024 if line.rstrip().endswith("kB") else int(value)
+    return 0
+
+
+class Sampler:
+    """Samples a process's RSS and thread count while a load runs; keeps the peaks."""
+
+    def __init__(self, pid):
+        self.pid, self.rss, self.threads, self.running = pid, 0, 0, True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while self.running:
+            try:
+                self.rss = max(self.rss, status(self.pid, "VmRSS"))
+                self.threads = max(self.threads, status(self.pid, "Threads"))
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        return self
+
+
+class Server:
+    def __init__(self, name, argv, port, env=None):
+        self.name, self.port = name, port
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         env={**os.environ, **(env or {})})
+        wait_for_port(port)
+        self.url = f"http://127.0.0.1:{port}/number"
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def ours(env=None):
+    port = free_port()
+    return Server("ours", [PRODUCER, "--host", "127.0.0.1", "--port", str(port)], port, env)
+
+
+def flask():
+    port = free_port()
+    return Server("Flask", ["/usr/bin/python3", os.path.join(ROOT, "bench/flask_producer.py"), str(port)], port)
+
+
+def nginx(workdir):
+    port = free_port()
+    conf = open(os.path.join(ROOT, "bench/nginx.conf")).read()
+    conf = conf.replace("PREFIX", workdir).replace("PORT", str(port))
+    path = os.path.join(workdir, "nginx.conf")
+    open(path, "w").write(conf)
+    return Server("nginx", ["nginx", "-c", path, "-p", workdir], port)
+
+
+def seconds(text):
+    number, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+
+def wrk(url, connections):
+    threads = 2
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{DURATION}s", "--latency",
+                          "--timeout", "5s", url], capture_output=True, text=True).stdout
+    result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M)
+        result["p" + pct] = seconds(m.group(1)) if m else float("nan")
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = dict(zip(["connect", "read", "write", "timeout"], map(int, m.groups()))) if m else {}
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors["non-2xx"] = int(m.group(1)) if m else 0
+    result["errors"] = errors
+    return result
+
+
+def hey(url, connections, duration, rate=None):
+    argv = ["hey", "-z", f"{duration}s", "-c", str(connections), "-t", "20"]
+    if rate:
+        argv += ["-q", str(rate)]
+    out = subprocess.run(argv + [url], capture_output=True, text=True).stdout
+    errors = sum(int(n) for n in re.findall(r"^\s+\[(\d+)\]\s+(?:Get|Head|dial|read)", out, re.M))
+    ok = sum(int(n) for n in re.findall(r"\[200\]\s+(\d+) responses", out))
+    slowest = re.search(r"Slowest:\s+([\d.]+) secs", out)
+    p99 = re.search(r"99%+ in ([\d.]+) secs", out)
+    return {"ok": ok, "errors": errors, "slowest": float(slowest.group(1)) if slowest else float("nan"),
+            "p99": float(p99.group(1)) if p99 else float("nan")}
+
+
+def hold_idle(port, count):
+    """Opens `count` connections that send nothing, and returns them."""
+    return [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+
+
+def startup_times(runs=15):
+    """Milliseconds from exec to the first answered GET /number."""
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        start = time.perf_counter()
+        process = subprocess.Popen([PRODUCER, "--host", "127.0.0.1", "--port", str(port)],
+                                   stdout=subprocess.DEVNULL)
+        deadline = start + 5
+        while time.perf_counter() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                    s.sendall(b"GET /number HTTP/1.0\r\n\r\n")
+                    if s.recv(64).split(b" ")[1:2] == [b"200"]:
+                        break
+            except OSError:
+                time.sleep(0.0005)
+        else:
+            process.kill()
+            raise SystemExit("the producer did not answer within 5 s of exec")
+        times.append((time.perf_counter() - start) * 1000)
+        process.terminate()
+        process.wait()
+    return statistics.median(times)
+
+
+def docker_figures():
+    """Image sizes and `docker stop` times, if a Docker engine is reachable."""
+    if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        return None
+    tag = "fogdeft-bench"
+    subprocess.run([os.path.join(ROOT, "scripts/build-images.sh"), "linux-amd64", tag, "bench"],
+                   check=True, capture_output=True)
+    figures = {}
+    try:
+        for program, args in (("producer", []), ("consumer", ["--url", "http://127.0.0.1:9/number"])):
+            image = f"{tag}/{program}:bench"
+            size = int(subprocess.run(["docker", "image", "inspect", "--format", "{{.Size}}", image],
+                                      capture_output=True, text=True, check=True).stdout)
+            name = f"fogdeft-bench-{program}"
+            subprocess.run(["docker", "run", "-d", "--name", name, image, *args], check=True, capture_output=True)
+            time.sleep(1)  # let it start; the measured part is the stop below
+            start = time.perf_counter()
+            subprocess.run(["docker", "stop", name], check=True, capture_output=True)
+            stop = time.perf_counter() - start
+            subprocess.run(["docker", "rm", name], capture_output=True)
+            figures[program] = (size, stop)
+    finally:
+        subprocess.run(["docker", "rmi", f"{tag}/producer:bench", f"{tag}/consumer:bench"], capture_output=True)
+    return figures
+
+
+def raise_open_files_limit(wanted=65536):
+    """Returns how many idle connections the producer can hold, up to 10,000. Each takes two
+    descriptors in the producer (tiny_http duplicates the socket): 20,000 and some spare. Docker's
+    default limit allows that; elsewhere only root with CAP_SYS_RESOURCE may raise a lower one."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(hard, wanted),) * 2)
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return min(10_000, (hard - 64) // 2 - 50)  # the producer keeps 64 spare; 50 for the client
+
+
+def main():
+    idle_count = raise_open_files_limit()
+    workdir = tempfile.mkdtemp(prefix="fogdeft-bench.")
+    started = time.monotonic()
+    lines, checks = [], []
+
+    def check(ok, text):
+        checks.append(f"{'PASS' if ok else 'FAIL'}: {text}")
+
+    try:
+        # The consumer polls our producer for a minute in the background, as in the tutorial.
+        target = ours()
+        consumer = subprocess.Popen([CONSUMER, "--url", target.url], stdout=subprocess.DEVNULL)
+        consumer_started = time.monotonic()
+        time.sleep(0.5)
+        idle_rss = status(target.process.pid, "VmRSS")
+        consumer_idle_rss = status(consumer.pid, "VmRSS")
+
+        # Throughput and latency, the three servers side by side at each concurrency.
+        table = {}
+        servers = [target, flask(), nginx(workdir)]
+        for connections in CONCURRENCY:
+            for server in servers:
+                sampler = Sampler(server.process.pid) if server is target else None
+                result = wrk(server.url, connections)
+                if sampler:
+                    result["peak_rss"] = sampler.stop().rss
+                table[(server.name, connections)] = result
+                print(f"  wrk -c{connections} {server.name}: {result['rps']:.0f} req/s", file=sys.stderr)
+
+        # The tutorial's breaking point: hey with 2,000 connections.
+        breaking = {}
+        for server in servers[:2]:
+            breaking[server.name] = hey(server.url, 2000, 10)
+            print(f"  hey -c2000 {server.name}: {breaking[server.name]}", file=sys.stderr)
+        for server in servers[1:]:
+            server.stop()
+
+        # 10,000 idle connections (or as many as the open-files limit allows) held open while a
+        # normal client keeps asking.
+        idle_server = ours({"IDLE_TIMEOUT": "60s"})
+        sampler = Sampler(idle_server.process.pid)
+        held = hold_idle(idle_server.port, idle_count)
+        normal = hey(idle_server.url, 10, 8, rate=50)
+        normal["survived"] = idle_server.process.poll() is None
+        idle_peak = sampler.stop()
+        for s in held:
+            s.close()
+        idle_server.stop()
+
+        # The consumer's footprint after a minute of polling.
+        time.sleep(max(0.0, 60 - (time.monotonic() - consumer_started)))
+        with open(f"/proc/{consumer.pid}/stat") as f:
+            ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        consumer_cpu = ticks / os.sysconf("SC_CLK_TCK")
+        consumer_rss = status(consumer.pid, "VmRSS")
+        consumer.terminate()
+        target.stop()
+
+        startup = startup_times()
+        sizes = {}
+        for platform in ("linux-amd64", "linux-arm64", "linux-arm-v7"):
+            for program in ("producer", "consumer"):
+                path = os.path.join(ROOT, "dist", platform, program)
+                if os.path.exists(path):
+                    sizes[(platform, program)] = os.path.getsize(path)
+        docker = docker_figures()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    # ---- Report ----
+    ms = lambda s: f"{s * 1000:.1f} ms"
+    nerr = lambda e: sum(e.values())
+    idle_label = f"{idle_count:,}" + ("" if idle_count == 10_000 else
+                                      " (all that this machine's open-files limit allows)")
+    lines.append(f"Measured on {date.today()} on this machine: {os.cpu_count()} cores, "
+                 f"wrk -t2 for {DURATION} s per cell, everything on loopback in one run.\n")
+    lines.append("| Connections | Server | req/s | p50 | p99 | Errors | ours/this |")
+    lines.append("|---:|---|---:|---:|---:|---|---:|")
+    for connections in CONCURRENCY:
+        mine = table[("ours", connections)]["rps"]
+        for name in ("ours", "Flask", "nginx"):
+            r = table[(name, connections)]
+            errors = ", ".join(f"{k} {v}" for k, v in r["errors"].items() if v) or "0"
+            ratio = "" if name == "ours" else f"{mine / r['rps']:.2f}×" if r["rps"] else "∞"
+            lines.append(f"| {connections} | {name} | {r['rps']:.0f} | {ms(r['p50'])} | {ms(r['p99'])} | {errors} | {ratio} |")
+    lines.append("")
+    lines.append("| `hey -z 10s -c 2000` | answered | errors | slowest |")
+    lines.append("|---|---:|---:|---:|")
+    for name, r in breaking.items():
+        lines.append(f"| {name} | {r['ok']} | {r['errors']} | {r['slowest']:.2f} s |")
+    lines.append("")
+    lines.append("| Footprint | Figure |")
+    lines.append("|---|---:|")
+    lines.append(f"| producer RSS, idle | {idle_rss / MIB:.2f} MiB |")
+    for connections in CONCURRENCY:
+        lines.append(f"| producer peak RSS, wrk -c{connections} | {table[('ours', connections)]['peak_rss'] / MIB:.1f} MiB |")
+    lines.append(f"| producer peak RSS / threads, {idle_label} idle connections | {idle_peak.rss / MIB:.1f} MiB / {idle_peak.threads} |")
+    lines.append(f"| normal client beside them: p99, failures | {ms(normal['p99'])}, {normal['errors']} of {normal['ok'] + normal['errors']} |")
+    lines.append(f"| consumer RSS after 60 s of polling | {consumer_rss / MIB:.2f} MiB (idle {consumer_idle_rss / MIB:.2f} MiB) |")
+    lines.append(f"| consumer CPU time over 60 s of polling | {consumer_cpu * 1000:.0f} ms |")
+    lines.append(f"| exec to first answered request (median of 15) | {startup:.1f} ms |")
+    for (platform, program), size in sorted(sizes.items()):
+        lines.append(f"| binary {platform}/{program} | {size / 1024:.0f} KiB |")
+    if docker:
+        for program, (size, stop) in docker.items():
+            lines.append(f"| image {program} / `docker stop` | {size / 1024:.0f} KiB / {stop * 1000:.0f} ms |")
+        lines.append("| Python image (`python:3.9`) / `docker stop` | about 1 GB / 10 s (SIGTERM ignored, SIGKILL after the timeout) |")
+
+    # ---- Targets ----
+    for connections in (50, 1000):
+        r = {n: table[(n, connections)]["rps"] for n in ("ours", "Flask", "nginx")}
+        check(r["ours"] >= 0.5 * r["nginx"], f"c={connections}: ours {r['ours']:.0f} req/s ≥ 50 % of nginx {r['nginx']:.0f} ({r['ours'] / r['nginx']:.0%})")
+        check(r["ours"] >= 40 * r["Flask"], f"c={connections}: ours ≥ 40× Flask ({r['ours'] / max(r['Flask'], 1):.0f}×)")
+    r2000 = table[("ours", 2000)]
+    check(nerr(r2000["errors"]) == 0 and breaking["ours"]["errors"] == 0,
+          f"2,000 connections: {nerr(r2000['errors'])} wrk errors, {breaking['ours']['errors']} hey errors (want 0)")
+    check(r2000["p99"] < 0.1, f"2,000 connections: p99 {ms(r2000['p99'])} < 100 ms")
+    check(normal["survived"] and normal["errors"] == 0 and normal["p99"] < 0.2,
+          f"{idle_label} idle connections: normal client p99 {ms(normal['p99'])} < 200 ms, {normal['errors']} failures"
+          + ("" if normal["survived"] else ", and the producer died"))
+    check(idle_peak.rss < 128 * MIB, f"{idle_label} idle connections: producer RSS {idle_peak.rss / MIB:.1f} MiB < 128 MiB")
+    check(idle_rss <= 2 * MIB, f"producer idle RSS {idle_rss / MIB:.2f} MiB ≤ 2 MiB")
+    check(consumer_idle_rss <= 2 * MIB and consumer_rss <= 2 * MIB, f"consumer RSS {consumer_rss / MIB:.2f} MiB ≤ 2 MiB")
+    check(startup < 20, f"exec to first answer {startup:.1f} ms < 20 ms")
+    check(all(s <= MIB for s in sizes.values()) and len(sizes) == 6, f"all {len(sizes)} binaries ≤ 1 MiB")
+    if docker:
+        check(all(size <= MIB for size, _ in docker.values()), "both images ≤ 1 MiB")
+        check(all(stop < 1 for _, stop in docker.values()), "docker stop < 1 s for both")
+    else:
+        checks.append("SKIP: no Docker engine: image sizes and docker stop not measured")
+
+    lines.append("")
+    lines.extend(checks)
+    lines.append(f"\nThe whole bench took {time.monotonic() - started:.0f} s. Chart: bench/chart.svg")
+    report = "\n".join(lines) + "\n"
+    print(report)
+    open(os.path.join(ROOT, "bench/results.md"), "w").write(report)
+    open(os.path.join(ROOT, "bench/chart.svg"), "w").write(chart(table))
+    passed = sum(c.startswith("PASS") for c in checks)
+    failed = sum(c.startswith("FAIL") for c in checks)
+    print(f"bench targets: {passed} passed, {failed} failed")
+
+
+def chart(table):
+    """Two small panels, req/s and p99 against connections, one line per server. Plain SVG.
+    The p99 panel is logarithmic: Flask's seconds and nginx's milliseconds both stay readable."""
+    colors = {"ours": "#d9480f", "Flask": "#1971c2", "nginx": "#2f9e44"}
+    width, height, pad = 360, 240, 48
+    xs = {c: pad + i * (width - 2 * pad) / (len(CONCURRENCY) - 1) for i, c in enumerate(CONCURRENCY)}
+
+    def panel(offset, key, title, scale, log=False):
+        top = max(table[k][key] * scale for k in table) * 1.1 or 1
+        low = 0.1 if log else 0  # 0.1 ms, the floor of the logarithmic panel
+        if log:
+            fraction = lambda v: math.log10(max(v * scale, low) / low) / math.log10(top / low)
+        else:
+            fraction = lambda v: v * scale / top
+        y = lambda v: height - pad - (height - 2 * pad) * fraction(v)
+        parts = [f'<g transform="translate({offset},0)">',
+                 f'<text x="{width / 2}" y="20" text-anchor="middle" font-weight="bold">{title}</text>',
+                 f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>',
+                 f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#888"/>',
+                 f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end" font-size="10">{top:.0f}</text>',
+                 f'<text x="{pad - 4}" y="{height - pad}" text-anchor="end" font-size="10">{low:g}</text>']
+        for c, x in xs.items():
+            parts.append(f'<text x="{x}" y="{height - pad + 14}" text-anchor="middle" font-size="10">{c}</text>')
+        parts.append(f'<text x="{width / 2}" y="{height - 10}" text-anchor="middle" font-size="10">connections</text>')
+        for name, color in colors.items():
+            points = " ".join(f"{xs[c]:.0f},{y(table[(name, c)][key]):.0f}" for c in CONCURRENCY)
+            parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"/>')
+        parts.append("</g>")
+        return "\n".join(parts)
+
+    legend = "".join(f'<text x="{20 + i * 90}" y="{height + 16}" fill="{c}" font-weight="bold">{n}</text>'
+                     for i, (n, c) in enumerate(colors.items()))
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * width}" height="{height + 24}" '
+            f'font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n'
+            + panel(0, "rps", "requests/s", 1) + "\n" + panel(width, "p99", "p99 latency (ms, log scale)", 1000, log=True)
+            + "\n" + legend + "\n</svg>\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+# The swarm lab's layout, shared by swarm-lab-up.sh, swarm-lab-down.sh, swarm-lab-kill.sh and
+# test-swarm-lab.sh: `. "$(dirname "$0")/lab.sh"` after lib.sh.
+#
+# Node N is a Docker host of its own: a dockerd (with its own containerd) in network namespace
+# fogdeft-lab-N with address $LAB_SUBNET.1N, in a UTS namespace with hostname fogdeft-lab-N, and
+# in the cgroup $LAB_CGROUP/node-N together with everything it starts. The nodes' eth0s meet on a
+# bridge inside namespace fogdeft-lab-switch, which this host joins as $LAB_SUBNET.1.
+LAB=fogdeft-lab
+LAB_NODES=3
+LAB_SUBNET=${LAB_SUBNET:-172.31.254}        # a /24 that nothing else on this host uses
+LAB_RUN=/run/$LAB                            # sockets, pid files, exec roots, logs
+LAB_DATA=/var/lib/$LAB                       # data roots: images, containers, swarm state
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+  LAB_CGROUP=/sys/fs/cgroup/$LAB             # cgroup v2
+else
+  LAB_CGROUP=/sys/fs/cgroup/pids/$LAB        # cgroup v1: the pids hierarchy sees every process
+fi
+
+lab_ns()   { echo "$LAB-$1"; }
+lab_ip()   { echo "$LAB_SUBNET.1$1"; }
+lab_host() { echo "unix://$LAB_RUN/node-$1/docker.sock"; }
+lab_docker() { local node=$1; shift; docker -H "$(lab_host "$node")" "$@"; }
+
+# What the lab needs from this machine; prints the first thing missing.
+lab_missing() {
+  [ "$(id -u)" = 0 ] || { echo "root (the lab creates network namespaces and runs dockerd)"; return; }
+  local tool
+  for tool in ip nsenter unshare dockerd containerd runc iptables; do
+    command -v "$tool" >/dev/null || { echo "$tool"; return; }
+  done
+  ip netns list >/dev/null 2>&1 || { echo "'ip netns'"; return; }
+  [ -d "$(dirname "$LAB_CGROUP")" ] || echo "a cgroup hierarchy at $(dirname "$LAB_CGROUP")"
+}
+
+# Every process of node N: the daemons and the containers they run.
+lab_node_pids() { find "$LAB_CGROUP/node-$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true; }
+
+# Pulls node N's plug: kills every process of the node at once, as a power cut would.
+lab_kill() {
+  local node=$1 tries=50 pids
+  while pids=$(lab_node_pids "$node") && [ -n "$pids" ]; do
+    # shellcheck disable=SC2086 # one pid per word
+    kill -9 $pids 2>/dev/null || true
+    tries=$((tries - 1))
+    [ "$tries" -gt 0 ] || fail "node $node: processes survive kill -9: $pids"
+    sleep 0.1
+  done
+}
