@@ -5,10 +5,16 @@
 [ $# -eq 1 ] || fail "usage: $0 STACK"
 stack=$1
 require_manager
-docker stack rm "$stack" >/dev/null
+# `docker stack rm` removes the network right after the services, and fails if a task still uses
+# it (the producers drain for SHUTDOWN_DELAY). Then the network goes once the tasks have stopped.
+errors=$(docker stack rm "$stack" 2>&1 >/dev/null) || grep -q 'is in use by task' <<<"$errors" ||
+  fail "docker stack rm $stack: $errors"
+networks() { docker network ls -q --filter "label=com.docker.stack.namespace=$stack"; }
 gone() {
-  [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] &&
-    [ -z "$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")" ]
+  [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] || return 1
+  # shellcheck disable=SC2046 # one network ID per word
+  [ -z "$(networks)" ] || docker network rm $(networks) >/dev/null 2>&1
+  [ -z "$(networks)" ]
 }
 wait_until 60 "stack $stack removed" gone
 say "removed stack $stack: no service, container or network of it is left"
