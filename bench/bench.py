@@ -320,7 +320,7 @@ def main():
     if docker:
         for program, (size, stop) in docker.items():
             lines.append(f"| image {program} / `docker stop` | {size / 1024:.0f} KiB / {stop * 1000:.0f} ms |")
-        lines.append("| Python image (`python:3.9`) / `docker stop` | about 1 GB / 10 s (SIGTERM ignored, SIGKILL after the timeout) |")
+        lines.append("| the tutorial's `python:3.9` images (known figures; nothing can be pulled here) | about 1 GB / 10 s (Flask as PID 1 ignores SIGTERM; SIGKILL after the timeout) |")
 
     # ---- Targets ----
     for connections in (50, 1000):
