@@ -150,5 +150,5 @@ test-swarm-lab: ## End-to-end test on the lab: spread, cross-host traffic, updat
 
 ##@ Benchmarks
 .PHONY: bench
-bench: ## Measure ours against Flask and nginx (wrk, hey; about 4 min): bench/results.md, bench/chart.svg
+bench: ## Measure ours against Flask and nginx (wrk, hey; about 2 min): bench/results.md, bench/chart.svg
 	scripts/bench.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: builds the binaries that ship (static musl, every platform for the size table),
-# then measures ours against Flask and nginx on loopback (bench/bench.py, about 4 minutes).
+# then measures ours against Flask and nginx on loopback (bench/bench.py, about 2 minutes).
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 for tool in wrk hey nginx; do
