@@ -47,6 +47,11 @@ else
 fi
 say "networking: SWARM_NET=$SWARM_NET (IPVS $([ "$SWARM_NET" = vip ] && echo present || echo absent) in this kernel)"
 
+# `stack deploy` silently drops what Swarm does not support; `stack config` names it.
+unsupported=$(docker stack config -c docker-stack.yml 2>&1 >/dev/null) || fail "docker stack config: $unsupported"
+[ -z "$unsupported" ] || fail "docker-stack.yml: $unsupported"
+pass "docker stack config -c docker-stack.yml: valid, with no unsupported keys"
+
 m images TAG=swarm1 >/dev/null 2>&1 || fail "make images"
 docker tag "$REGISTRY/producer:swarm1" "$REGISTRY/producer:swarm2"
 docker tag "$REGISTRY/consumer:swarm1" "$REGISTRY/consumer:swarm2"
