@@ -59,3 +59,24 @@ converged() {
 wait_converged() {
   wait_until "$2" "stack $1 converged: $(docker stack services "$1" --format '{{.Name}} {{.Replicas}}' 2>&1 | tr '\n' ' ')" "converged $1"
 }
+
+# The rolling-update check of test-swarm.sh and test-swarm-lab.sh. A client inside the stack's
+# overlay network (no port needed) polls 10 times a second all through `make swarm-update
+# TAG=NEW`, and every poll must be answered. WHAT names the update in the PASS line.
+# Usage: poll_through_update STACK OLD_TAG NEW_TAG WHAT   (the poller is container STACK-poller)
+poll_through_update() {
+  local stack=$1 old=$2 new=$3 what=$4 poller=$1-poller image ok failed
+  docker run -d --name "$poller" --network "${stack}_numbers" "$REGISTRY/consumer:$old" \
+    --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
+  polls() { docker logs "$poller" 2>&1 | grep -c "^$1" || true; }
+  wait_until 30 "the poller receives numbers" '[ "$(polls "Received number: ")" -ge 5 ]'
+  make --no-print-directory STACK="$stack" swarm-update TAG="$new" >/dev/null || fail "make swarm-update TAG=$new"
+  image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer")
+  [[ $image == "$REGISTRY/producer:$new"* ]] || fail "after the update the producer runs $image"
+  docker stop "$poller" >/dev/null
+  ok=$(polls "Received number: ") failed=$(polls "Error fetching the number: ")
+  say "during the rolling update: $ok requests answered, $failed failed"
+  [ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(docker logs "$poller" 2>&1 | grep -m3 '^Error')"
+  docker rm "$poller" >/dev/null
+  pass "$what with 0 failed requests out of $ok"
+}

@@ -57,23 +57,8 @@ remote=$(source_nodes | grep -vx "$(consumer_node)" | paste -sd ' ')
 [ -n "$remote" ] || fail "the consumer on $(consumer_node) heard only its own node"
 pass "the consumer on $(consumer_node) receives numbers from $(source_nodes | paste -sd ' ') (over the overlay network from $remote)"
 
-# A client inside the overlay network, on the manager, polls all through the rolling update.
-poller=$stack-poller
-docker run -d --name "$poller" --network "${stack}_numbers" "$REGISTRY/consumer:lab1" \
-  --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
-poller_received() { docker logs "$poller" 2>&1 | grep -c '^Received number: ' || true; }
-poller_errors() { docker logs "$poller" 2>&1 | grep -c '^Error fetching the number: ' || true; }
-wait_until 30 "the poller receives numbers" '[ "$(poller_received)" -ge 5 ]'
-nodes_before=$(producer_nodes | sort -u | paste -sd ' ')
-m swarm-update TAG=lab2 >/dev/null || fail "make swarm-update TAG=lab2"
-image() { docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer"; }
-[[ $(image) == "$REGISTRY/producer:lab2"* ]] || fail "after the update the producer runs $(image)"
-docker stop "$poller" >/dev/null
-ok=$(poller_received) failed=$(poller_errors)
-say "during the rolling update of the replicas on $nodes_before: $ok requests answered, $failed failed"
-[ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(docker logs "$poller" 2>&1 | grep -m3 '^Error')"
-pass "rolling update across the nodes with 0 failed requests out of $ok"
-docker rm "$poller" >/dev/null
+# The poller runs on the manager; the replicas it reaches run on every node.
+poll_through_update "$stack" lab1 lab2 "rolling update across the nodes ($(producer_nodes | sort -u | paste -sd ' '))"
 
 # Drain a worker that runs producer tasks but not the consumer, so that the consumer's own
 # view is what we watch: it must go on receiving.

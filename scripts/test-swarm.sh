@@ -83,22 +83,10 @@ wait_until 60 "Swarm replaces the killed replica" replaced
 wait_until 30 "the consumer goes on receiving numbers" '[ "$(received)" -gt "$before" ]'
 pass "killed a producer container; Swarm replaced it and the consumer goes on receiving"
 
-# A client inside the overlay network polls all through the rolling update (no port needed).
-docker run -d --name "$stack-poller" --network "${stack}_numbers" "$REGISTRY/consumer:swarm1" \
-  --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
-poller_received() { docker logs "$stack-poller" 2>&1 | grep -c '^Received number: ' || true; }
-wait_until 30 "the poller receives numbers" '[ "$(poller_received)" -ge 5 ]'
-m swarm-update TAG=swarm2 >/dev/null || fail "make swarm-update TAG=swarm2"
-image() { docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer"; }
-[[ $(image) == "$REGISTRY/producer:swarm2"* ]] || fail "after the update the producer runs $(image)"
-docker stop "$stack-poller" >/dev/null
-ok=$(poller_received)
-failed=$(docker logs "$stack-poller" 2>&1 | grep -c '^Error fetching the number: ' || true)
-say "during the rolling update: $ok requests answered, $failed failed"
-[ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(docker logs "$stack-poller" 2>&1 | grep -m3 '^Error')"
-pass "rolling update to swarm2 completed with 0 failed requests out of $ok"
+poll_through_update "$stack" swarm1 swarm2 "rolling update to swarm2 completed"
 
 m swarm-rollback >/dev/null || fail "make swarm-rollback"
+image() { docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer"; }
 rolled_back() { [ "$(docker service inspect --format '{{.UpdateStatus.State}}' "${stack}_producer")" = rollback_completed ]; }
 wait_until 120 "rollback completed" rolled_back
 [[ $(image) == "$REGISTRY/producer:swarm1"* ]] || fail "after the rollback the producer runs $(image)"
