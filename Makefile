@@ -32,9 +32,10 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
-lint: ## cargo fmt --check and clippy with warnings as errors
+lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
 	cargo fmt --all -- --check
 	cargo clippy --locked --all-targets -- -D warnings
+	shellcheck -x scripts/*.sh .ci/run
 
 test-rust: ## Unit and integration tests of both programs (real binaries, loopback)
 	cargo test --release --locked

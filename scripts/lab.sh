@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The swarm lab's layout, shared by swarm-lab-up.sh, swarm-lab-down.sh, swarm-lab-kill.sh and
 # test-swarm-lab.sh: `. "$(dirname "$0")/lab.sh"` after lib.sh.
 #
@@ -5,6 +6,7 @@
 # fogdeft-lab-N with address $LAB_SUBNET.1N, in a UTS namespace with hostname fogdeft-lab-N, and
 # in the cgroup $LAB_CGROUP/node-N together with everything it starts. The nodes' eth0s meet on a
 # bridge inside namespace fogdeft-lab-switch, which this host joins as $LAB_SUBNET.1.
+# shellcheck disable=SC2034 # these settings are read by the scripts that source this file
 LAB=fogdeft-lab
 LAB_NODES=3
 LAB_SUBNET=${LAB_SUBNET:-172.31.254}        # a /24 that nothing else on this host uses

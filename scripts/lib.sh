@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the scripts in this folder: `. "$(dirname "$0")/lib.sh"`.
 # Every test script prints one PASS/FAIL line per check, and a visible SKIP when it cannot run.
 set -euo pipefail
@@ -16,16 +17,24 @@ require_docker() {
   docker info >/dev/null 2>&1 || skip_or_fail "no Docker engine reachable"
 }
 
-# wait_until SECONDS WHAT 'CONDITION': evaluates the shell CONDITION every 0.2 s until it holds,
-# or fails after SECONDS. Quote CONDITION in single quotes so that it is evaluated afresh each time.
+# wait_until SECONDS WHAT COMMAND [ARG...]: runs COMMAND every 0.2 s until it succeeds, or fails
+# after SECONDS with "WHAT (not within SECONDS s)". COMMAND is usually a small function.
 wait_until() {
-  local limit=$1 what=$2 condition=$3
+  local limit=$1 what=$2
+  shift 2
   local deadline=$((SECONDS + limit))
-  until eval "$condition" >/dev/null 2>&1; do
+  until "$@" >/dev/null 2>&1; do
     [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within ${limit}s)"
     sleep 0.2
   done
 }
+# Conditions for wait_until: `at_least N COMMAND...` holds when COMMAND prints a number >= N,
+# `prints TEXT COMMAND...` when it prints exactly TEXT.
+at_least() { local n=$1; shift; [ "$("$@")" -ge "$n" ]; }
+prints()   { local text=$1; shift; [ "$("$@")" = "$text" ]; }
+
+# A TCP port that is free on this machine right now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Compose v2 (`docker compose`) where it exists, else v1 (`docker-compose`).
 compose() {
@@ -57,7 +66,7 @@ converged() {
   [ -n "$lines" ] && ! grep -qvE '^([1-9][0-9]*)/\1( |$)' <<<"$lines"
 }
 wait_converged() {
-  wait_until "$2" "stack $1 converged: $(docker stack services "$1" --format '{{.Name}} {{.Replicas}}' 2>&1 | tr '\n' ' ')" "converged $1"
+  wait_until "$2" "stack $1 converged: $(docker stack services "$1" --format '{{.Name}} {{.Replicas}}' 2>&1 | tr '\n' ' ')" converged "$1"
 }
 
 # The rolling-update check of test-swarm.sh and test-swarm-lab.sh. A client inside the stack's
@@ -69,7 +78,7 @@ poll_through_update() {
   docker run -d --name "$poller" --network "${stack}_numbers" "$REGISTRY/consumer:$old" \
     --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
   polls() { docker logs "$poller" 2>&1 | grep -c "^$1" || true; }
-  wait_until 30 "the poller receives numbers" '[ "$(polls "Received number: ")" -ge 5 ]'
+  wait_until 30 "the poller receives numbers" at_least 5 polls "Received number: "
   make --no-print-directory STACK="$stack" swarm-update TAG="$new" >/dev/null || fail "make swarm-update TAG=$new"
   image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer")
   [[ $image == "$REGISTRY/producer:$new"* ]] || fail "after the update the producer runs $image"

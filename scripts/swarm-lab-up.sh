@@ -56,6 +56,7 @@ for node in $(seq "$LAB_NODES"); do
   # Enter the node's network namespace, take a hostname and a private view of mounts (its
   # mounts vanish with it), join its cgroup, and become dockerd. The tmpfs on /run/containerd
   # hides any system containerd (dockerd then starts its own) and keeps the shims' sockets in.
+  # shellcheck disable=SC2016 # the inner shell expands $$ and its arguments
   setsid nsenter --net="/run/netns/$(lab_ns "$node")" \
     unshare --uts --mount --propagation slave \
     sh -c 'echo $$ >"$1/cgroup.procs" && hostname "$2" && mount -t tmpfs lab /run/containerd &&
@@ -67,7 +68,7 @@ for node in $(seq "$LAB_NODES"); do
     </dev/null >"$run/dockerd.log" 2>&1 &
 done
 for node in $(seq "$LAB_NODES"); do
-  wait_until 60 "node $node's dockerd answers (see $LAB_RUN/node-$node/dockerd.log)" "lab_docker $node info"
+  wait_until 60 "node $node's dockerd answers (see $LAB_RUN/node-$node/dockerd.log)" lab_docker "$node" info
 done
 say "daemons: $LAB_NODES dockerd running, one per node"
 

@@ -14,7 +14,8 @@ for program in producer consumer; do
   docker service update --quiet --detach=false "${resolve[@]}" --image "$registry/$program:$tag" "$service" >/dev/null
   # The update counts as done after its monitor window (update_config.monitor) has passed.
   state() { docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$service"; }
-  wait_until 120 "update of $service finished" '[ "$(state)" != updating ]'
+  not_updating() { [ "$(state)" != updating ]; }
+  wait_until 120 "update of $service finished" not_updating
   state=$(state)
   case "$state" in
     completed | "") say "updated $service to $registry/$program:$tag" ;;

@@ -9,7 +9,7 @@ require_docker
 export COMPOSE_PROJECT_NAME=fogdeft-test-compose
 export REGISTRY=fogdeft-test TAG=compose
 export PRODUCER_PORT
-PRODUCER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PRODUCER_PORT=$(free_port)
 
 cleanup() {
   compose down --volumes --remove-orphans >/dev/null 2>&1 || true
@@ -31,11 +31,11 @@ compose up -d >/dev/null 2>&1 || { compose up -d; fail "compose up"; }
 producer=$(compose ps -q producer)
 consumer=$(compose ps -q consumer)
 health() { docker inspect --format '{{.State.Health.Status}}' "$producer"; }
-wait_until 30 "producer healthy" '[ "$(health)" = healthy ]'
+wait_until 30 "producer healthy" prints healthy health
 pass "producer is healthy"
 
 received() { docker logs "$consumer" 2>&1 | grep -c '^Received number: ' || true; }
-wait_until 15 "3 numbers in the consumer's log" '[ "$(received)" -ge 3 ]'
+wait_until 15 "3 numbers in the consumer's log" at_least 3 received
 pass "consumer logged $(received) numbers: $(docker logs "$consumer" 2>&1 | grep -m1 '^Received')"
 
 body=$(curl -fsS "http://127.0.0.1:$PRODUCER_PORT/number")
@@ -46,14 +46,14 @@ pass "curl from the host: $body"
 say "stopping the producer"
 compose stop producer >/dev/null 2>&1
 errors() { docker logs "$consumer" 2>&1 | grep -c '^Error fetching the number: ' || true; }
-wait_until 15 "consumer logs errors while the producer is down" '[ "$(errors)" -ge 1 ]'
+wait_until 15 "consumer logs errors while the producer is down" at_least 1 errors
 running=$(docker inspect --format '{{.State.Running}}' "$consumer")
 [ "$running" = true ] || fail "the consumer exited when the producer stopped"
 pass "consumer keeps running and logs: $(docker logs "$consumer" 2>&1 | grep -m1 '^Error fetching')"
 
 before=$(received)
 compose start producer >/dev/null 2>&1
-wait_until 30 "numbers again after the producer is back" '[ "$(received)" -gt "$before" ]'
+wait_until 30 "numbers again after the producer is back" at_least $((before + 1)) received
 pass "consumer receives numbers again after the producer restarts"
 
 say "non-root, read-only"
@@ -62,7 +62,7 @@ for container in "$producer" "$consumer"; do
   pid=$(docker inspect --format '{{.State.Pid}}' "$container")
   uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
   readonly=$(docker inspect --format '{{.HostConfig.ReadonlyRootfs}}' "$container")
-  [ "$uid" = 65534 ] && [ "$readonly" = true ] || fail "$name runs as uid $uid, read-only=$readonly"
+  { [ "$uid" = 65534 ] && [ "$readonly" = true ]; } || fail "$name runs as uid $uid, read-only=$readonly"
   pass "$name runs as uid $uid on a read-only root filesystem"
 done
 

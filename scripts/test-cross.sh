@@ -6,10 +6,9 @@
 cd "$(dirname "$0")/.."
 
 scripts/cross.sh >/dev/null 2>&1 || scripts/cross.sh   # rerun loudly only if it failed
-command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null ||
+{ command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null; } ||
   skip_or_fail "qemu-user is not installed (apt-get install qemu-user)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
@@ -27,7 +26,7 @@ check() {
   port=$(free_port)
   $qemu "dist/$platform/producer" --host 127.0.0.1 --port "$port" >/dev/null &
   pids+=($!)
-  wait_until 20 "$platform producer answers" "curl -fsS http://127.0.0.1:$port/healthz"
+  wait_until 20 "$platform producer answers" curl -fsS "http://127.0.0.1:$port/healthz"
   curl -fsS "http://127.0.0.1:$port/number" | grep -q '"number"' || fail "$platform /number"
   local line
   line=$($qemu "dist/$platform/consumer" --once --url "http://127.0.0.1:$port/number") ||

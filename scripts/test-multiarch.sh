@@ -8,7 +8,7 @@ require_docker
 command -v docker-registry >/dev/null || skip_or_fail "docker-registry is not installed (apt-get install docker-registry)"
 
 work=$(mktemp -d /tmp/fogdeft-test-multiarch.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 registry="127.0.0.1:$port/fogdeft-test" tag=multiarch
 cat > "$work/config.yml" <<YAML
 version: 0.1
@@ -26,7 +26,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-wait_until 10 "registry answers on 127.0.0.1:$port" "curl -fsS http://127.0.0.1:$port/v2/"
+wait_until 10 "registry answers on 127.0.0.1:$port" curl -fsS "http://127.0.0.1:$port/v2/"
 pass "registry running on 127.0.0.1:$port"
 
 make --no-print-directory images-multiarch REGISTRY="$registry" TAG="$tag" >"$work/publish.log" 2>&1 ||

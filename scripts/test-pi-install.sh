@@ -10,12 +10,13 @@ cd "$(dirname "$0")/.."
 command -v qemu-arm >/dev/null || skip_or_fail "qemu-user is not installed (apt-get install qemu-user)"
 
 work=$(mktemp -d /tmp/fogdeft-test-pi.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 prefix="$work/pi-root"
 mkdir -p "$prefix" "$work/bin"
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$work/client_key"
 # The stand-in's uname says it is a 32-bit Raspberry Pi.
+# shellcheck disable=SC2016 # $1 and $@ are for the stand-in's shell
 printf '#!/bin/sh\n[ "$1" = -m ] && echo armv7l || exec /bin/uname "$@"\n' >"$work/bin/uname"
 chmod +x "$work/bin/uname"
 printf 'environment="PATH=%s/bin:/usr/bin:/bin" %s\n' "$work" "$(cat "$work/client_key.pub")" >"$work/authorized_keys"
@@ -45,7 +46,9 @@ trap cleanup EXIT
 export PI_PREFIX="$prefix"
 export PI_SSH_OPTS="-p $port -i $work/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
 pi="$(id -un)@127.0.0.1"
-wait_until 10 "the stand-in's sshd answers" "ssh $PI_SSH_OPTS -o BatchMode=yes $pi true"
+# shellcheck disable=SC2086 # PI_SSH_OPTS is a list of options, as pi-install.sh takes it
+ssh_to_pi() { ssh $PI_SSH_OPTS -o BatchMode=yes "$pi" "$@"; }
+wait_until 10 "the stand-in's sshd answers" ssh_to_pi true
 pass "stand-in Pi: sshd on 127.0.0.1:$port, PI_PREFIX=$prefix"
 
 make --no-print-directory pi-install PI="$pi" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "make pi-install"; }
@@ -75,11 +78,14 @@ for program in producer consumer; do
 done
 
 # The binary that arrived must run, with the installed settings.
-set -a; . "$prefix/etc/fogdeft/producer.env"; set +a
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+set -a
+# shellcheck source=/dev/null # written by pi-install.sh during the test
+. "$prefix/etc/fogdeft/producer.env"
+set +a
+PORT=$(free_port)
 qemu-arm "$prefix/usr/local/bin/fogdeft-producer" >/dev/null &
 serve_pid=$!
-wait_until 20 "installed producer answers" "curl -fsS http://127.0.0.1:$PORT/healthz"
+wait_until 20 "installed producer answers" curl -fsS "http://127.0.0.1:$PORT/healthz"
 line=$(qemu-arm "$prefix/usr/local/bin/fogdeft-consumer" --once --url "http://127.0.0.1:$PORT/number")
 pass "the installed armv7 binaries run (under qemu-arm): $line"
 

@@ -10,7 +10,7 @@ require_docker
 stack=fogdeft-test-swarm
 export REGISTRY=fogdeft-test POLL_INTERVAL=500ms PRODUCER_REPLICAS=2
 export PRODUCER_PORT
-PRODUCER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PRODUCER_PORT=$(free_port)
 m() { make --no-print-directory STACK="$stack" "$@"; }
 
 created_swarm=
@@ -24,7 +24,7 @@ esac
 cleanup() {
   docker rm -f "$stack-poller" >/dev/null 2>&1 || true
   docker stack rm "$stack" >/dev/null 2>&1 || true
-  wait_until 60 "stack removed" '[ -z "$(docker ps -aq --filter label=com.docker.stack.namespace='"$stack"')" ]' || true
+  wait_until 60 "stack removed" prints "" docker ps -aq --filter "label=com.docker.stack.namespace=$stack" || true
   docker network rm "${stack}_numbers" >/dev/null 2>&1 || true
   for tag in swarm1 swarm2; do docker rmi "$REGISTRY/producer:$tag" "$REGISTRY/consumer:$tag" >/dev/null 2>&1 || true; done
   if [ -n "$created_swarm" ]; then
@@ -66,7 +66,7 @@ replicas_seen() {
   docker service logs --raw "${stack}_consumer" 2>/dev/null |
     sed -n 's/^Received number: .* (from \(.*\))$/\1/p' | sort -u | wc -l
 }
-wait_until 60 "the consumer's numbers come from 2 different producer replicas" '[ "$(replicas_seen)" -ge 2 ]'
+wait_until 60 "the consumer's numbers come from 2 different producer replicas" at_least 2 replicas_seen
 pass "the consumer's numbers come from $(replicas_seen) replicas: $(docker service logs --raw "${stack}_consumer" 2>/dev/null | sed -n 's/^Received number: .* (from \(.*\))$/\1/p' | sort -u | tr '\n' ' ')"
 
 m swarm-scale N=3 >/dev/null || fail "make swarm-scale N=3"
@@ -80,7 +80,7 @@ replaced() {
   [ "$(running)" = 3/3 ] && ! docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer" | grep -q "^$victim"
 }
 wait_until 60 "Swarm replaces the killed replica" replaced
-wait_until 30 "the consumer goes on receiving numbers" '[ "$(received)" -gt "$before" ]'
+wait_until 30 "the consumer goes on receiving numbers" at_least $((before + 1)) received
 pass "killed a producer container; Swarm replaced it and the consumer goes on receiving"
 
 poll_through_update "$stack" swarm1 swarm2 "rolling update to swarm2 completed"
