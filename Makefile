@@ -34,11 +34,11 @@ test: lint test-rust test-cross test-pi-install test-compose test-multiarch test
 
 lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
 	cargo fmt --all -- --check
-	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked --workspace --all-targets -- -D warnings
 	shellcheck -x scripts/*.sh .ci/run
 
 test-rust: ## Unit and integration tests of both programs (real binaries, loopback)
-	cargo test --release --locked
+	cargo test --release --locked --workspace
 
 ##@ Docker images and Compose (Scenario 01)
 # Compose v2 (`docker compose`) where it exists, else v1 (`docker-compose`).

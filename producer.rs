@@ -12,18 +12,19 @@ mod common;
 
 use common::say;
 
+use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::{env, process, thread};
 
 use oorandom::Rand32;
-use tiny_http::{Header, Method, Request, Response, Server};
+use tiny_http::{Header, Method, Request, Response, Server, ServerOptions};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration. Every default lives here, and `--help` prints them.
@@ -32,15 +33,24 @@ const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const DEFAULT_PORT: u16 = 5000;
 const DEFAULT_MIN: i32 = 1;
 const DEFAULT_MAX: i32 = 180;
-/// tiny_http gives each connection a thread. This bounds them, and so the memory they use.
-const DEFAULT_MAX_CONNECTIONS: u64 = 16_384;
-/// A connection that sends nothing (or takes nothing) for this long is closed.
+/// Each open connection has a thread. This bounds them, and so the memory they use.
+const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+/// More would need more threads than a machine has.
+const MOST_CONNECTIONS: usize = 1_000_000;
+/// A connection that waits this long for its next request, or for one write, is closed.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request head (request line and headers) must arrive within this long of its first byte:
+/// a client that sends a byte now and then (slowloris) is answered 408 and dropped.
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Header lines of one request, in bytes at most (larger: 431). nginx allows 32 KiB.
+const DEFAULT_MAX_HEADER_SIZE: usize = 64 * 1024;
+/// The request line (`GET /number HTTP/1.1`), in bytes at most (longer: 414), as nginx.
+const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// Connections the kernel may queue before we accept them: room for a burst of 2,000 clients.
 const LISTEN_BACKLOG: i32 = 4096;
 /// Stack per thread. Rust's default (2 MiB) would fill a 32-bit Pi's address space at about
 /// 1,500 connections; our handlers need a few KiB.
-const THREAD_STACK_BYTES: &str = "131072";
+const THREAD_STACK_BYTES: usize = 128 * 1024;
 /// How long `producer healthcheck` waits for the answer.
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -58,9 +68,14 @@ Flags (each overrides its environment variable):
   --shutdown-delay D     SHUTDOWN_DELAY   keep serving this long after SIGTERM, with /healthz
                                           answering 503, so a load balancer can drain us
                                           (3, 3s, 500ms)              [default: 0s]
-  --max-connections N    MAX_CONNECTIONS  open connections at most    [default: 16384]
-  --idle-timeout D       IDLE_TIMEOUT     close a connection that sends or reads
-                                          nothing for this long       [default: 10s]
+  --max-connections N    MAX_CONNECTIONS  open connections at most; more wait to be
+                                          accepted                    [default: 16384]
+  --idle-timeout D       IDLE_TIMEOUT     close a connection that waits this long for
+                                          its next request or a write [default: 10s]
+  --header-timeout D     HEADER_TIMEOUT   a request head must arrive within this
+                                          long, else 408              [default: 10s]
+  --max-header-size N    MAX_HEADER_SIZE  bytes of header lines at most, else 431
+                                                                      [default: 65536]
   -h, --help                              print this help
   -V, --version                           print the version
 
@@ -73,8 +88,10 @@ struct Config {
     min: i32,
     max: i32,
     shutdown_delay: Duration,
-    max_connections: u64,
+    max_connections: usize,
     idle_timeout: Duration,
+    header_timeout: Duration,
+    max_header_size: usize,
 }
 
 #[derive(Debug, PartialEq)]
@@ -97,6 +114,8 @@ fn parse_command(
     let mut shutdown_delay = env("SHUTDOWN_DELAY");
     let mut max_connections = env("MAX_CONNECTIONS");
     let mut idle_timeout = env("IDLE_TIMEOUT");
+    let mut header_timeout = env("HEADER_TIMEOUT");
+    let mut max_header_size = env("MAX_HEADER_SIZE");
     let mut healthcheck = false;
 
     let mut args = args.into_iter();
@@ -115,6 +134,8 @@ fn parse_command(
                     "--shutdown-delay" => &mut shutdown_delay,
                     "--max-connections" => &mut max_connections,
                     "--idle-timeout" => &mut idle_timeout,
+                    "--header-timeout" => &mut header_timeout,
+                    "--max-header-size" => &mut max_header_size,
                     _ => return Err(format!("unknown flag '{name}'")),
                 };
                 *slot = Some(common::flag_value(name, inline, &mut args)?);
@@ -143,11 +164,22 @@ fn parse_command(
             DEFAULT_IDLE_TIMEOUT,
             "--idle-timeout/IDLE_TIMEOUT",
         )?,
+        header_timeout: duration_or(
+            header_timeout,
+            DEFAULT_HEADER_TIMEOUT,
+            "--header-timeout/HEADER_TIMEOUT",
+        )?,
         max_connections: parse_or(
             max_connections,
             DEFAULT_MAX_CONNECTIONS,
             "--max-connections/MAX_CONNECTIONS",
-            "a number of at least 1",
+            "a number from 1 to 1000000",
+        )?,
+        max_header_size: parse_or(
+            max_header_size,
+            DEFAULT_MAX_HEADER_SIZE,
+            "--max-header-size/MAX_HEADER_SIZE",
+            "a number of bytes from 1024 to 1048576",
         )?,
     };
     if config.min > config.max {
@@ -159,11 +191,20 @@ fn parse_command(
     if config.max as i64 - config.min as i64 >= u32::MAX as i64 {
         return Err("the range of numbers is too wide (at most 2^32 - 1 values)".into());
     }
-    if config.idle_timeout < Duration::from_secs(1) {
-        return Err("invalid --idle-timeout/IDLE_TIMEOUT: it must be at least 1s".into());
+    if config.idle_timeout.is_zero() || config.header_timeout.is_zero() {
+        return Err("invalid --idle-timeout or --header-timeout: it must be more than 0".into());
     }
-    if config.max_connections == 0 {
-        return Err("invalid --max-connections/MAX_CONNECTIONS '0': expected at least 1".into());
+    if !(1..=MOST_CONNECTIONS).contains(&config.max_connections) {
+        return Err(format!(
+            "invalid --max-connections/MAX_CONNECTIONS '{}': expected a number from 1 to {MOST_CONNECTIONS}",
+            config.max_connections
+        ));
+    }
+    if !(1024..=1024 * 1024).contains(&config.max_header_size) {
+        return Err(format!(
+            "invalid --max-header-size/MAX_HEADER_SIZE '{}': expected a number of bytes from 1024 to 1048576",
+            config.max_header_size
+        ));
     }
     Ok(if healthcheck {
         Command::Healthcheck(config)
@@ -195,27 +236,7 @@ fn duration_or(value: Option<String>, default: Duration, name: &str) -> Result<D
     }
 }
 
-/// How often tiny_http's accept thread has panicked. It does when it cannot duplicate a socket it
-/// has just accepted because no file descriptor is left. The panic unwinds that thread, which
-/// closes the new connection; `run_server` sees the count change and accepts again.
-static ACCEPT_PANICS: AtomicU64 = AtomicU64::new(0);
-
 fn main() {
-    // A panic in tiny_http costs one connection, not the service. Any other panic is a bug, or
-    // the machine is out of threads: exit, and Docker or systemd restarts us.
-    std::panic::set_hook(Box::new(|info| {
-        let file = info.location().map_or("", |l| l.file());
-        let info = info.to_string().replace('\n', " ");
-        if file.contains("tiny_http") {
-            if file.ends_with("refined_tcp_stream.rs") {
-                ACCEPT_PANICS.fetch_add(1, Relaxed);
-            }
-            eprintln!("producer: tiny_http dropped a connection ({info})");
-        } else {
-            eprintln!("producer: fatal: {info}; exiting so that Docker or systemd restarts us");
-            process::abort();
-        }
-    }));
     let args = env::args().skip(1);
     match parse_command(args, |name| env::var(name).ok()) {
         Ok(Command::Help) => say!("{USAGE}"),
@@ -230,11 +251,8 @@ fn main() {
 // Start-up and shutdown.
 
 fn serve(config: Config) {
-    // Before any thread exists: signals wait for us, and threads get small stacks.
+    // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
     let stop_signals = common::block_stop_signals();
-    if env::var_os("RUST_MIN_STACK").is_none() {
-        env::set_var("RUST_MIN_STACK", THREAD_STACK_BYTES);
-    }
 
     let listener = match open_listener(&config) {
         Ok(listener) => listener,
@@ -244,19 +262,28 @@ fn serve(config: Config) {
             process::exit(1);
         }
     };
-    let max_connections = limit_open_files(config.max_connections);
+    let max_connections = room_for_connections(config.max_connections);
     print_banner(&config, &listener, max_connections);
 
     let app = Arc::new(App::new(&config));
-    // One worker per core: more only add context switches (two per core: about 20 % fewer req/s).
-    let workers = thread::available_parallelism().map_or(1, |n| n.get());
-    let server_app = Arc::clone(&app);
-    thread::spawn(move || run_server(&listener, server_app, workers));
+    let handler_app = Arc::clone(&app);
+    let options = server_options(&config, max_connections);
+    // The server lives until we exit; its threads do all the serving.
+    let _server = match Server::with_handler(listener, options, move |request| {
+        handler_app.respond(request)
+    }) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("producer: cannot start serving: {error}");
+            process::exit(1);
+        }
+    };
 
     let signal = common::wait_for_stop_signal(&stop_signals);
     if !config.shutdown_delay.is_zero() {
         // Swarm takes a stopping task out of its DNS and VIP only after the fact: keep answering
-        // for a moment, while /healthz tells health checks that we are on our way out.
+        // for a moment, while /healthz tells health checks that we are on our way out and every
+        // response closes its connection, so that clients reconnect to another replica.
         say!(
             "producer: {signal}: draining for {:?}",
             config.shutdown_delay
@@ -271,54 +298,22 @@ fn serve(config: Config) {
     process::exit(0);
 }
 
-/// Binds the listening socket and sets what every accepted connection inherits from it.
-///
-/// tiny_http sets no timeouts on its connections, so a client that never sends a byte would hold
-/// a thread forever. Linux copies a listening socket's SO_RCVTIMEO, SO_SNDTIMEO and TCP_NODELAY
-/// to each socket it accepts, so setting them here bounds every connection. The price: accept()
-/// itself now times out when no client comes for a while; `run_server` treats that as routine.
+/// Binds the listening socket, with room in its queue for a burst of new clients.
 fn open_listener(config: &Config) -> io::Result<TcpListener> {
     let listener = TcpListener::bind((config.host, config.port))?;
-    let fd = listener.as_raw_fd();
-    let timeout = libc::timeval {
-        tv_sec: config.idle_timeout.as_secs() as _,
-        tv_usec: 0,
-    };
-    set_option(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &timeout)?;
-    set_option(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeout)?;
-    set_option(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, &1 as &libc::c_int)?;
     // std listens with a backlog of 128; calling listen() again raises it.
-    // SAFETY: `fd` is our bound socket.
-    if unsafe { libc::listen(fd, LISTEN_BACKLOG) } != 0 {
+    // SAFETY: listen(2) on the socket we have just bound.
+    if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(listener)
 }
 
-fn set_option<T>(
-    fd: libc::c_int,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: &T,
-) -> io::Result<()> {
-    let size = std::mem::size_of::<T>() as libc::socklen_t;
-    // SAFETY: `value` points to a live T of `size` bytes, as setsockopt expects.
-    let rc = unsafe { libc::setsockopt(fd, level, name, value as *const T as *const _, size) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-/// tiny_http has no limit on connections; the open-files limit is one the kernel enforces. Each
-/// connection takes two descriptors (tiny_http duplicates the socket). At the limit, accept()
-/// fails, or tiny_http panics between its accept and its duplicate (see `ACCEPT_PANICS`);
-/// `run_server` recovers from both. Either way the threads, and so the memory, stay bounded.
-/// Returns how many connections fit.
+/// Each connection takes one file descriptor. Raises this process's open-files limit as far as
+/// `max_connections` needs and the hard limit allows, and returns how many connections fit.
 #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
-fn limit_open_files(max_connections: u64) -> u64 {
-    const SPARE_FILES: u64 = 64; // stdio, the listener and its copies, the healthcheck
+fn room_for_connections(max_connections: usize) -> usize {
+    const SPARE_FILES: u64 = 64; // stdio, the listener, the accept thread's pause
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -328,15 +323,18 @@ fn limit_open_files(max_connections: u64) -> u64 {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
             return max_connections;
         }
-        let wanted = max_connections.saturating_mul(2) + SPARE_FILES;
-        limit.rlim_cur = wanted.min(limit.rlim_max as u64) as _;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        let wanted = max_connections as u64 + SPARE_FILES;
+        if (limit.rlim_cur as u64) < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max as u64) as _;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
     }
-    ((limit.rlim_cur as u64).saturating_sub(SPARE_FILES) / 2).max(1)
+    let fit = (limit.rlim_cur as u64).saturating_sub(SPARE_FILES).max(1);
+    max_connections.min(usize::try_from(fit).unwrap_or(usize::MAX))
 }
 
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
-fn print_banner(config: &Config, listener: &TcpListener, max_connections: u64) {
+fn print_banner(config: &Config, listener: &TcpListener, max_connections: usize) {
     let port = listener.local_addr().map_or(config.port, |a| a.port());
     say!(
         "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections)",
@@ -403,92 +401,27 @@ fn hostname() -> String {
 // ---------------------------------------------------------------------------------------------
 // Serving.
 //
-// tiny_http gives each connection a thread that reads its requests into one queue. Workers, one
-// per core, take requests from the queue and answer them. Each worker has its own random number
-// generator, so the only lock a request meets is the queue's, held for a push and a pop.
+// tiny_http gives each connection a thread of its own, which reads the connection's requests and
+// answers each one with `App::respond`. A slow or hostile client holds only its own thread, and
+// the limits below bound how long and how much it may hold it.
 
-/// One generation: a tiny_http server and the workers that answer its requests.
-struct Generation {
-    server: Server,
-    /// Set when the accept loop has ended: the workers finish the open connections, then leave.
-    retired: AtomicBool,
-}
-
-/// Runs the server for the life of the process.
-///
-/// tiny_http's accept loop ends for good at the first accept error (tiny-http issue #283), after
-/// which its server would stay alive but deaf. That error may be the routine accept timeout (see
-/// `open_listener`), a real one such as "too many open files", or a panic inside tiny_http. So we
-/// run generations: when one's accept loop ends, the next one starts on the same socket, and the
-/// old one finishes its open connections.
-fn run_server(listener: &TcpListener, app: Arc<App>, workers: usize) {
-    for generation_number in 0u64.. {
-        let server = match listener.try_clone() {
-            Ok(copy) => Server::from_listener(copy, None).map_err(|e| e.to_string()),
-            Err(error) => Err(error.to_string()),
-        };
-        let Ok(server) = server.map_err(|error| pause_after(&error)) else {
-            continue;
-        };
-        let generation = Arc::new(Generation {
-            server,
-            retired: AtomicBool::new(false),
-        });
-        let (accept_ended, accept_error) = mpsc::channel();
-        for worker in 0..workers {
-            let (generation, app, accept_ended) = (
-                Arc::clone(&generation),
-                Arc::clone(&app),
-                accept_ended.clone(),
-            );
-            let stream = worker as u64 + (generation_number << 16);
-            let rng = Rand32::new_inc(app.seed, stream);
-            thread::spawn(move || work(&generation, &app, rng, accept_ended));
-        }
-        drop(accept_ended);
-        let panics_before = ACCEPT_PANICS.load(Relaxed);
-        loop {
-            match accept_error.recv_timeout(Duration::from_millis(100)) {
-                Ok(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                Ok(error) => break pause_after(&error.to_string()),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                // Its accept thread panicked, and with it the accept loop.
-                Err(_) if ACCEPT_PANICS.load(Relaxed) != panics_before => {
-                    generation.retired.store(true, Relaxed);
-                    break pause_after("no file descriptor left for a new connection");
-                }
-                Err(_) => {}
-            }
-        }
-    }
-
-    /// A real accept error (for example at the open-files limit): say so, and give the
-    /// connections a moment to close before accepting again, rather than spinning.
-    fn pause_after(error: &str) {
-        eprintln!("producer: accept failed ({error}); accepting again");
-        thread::sleep(Duration::from_millis(50));
+fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
+    ServerOptions {
+        max_request_line: MAX_REQUEST_LINE,
+        max_header_bytes: config.max_header_size,
+        header_timeout: Some(config.header_timeout),
+        idle_timeout: Some(config.idle_timeout),
+        max_connections,
+        thread_stack_size: Some(THREAD_STACK_BYTES),
+        ..ServerOptions::default()
     }
 }
 
-/// A worker answers requests until its generation is retired and quiet.
-fn work(
-    generation: &Generation,
-    app: &App,
-    mut rng: Rand32,
-    accept_ended: mpsc::Sender<io::Error>,
-) {
-    loop {
-        match generation.server.recv_timeout(app.idle_timeout) {
-            Ok(Some(request)) => app.respond(request, &mut rng),
-            // Nothing for a whole connection timeout: every old connection has timed out.
-            Ok(None) if generation.retired.load(Relaxed) => return,
-            Ok(None) => {}
-            Err(error) => {
-                generation.retired.store(true, Relaxed);
-                let _ = accept_ended.send(error);
-            }
-        }
-    }
+thread_local! {
+    /// Each thread draws from its own generator, seeded by the OS (std seeds every thread's
+    /// `RandomState` afresh): no lock, and no two threads draw the same sequence.
+    static RNG: RefCell<Rand32> =
+        RefCell::new(Rand32::new(RandomState::new().build_hasher().finish()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -521,16 +454,15 @@ fn method_allowed(method: &Method) -> bool {
 
 /// What all workers share: settings, counters and the ready-made headers.
 struct App {
-    idle_timeout: Duration,
     min: i32,
     span: u32,
-    seed: u64,
     draining: AtomicBool,
     metrics: Metrics,
     served_by: Header,
     json: Header,
     text: Header,
     allow: Header,
+    close: Header,
 }
 
 impl App {
@@ -539,21 +471,19 @@ impl App {
             Header::from_bytes(name, value).expect("header names and values are ASCII")
         };
         App {
-            idle_timeout: config.idle_timeout,
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
-            // std seeds RandomState from the OS, once per process: a free per-process seed.
-            seed: RandomState::new().build_hasher().finish(),
             draining: AtomicBool::new(false),
             metrics: Metrics::new(),
             served_by: header("X-Served-By", &hostname()),
             json: header("Content-Type", "application/json"),
             text: header("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
             allow: header("Allow", "GET, HEAD"),
+            close: header("Connection", "close"),
         }
     }
 
-    fn respond(&self, request: Request, rng: &mut Rand32) {
+    fn respond(&self, request: Request) {
         let endpoint = endpoint(request.url());
         let draining = self.draining.load(Relaxed);
         let (status, body, content_type) = match endpoint {
@@ -568,7 +498,8 @@ impl App {
                 (405, format!("{body}\n"), &self.json)
             }
             Endpoint::Number => {
-                let number = self.min as i64 + rng.rand_range(0..self.span) as i64;
+                let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
+                let number = self.min as i64 + draw as i64;
                 self.metrics.number(number);
                 (200, format!("{{\"number\": {number}}}\n"), &self.json)
             }
@@ -586,6 +517,9 @@ impl App {
             .with_header(self.served_by.clone());
         if status == 405 {
             response.add_header(self.allow.clone());
+        }
+        if draining {
+            response.add_header(self.close.clone());
         }
         // A client that hung up is no error of ours.
         let _ = request.respond(response);
@@ -778,6 +712,14 @@ mod tests {
             (&["--shutdown-delay", "soon"], &[], "SHUTDOWN_DELAY"),
             (&["--max-connections", "0"], &[], "MAX_CONNECTIONS"),
             (
+                &["--max-connections", "9223372036854775776"],
+                &[],
+                "MAX_CONNECTIONS",
+            ),
+            (&[], &[("IDLE_TIMEOUT", "0")], "idle-timeout"),
+            (&["--header-timeout", "0s"], &[], "header-timeout"),
+            (&["--max-header-size", "100"], &[], "MAX_HEADER_SIZE"),
+            (
                 &["--min", "-2147483648", "--max", "2147483647"],
                 &[],
                 "too wide",
@@ -790,6 +732,13 @@ mod tests {
             );
             assert!(!error.contains('\n'), "errors are one line: {error:?}");
         }
+    }
+
+    #[test]
+    fn durations_keep_their_milliseconds() {
+        let c = config(&["--idle-timeout", "1500ms", "--header-timeout=250ms"], &[]);
+        assert_eq!(c.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(c.header_timeout, Duration::from_millis(250));
     }
 
     #[test]

@@ -223,3 +223,99 @@ pub fn raise_open_files_limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// Sends `bytes` on a new connection and reads until the server closes it or `limit` passes.
+/// Returns what came back, and whether the server closed the connection within `limit`.
+pub fn exchange(address: SocketAddr, bytes: &[u8], limit: Duration) -> (String, bool) {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).expect("connect");
+    stream.set_read_timeout(Some(limit)).unwrap();
+    // A server that answers early and closes may refuse the rest of what we send: fine.
+    let _ = stream.write_all(bytes);
+    read_until_closed(&mut stream, limit)
+}
+
+/// Reads until the server closes the connection or `limit` passes: (what came, closed).
+pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bool) {
+    let deadline = Instant::now() + limit;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (String::from_utf8_lossy(&received).into_owned(), false);
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buffer) {
+            Ok(0) => return (String::from_utf8_lossy(&received).into_owned(), true),
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&received).into_owned(), true)
+            }
+            Err(_) => return (String::from_utf8_lossy(&received).into_owned(), false),
+        }
+    }
+}
+
+/// The status codes of every response in `text`, in order.
+pub fn statuses(text: &str) -> Vec<u16> {
+    text.match_indices("HTTP/1.")
+        .filter_map(|(at, _)| text[at..].split(' ').nth(1)?.parse().ok())
+        .collect()
+}
+
+/// How many file descriptors and threads a process has open now.
+pub fn usage(pid: u32) -> (usize, usize) {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (fds, field("Threads:"))
+}
+
+/// The most resident memory the process has used, in KiB (VmHWM).
+pub fn peak_rss_kib(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Running {
+    /// Fails the test if the process has exited.
+    pub fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "the process exited ({status}): {:#?}",
+                self.drain(Duration::ZERO)
+            );
+        }
+    }
+
+    /// Waits until the process has no more descriptors and threads than `baseline`.
+    pub fn settles_to(&mut self, baseline: (usize, usize), limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            self.assert_alive();
+            let now = usage(self.child.id());
+            if now.0 <= baseline.0 && now.1 <= baseline.1 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still {} descriptors and {} threads after {limit:?}, against {} and {} at rest",
+                now.0,
+                now.1,
+                baseline.0,
+                baseline.1
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

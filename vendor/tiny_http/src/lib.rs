@@ -87,22 +87,31 @@
 //! # let response = tiny_http::Response::from_file(File::open(&Path::new("image.png")).unwrap());
 //! let _ = request.respond(response);
 //! ```
+//!
+//! ## Answering on the connection's thread (fogdeft patch)
+//!
+//! `Server::with_handler` calls a handler for each request on the thread that read it, instead
+//! of queueing it for `recv()`: no hand-over between threads, and a client that stalls holds
+//! only its own thread.
+//!
+//! ```no_run
+//! let listener = std::net::TcpListener::bind("0.0.0.0:8000").unwrap();
+//! let options = tiny_http::ServerOptions::default();
+//! let _server = tiny_http::Server::with_handler(listener, options, |request| {
+//!     let _ = request.respond(tiny_http::Response::from_string("hello"));
+//! });
+//! ```
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use zeroize::Zeroizing;
-
 use std::error::Error;
 use std::io::Error as IoError;
-use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -121,7 +130,6 @@ mod common;
 mod connection;
 mod request;
 mod response;
-mod ssl;
 mod test;
 mod util;
 
@@ -135,35 +143,21 @@ pub struct Server {
     // when set to true, all the subtasks will close within a few hundreds ms
     close: Arc<AtomicBool>,
 
-    // queue for messages received by child threads
-    messages: Arc<MessagesQueue<Message>>,
+    // queue for requests received by connection threads (not used with a handler)
+    messages: Arc<MessagesQueue<Request>>,
+
+    // the open connections, and room for more
+    connections: Arc<Connections>,
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
 }
 
-enum Message {
-    Error(IoError),
-    NewRequest(Request),
-}
-
-impl From<IoError> for Message {
-    fn from(e: IoError) -> Message {
-        Message::Error(e)
-    }
-}
-
-impl From<Request> for Message {
-    fn from(rq: Request) -> Message {
-        Message::NewRequest(rq)
-    }
-}
-
-// this trait is to make sure that Server implements Share and Send
-#[doc(hidden)]
-trait MustBeShareDummy: Sync + Send {}
-#[doc(hidden)]
-impl MustBeShareDummy for Server {}
+// The server is shared between threads.
+const _: fn() = || {
+    fn must_be_sync_and_send<T: Sync + Send>() {}
+    must_be_sync_and_send::<Server>();
+};
 
 pub struct IncomingRequests<'a> {
     server: &'a Server,
@@ -175,7 +169,7 @@ pub struct ServerConfig {
     /// The addresses to try to listen to.
     pub addr: ConfigListenAddr,
 
-    /// If `Some`, then the server will use SSL to encode the communications.
+    /// Must be `None`: this fork serves plain HTTP only (fogdeft patch, see PATCHED.md, "No TLS").
     pub ssl: Option<SslConfig>,
 }
 
@@ -188,6 +182,51 @@ pub struct SslConfig {
     pub private_key: Vec<u8>,
 }
 
+/// How the server protects itself from its clients (fogdeft patch, see PATCHED.md). The
+/// defaults are nginx's, where it has one.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Longest request line (method, target and version), in bytes. Longer: 414 and close.
+    pub max_request_line: usize,
+    /// Largest header section (every header line), in bytes. Larger: 431 and close.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request. More: 431 and close.
+    pub max_headers: usize,
+    /// Time for a whole request head to arrive, from its first byte. Slower: 408 and close.
+    pub header_timeout: Option<Duration>,
+    /// How long a connection may wait for its next request, and how long any one read of a
+    /// request body or write of a response may block. Then the connection is closed.
+    pub idle_timeout: Option<Duration>,
+    /// Open connections at most. At the limit the server accepts no more until one closes;
+    /// clients wait in the listening socket's queue.
+    pub max_connections: usize,
+    /// Stack size of the threads that serve connections; `None` takes Rust's default.
+    pub thread_stack_size: Option<usize>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> ServerOptions {
+        ServerOptions {
+            max_request_line: 8 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            header_timeout: Some(Duration::from_secs(60)),
+            idle_timeout: Some(Duration::from_secs(75)),
+            max_connections: usize::MAX,
+            thread_stack_size: None,
+        }
+    }
+}
+
+/// Where the requests of every connection go.
+#[derive(Clone)]
+enum Dispatch {
+    /// Into the queue that `recv()` reads.
+    Queue(Arc<MessagesQueue<Request>>),
+    /// To this handler, on the connection's own thread.
+    Handler(Arc<dyn Fn(Request) + Send + Sync>),
+}
+
 impl Server {
     /// Shortcut for a simple server on a specific address.
     #[inline]
@@ -198,22 +237,6 @@ impl Server {
         Server::new(ServerConfig {
             addr: ConfigListenAddr::from_socket_addrs(addr)?,
             ssl: None,
-        })
-    }
-
-    /// Shortcut for an HTTPS server on a specific address.
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    #[inline]
-    pub fn https<A>(
-        addr: A,
-        config: SslConfig,
-    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
-    where
-        A: ToSocketAddrs,
-    {
-        Server::new(ServerConfig {
-            addr: ConfigListenAddr::from_socket_addrs(addr)?,
-            ssl: Some(config),
         })
     }
 
@@ -243,115 +266,72 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
-        // building the "close" variable
-        let close_trigger = Arc::new(AtomicBool::new(false));
+        if ssl_config.is_some() {
+            return Err("this tiny_http serves plain HTTP only: terminate TLS in a proxy".into());
+        }
+        Self::with_options(listener, ServerOptions::default())
+    }
 
-        // building the TcpListener
-        let (server, local_addr) = {
-            let local_addr = listener.local_addr()?;
-            log::debug!("Server listening on {}", local_addr);
-            (listener, local_addr)
-        };
-
-        // building the SSL capabilities
-        #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!(
-            "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
-        );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
-        let ssl: Option<SslContext> = {
-            match ssl_config {
-                #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                Some(config) => Some(SslContext::from_pem(
-                    config.certificate,
-                    Zeroizing::new(config.private_key),
-                )?),
-                #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                Some(_) => return Err(
-                    "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
-                        .into(),
-                ),
-                None => None,
-            }
-        };
-
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
+    /// A server on `listener` whose requests are read with `recv()`, within `options`.
+    pub fn with_options<L: Into<Listener>>(
+        listener: L,
+        options: ServerOptions,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let messages = MessagesQueue::with_capacity(8);
+        Self::start(
+            listener.into(),
+            options,
+            Dispatch::Queue(messages.clone()),
+            messages,
+        )
+    }
 
-        let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
-        thread::spawn(move || {
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
+    /// A server on `listener` that answers each request with `handler`, on the thread of the
+    /// request's connection, within `options`. `recv()` then gets nothing.
+    pub fn with_handler<L, H>(
+        listener: L,
+        options: ServerOptions,
+        handler: H,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>>
+    where
+        L: Into<Listener>,
+        H: Fn(Request) + Send + Sync + 'static,
+    {
+        let messages = MessagesQueue::with_capacity(0);
+        Self::start(
+            listener.into(),
+            options,
+            Dispatch::Handler(Arc::new(handler)),
+            messages,
+        )
+    }
 
-            log::debug!("Running accept thread");
-            while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
+    fn start(
+        listener: Listener,
+        options: ServerOptions,
+        dispatch: Dispatch,
+        messages: Arc<MessagesQueue<Request>>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let local_addr = listener.local_addr()?;
+        log::debug!("Server listening on {}", local_addr);
+        let close = Arc::new(AtomicBool::new(false));
+        let connections = Arc::new(Connections::default());
 
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
+        let accept = Accept {
+            listener,
+            options: Arc::new(options),
+            dispatch,
+            close: close.clone(),
+            connections: connections.clone(),
+        };
+        thread::Builder::new()
+            .name("tiny_http accept".into())
+            .spawn(move || accept.run())?;
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    for rq in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
-
-                    Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
-
-        // result
         Ok(Server {
             messages,
-            close: close_trigger,
+            close,
+            connections,
             listening_addr: local_addr,
         })
     }
@@ -372,35 +352,25 @@ impl Server {
 
     /// Returns the number of clients currently connected to the server.
     pub fn num_connections(&self) -> usize {
-        unimplemented!()
-        //self.requests_receiver.lock().len()
+        self.connections.open()
     }
 
     /// Blocks until an HTTP request has been submitted and returns it.
     pub fn recv(&self) -> IoResult<Request> {
         match self.messages.pop() {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(rq),
-            None => Err(IoError::new(IoErrorKind::Other, "thread unblocked")),
+            Some(rq) => Ok(rq),
+            None => Err(IoError::other("thread unblocked")),
         }
     }
 
     /// Same as `recv()` but doesn't block longer than timeout
     pub fn recv_timeout(&self, timeout: Duration) -> IoResult<Option<Request>> {
-        match self.messages.pop_timeout(timeout) {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(Some(rq)),
-            None => Ok(None),
-        }
+        Ok(self.messages.pop_timeout(timeout))
     }
 
     /// Same as `recv()` but doesn't block.
     pub fn try_recv(&self) -> IoResult<Option<Request>> {
-        match self.messages.try_pop() {
-            Some(Message::Error(err)) => Err(err),
-            Some(Message::NewRequest(rq)) => Ok(Some(rq)),
-            None => Ok(None),
-        }
+        Ok(self.messages.try_pop())
     }
 
     /// Unblock thread stuck in recv() or incoming_requests().
@@ -421,6 +391,7 @@ impl Iterator for IncomingRequests<'_> {
 impl Drop for Server {
     fn drop(&mut self) {
         self.close.store(true, Relaxed);
+        self.connections.wake();
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {
             ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
@@ -441,5 +412,119 @@ impl Drop for Server {
                 let _ = std::fs::remove_file(path);
             }
         }
+    }
+}
+
+/// The accept thread: it accepts connections while there is room for them, and gives each one
+/// a thread of its own.
+///
+/// fogdeft patch (see PATCHED.md, "Accept forever"): upstream ended this loop at the first
+/// accept error (tiny-http issue #283), and the server stayed alive but deaf. Errors now pause
+/// the loop briefly, longer each time in a row (as Go's net/http does), and it goes on.
+struct Accept {
+    listener: Listener,
+    options: Arc<ServerOptions>,
+    dispatch: Dispatch,
+    close: Arc<AtomicBool>,
+    connections: Arc<Connections>,
+}
+
+impl Accept {
+    fn run(self) {
+        let tasks_pool = util::TaskPool::new(self.options.thread_stack_size);
+        let mut pause = Duration::ZERO;
+        log::debug!("Running accept thread");
+        while !self.close.load(Relaxed) {
+            let slot = match self.connections.wait_for_room(&self.options, &self.close) {
+                Some(slot) => slot,
+                None => break,
+            };
+            let failure = match self.listener.accept() {
+                Ok((connection, remote_addr)) => {
+                    let client =
+                        ClientConnection::new(connection, remote_addr, self.options.clone());
+                    let dispatch = self.dispatch.clone();
+                    let mut task = Some(move || serve(client, &dispatch, slot));
+                    // When no thread can be started, the task drops: the connection closes.
+                    tasks_pool
+                        .spawn(Box::new(move || {
+                            if let Some(task) = task.take() {
+                                task()
+                            }
+                        }))
+                        .err()
+                }
+                Err(error) => Some(error),
+            };
+            match failure {
+                None => pause = Duration::ZERO,
+                Some(_) if self.close.load(Relaxed) => break,
+                Some(error) => {
+                    // Out of descriptors, memory or threads: give connections time to close.
+                    pause = (pause * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                    log::error!("Error accepting new client: {} (retrying)", error);
+                    thread::sleep(pause);
+                }
+            }
+        }
+        log::debug!("Terminating accept thread");
+    }
+}
+
+/// Serves one connection until it ends. `_slot` keeps its place in the connection count.
+fn serve(client: ClientConnection, dispatch: &Dispatch, _slot: Slot) {
+    for request in client {
+        match dispatch {
+            Dispatch::Queue(messages) => messages.push(request),
+            Dispatch::Handler(handler) => handler(request),
+        }
+    }
+}
+
+/// The count of open connections, with a way to wait for room under the limit.
+#[derive(Default)]
+struct Connections {
+    open: Mutex<usize>,
+    room: Condvar,
+}
+
+/// One open connection's place in the count; dropping it makes room for another.
+struct Slot(Arc<Connections>);
+
+impl Connections {
+    fn open(&self) -> usize {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until fewer than `max_connections` are open, and takes a place. `None` once the
+    /// server closes.
+    fn wait_for_room(
+        self: &Arc<Self>,
+        options: &ServerOptions,
+        close: &AtomicBool,
+    ) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        while *open >= options.max_connections {
+            if close.load(Relaxed) {
+                return None;
+            }
+            open = self.room.wait(open).unwrap_or_else(|e| e.into_inner());
+        }
+        *open += 1;
+        Some(Slot(self.clone()))
+    }
+
+    /// Wakes the accept thread, for example to see that the server closes.
+    fn wake(&self) {
+        let _guard = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        self.room.notify_all();
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.0.open.lock().unwrap_or_else(|e| e.into_inner());
+        *open -= 1;
+        self.0.room.notify_one();
     }
 }

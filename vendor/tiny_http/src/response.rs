@@ -16,26 +16,30 @@ use std::time::SystemTime;
 /// Some headers cannot be changed. Trying to define the value
 /// of one of these will have no effect:
 ///
-///  - `Connection`
+///  - `Connection`, except `Connection: close` (see below)
 ///  - `Trailer`
 ///  - `Transfer-Encoding`
 ///  - `Upgrade`
 ///
 /// Some headers have special behaviors:
 ///
+///  - `Connection: close`: the response says so, and the server closes the connection after
+///    it (fogdeft patch, see PATCHED.md, "Connection: close"). The server also sends it by itself
+///    whenever it is going to close the connection.
+///
 ///  - `Content-Encoding`: If you define this header, the library
-///     will assume that the data from the `Read` object has the specified encoding
-///     and will just pass-through.
+///    will assume that the data from the `Read` object has the specified encoding
+///    and will just pass-through.
 ///
 ///  - `Content-Length`: The length of the data should be set manually
-///     using the `Reponse` object's API. Attempting to set the value of this
-///     header will be equivalent to modifying the size of the data but the header
-///     itself may not be present in the final result.
+///    using the `Reponse` object's API. Attempting to set the value of this
+///    header will be equivalent to modifying the size of the data but the header
+///    itself may not be present in the final result.
 ///
 ///  - `Content-Type`: You may only set this header to one value at a time. If you
-///     try to set it more than once, the existing value will be overwritten. This
-///     behavior differs from the default for most headers, which is to allow them to
-///     be set multiple times in the same response.
+///    try to set it more than once, the existing value will be overwritten. This
+///    behavior differs from the default for most headers, which is to allow them to
+///    be set multiple times in the same response.
 ///
 pub struct Response<R> {
     reader: R,
@@ -43,6 +47,8 @@ pub struct Response<R> {
     headers: Vec<Header>,
     data_length: Option<usize>,
     chunked_threshold: Option<usize>,
+    /// The handler asked to close the connection after this response.
+    close_connection: bool,
 }
 
 /// A `Response` without a template parameter.
@@ -172,10 +178,7 @@ fn choose_transfer_encoding(
     }
 
     // if we don't have a Content-Length, or if the Content-Length is too big, using chunks writer
-    if entity_length
-        .as_ref()
-        .map_or(true, |val| *val >= chunked_threshold)
-    {
+    if entity_length.is_none_or(|val| val >= chunked_threshold) {
         return TransferEncoding::Chunked;
     }
 
@@ -206,6 +209,7 @@ where
             headers: Vec::with_capacity(16),
             data_length,
             chunked_threshold: None,
+            close_connection: false,
         };
 
         for h in headers {
@@ -253,6 +257,11 @@ where
         H: Into<Header>,
     {
         let header = header.into();
+
+        if header.field.equiv("Connection") && header.value.as_str().eq_ignore_ascii_case("close") {
+            self.close_connection = true;
+            return;
+        }
 
         // ignoring forbidden headers
         if header.field.equiv("Connection")
@@ -319,7 +328,13 @@ where
             status_code: self.status_code,
             data_length,
             chunked_threshold: self.chunked_threshold,
+            close_connection: self.close_connection,
         }
+    }
+
+    /// Whether the connection closes after this response (`Connection: close`).
+    pub fn closes_connection(&self) -> bool {
+        self.close_connection
     }
 
     /// Prints the HTTP response to a writer.
@@ -332,12 +347,33 @@ where
     ///
     /// Note: does not flush the writer.
     pub fn raw_print<W: Write>(
+        self,
+        writer: W,
+        http_version: HTTPVersion,
+        request_headers: &[Header],
+        do_not_send_body: bool,
+        upgrade: Option<&str>,
+    ) -> IoResult<()> {
+        let close = self.close_connection;
+        self.print(
+            writer,
+            http_version,
+            request_headers,
+            do_not_send_body,
+            upgrade,
+            close,
+        )
+    }
+
+    /// `raw_print`, saying `Connection: close` when `close` is true.
+    pub(crate) fn print<W: Write>(
         mut self,
         mut writer: W,
         http_version: HTTPVersion,
         request_headers: &[Header],
         do_not_send_body: bool,
         upgrade: Option<&str>,
+        close: bool,
     ) -> IoResult<()> {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
@@ -372,6 +408,9 @@ where
                 Header::from_bytes(&b"Connection"[..], &b"upgrade"[..]).unwrap(),
             );
             transfer_encoding = None;
+        } else if close {
+            self.headers
+                .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
         }
 
         // if the transfer encoding is identity, the content length must be known ; therefore if
@@ -481,6 +520,7 @@ where
             headers: self.headers,
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            close_connection: self.close_connection,
         }
     }
 }
@@ -569,6 +609,7 @@ impl Clone for Response<io::Empty> {
             headers: self.headers.clone(),
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            close_connection: self.close_connection,
         }
     }
 }

@@ -72,9 +72,9 @@ impl From<TestRequest> for Request {
             mock.headers,
             Some(mock.remote_addr),
             mock.body.as_bytes(),
+            Some(mock.body.len()),
             std::io::sink(),
         )
-        .unwrap()
     }
 }
 

@@ -1,36 +1,29 @@
 use std::io::Read;
 use std::io::Result as IoResult;
-use std::sync::mpsc::channel;
-use std::sync::mpsc::{Receiver, Sender};
 
 /// A `Reader` that reads exactly the number of bytes from a sub-reader.
 ///
-/// If the limit is reached, it returns EOF. If the limit is not reached
-/// when the destructor is called, the remaining bytes will be read and
-/// thrown away.
+/// If the limit is reached, it returns EOF.
+///
+/// fogdeft patch (see PATCHED.md, "No drain"): upstream read whatever the handler had left of the
+/// body when this reader was dropped, into one buffer as large as the rest of the declared
+/// length: `Content-Length: 9223372036854775807` aborted the process. A body that is not read to
+/// its end now ends its connection instead (`Connection: close`), so nothing is drained, and the
+/// length is a `u64`, as a declared length may not fit a 32-bit `usize`.
 pub struct EqualReader<R>
 where
     R: Read,
 {
     reader: R,
-    size: usize,
-    last_read_signal: Sender<IoResult<()>>,
+    size: u64,
 }
 
 impl<R> EqualReader<R>
 where
     R: Read,
 {
-    pub fn new(reader: R, size: usize) -> (EqualReader<R>, Receiver<IoResult<()>>) {
-        let (tx, rx) = channel();
-
-        let r = EqualReader {
-            reader,
-            size,
-            last_read_signal: tx,
-        };
-
-        (r, rx)
+    pub fn new(reader: R, size: u64) -> EqualReader<R> {
+        EqualReader { reader, size }
     }
 }
 
@@ -43,46 +36,14 @@ where
             return Ok(0);
         }
 
-        let buf = if buf.len() < self.size {
-            buf
-        } else {
-            &mut buf[..self.size]
+        let buf = match usize::try_from(self.size) {
+            Ok(size) if size < buf.len() => &mut buf[..size],
+            _ => buf,
         };
 
-        match self.reader.read(buf) {
-            Ok(len) => {
-                self.size -= len;
-                Ok(len)
-            }
-            err @ Err(_) => err,
-        }
-    }
-}
-
-impl<R> Drop for EqualReader<R>
-where
-    R: Read,
-{
-    fn drop(&mut self) {
-        let mut remaining_to_read = self.size;
-
-        while remaining_to_read > 0 {
-            let mut buf = vec![0; remaining_to_read];
-
-            match self.reader.read(&mut buf) {
-                Err(e) => {
-                    self.last_read_signal.send(Err(e)).ok();
-                    break;
-                }
-                Ok(0) => {
-                    self.last_read_signal.send(Ok(())).ok();
-                    break;
-                }
-                Ok(other) => {
-                    remaining_to_read -= other;
-                }
-            }
-        }
+        let len = self.reader.read(buf)?;
+        self.size -= len as u64;
+        Ok(len)
     }
 }
 
@@ -98,7 +59,7 @@ mod tests {
         let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
 
         {
-            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5);
+            let mut equal_reader = EqualReader::new(org_reader.by_ref(), 5);
 
             let mut string = String::new();
             equal_reader.read_to_string(&mut string).unwrap();
@@ -117,15 +78,16 @@ mod tests {
         let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
 
         {
-            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5);
+            let mut equal_reader = EqualReader::new(org_reader.by_ref(), 5);
 
             let mut vec = [0];
             equal_reader.read_exact(&mut vec).unwrap();
             assert_eq!(vec[0], b'h');
         }
 
+        // Nothing is drained: the rest of the body stays unread.
         let mut string = String::new();
         org_reader.read_to_string(&mut string).unwrap();
-        assert_eq!(string, " world");
+        assert_eq!(string, "ello world");
     }
 }

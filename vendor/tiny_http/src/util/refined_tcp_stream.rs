@@ -1,152 +1,110 @@
+//! One client socket, shared by the half that reads requests and the half that writes responses.
+//!
+//! fogdeft patch (see PATCHED.md, "One descriptor"): upstream gave each half its own copy of the
+//! socket with `dup`, and `unwrap`ped the result, so running out of file descriptors panicked the
+//! accept thread. Both halves now share the socket itself: one descriptor per connection, and
+//! nothing to fail.
+
 use std::io::Result as IoResult;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::connection::Connection;
-#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-use crate::ssl::SslStream;
 
-pub(crate) enum Stream {
-    Http(Connection),
-    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-    Https(SslStream),
+/// The socket of one connection, and whether a response has ended the connection.
+pub(crate) struct Socket {
+    connection: Connection,
+    closing: AtomicBool,
 }
 
-impl Clone for Stream {
-    fn clone(&self) -> Self {
-        match self {
-            Stream::Http(tcp_stream) => Stream::Http(tcp_stream.try_clone().unwrap()),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => Stream::Https(ssl_stream.clone()),
-        }
-    }
-}
-
-impl From<Connection> for Stream {
-    fn from(tcp_stream: Connection) -> Self {
-        Stream::Http(tcp_stream)
-    }
-}
-
-impl Stream {
-    fn secure(&self) -> bool {
-        match self {
-            Stream::Http(_) => false,
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(_) => true,
-        }
+impl Socket {
+    pub(crate) fn new(connection: Connection) -> Arc<Socket> {
+        Arc::new(Socket {
+            connection,
+            closing: AtomicBool::new(false),
+        })
     }
 
-    fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.peer_addr(),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.peer_addr(),
-        }
+    /// Called once a response that says `Connection: close` has been written: no further request
+    /// is read, and the client gets its end of stream right after the response.
+    pub(crate) fn close_after_response(&self) {
+        self.closing.store(true, Ordering::Release);
+        let _ = self.connection.shutdown(Shutdown::Write);
     }
 
-    fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.shutdown(how),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.shutdown(how),
-        }
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> IoResult<()> {
+        self.connection.set_read_timeout(timeout)
+    }
+
+    pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> IoResult<()> {
+        self.connection.set_write_timeout(timeout)
+    }
+
+    pub(crate) fn set_nodelay(&self) -> IoResult<()> {
+        self.connection.set_nodelay()
+    }
+
+    /// Reads straight from the socket, past any buffer.
+    pub(crate) fn read_raw(&self, buf: &mut [u8]) -> IoResult<usize> {
+        (&self.connection).read(buf)
     }
 }
 
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.read(buf),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.read(buf),
-        }
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.write(buf),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> IoResult<()> {
-        match self {
-            Stream::Http(tcp_stream) => tcp_stream.flush(),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => ssl_stream.flush(),
-        }
-    }
-}
-
+/// One half of a connection: dropping it shuts its direction of the socket down.
 pub struct RefinedTcpStream {
-    stream: Stream,
+    socket: Arc<Socket>,
     close_read: bool,
     close_write: bool,
 }
 
 impl RefinedTcpStream {
-    pub(crate) fn new<S>(stream: S) -> (RefinedTcpStream, RefinedTcpStream)
-    where
-        S: Into<Stream>,
-    {
-        let stream: Stream = stream.into();
-
-        let (read, write) = (stream.clone(), stream);
-
+    /// The reading half and the writing half of `socket`.
+    pub(crate) fn new(socket: &Arc<Socket>) -> (RefinedTcpStream, RefinedTcpStream) {
         let read = RefinedTcpStream {
-            stream: read,
+            socket: Arc::clone(socket),
             close_read: true,
             close_write: false,
         };
-
         let write = RefinedTcpStream {
-            stream: write,
+            socket: Arc::clone(socket),
             close_read: false,
             close_write: true,
         };
-
         (read, write)
-    }
-
-    /// Returns true if this struct wraps around a secure connection.
-    #[inline]
-    pub(crate) fn secure(&self) -> bool {
-        self.stream.secure()
-    }
-
-    pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
-        self.stream.peer_addr()
     }
 }
 
 impl Drop for RefinedTcpStream {
     fn drop(&mut self) {
         if self.close_read {
-            self.stream.shutdown(Shutdown::Read).ok();
+            self.socket.connection.shutdown(Shutdown::Read).ok();
         }
 
         if self.close_write {
-            self.stream.shutdown(Shutdown::Write).ok();
+            self.socket.connection.shutdown(Shutdown::Write).ok();
         }
     }
 }
 
 impl Read for RefinedTcpStream {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        self.stream.read(buf)
+        (&self.socket.connection).read(buf)
     }
 }
 
 impl Write for RefinedTcpStream {
     fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        self.stream.write(buf)
+        (&self.socket.connection).write(buf)
     }
 
     fn flush(&mut self) -> IoResult<()> {
-        self.stream.flush()
+        Ok(())
     }
 }

@@ -1,4 +1,5 @@
 use std::collections::VecDeque;
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -10,6 +11,8 @@ use std::time::Duration;
 /// Any idle thread will automatically die after a few seconds.
 pub struct TaskPool {
     sharing: Arc<Sharing>,
+    /// Stack size of each thread; `None` takes Rust's default.
+    stack_size: Option<usize>,
 }
 
 struct Sharing {
@@ -47,7 +50,7 @@ impl<'a> Drop for Registration<'a> {
 }
 
 impl TaskPool {
-    pub fn new() -> TaskPool {
+    pub fn new(stack_size: Option<usize>) -> TaskPool {
         let pool = TaskPool {
             sharing: Arc::new(Sharing {
                 todo: Mutex::new(VecDeque::new()),
@@ -55,10 +58,12 @@ impl TaskPool {
                 active_tasks: AtomicUsize::new(0),
                 waiting_tasks: AtomicUsize::new(0),
             }),
+            stack_size,
         };
 
         for _ in 0..MIN_THREADS {
-            pool.add_thread(None)
+            // Spares only: the pool works without them.
+            let _ = pool.add_thread(None);
         }
 
         pool
@@ -66,23 +71,31 @@ impl TaskPool {
 
     /// Executes a function in a thread.
     /// If no thread is available, spawns a new one.
-    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
+    ///
+    /// fogdeft patch (see PATCHED.md, "Thread limits"): when no thread can be started, the task
+    /// is dropped and the error returned, instead of a panic in the caller.
+    pub fn spawn(&self, code: Box<dyn FnMut() + Send>) -> io::Result<()> {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        // fogdeft-numbers patch (see PATCHED.md): a thread woken for a queued task still counts
-        // as waiting until it takes the lock, so compare with the queue, not with zero.
+        // fogdeft patch (see PATCHED.md, "Stranded tasks"): a thread woken for a queued task
+        // still counts as waiting until it takes the lock, so compare with the queue, not zero.
         if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
-            self.add_thread(Some(code));
+            self.add_thread(Some(code))
         } else {
             queue.push_back(code);
             self.sharing.condvar.notify_one();
+            Ok(())
         }
     }
 
-    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
+    fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) -> io::Result<()> {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        let mut builder = thread::Builder::new();
+        if let Some(size) = self.stack_size {
+            builder = builder.stack_size(size);
+        }
+        builder.spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -125,7 +138,8 @@ impl TaskPool {
 
                 task();
             }
-        });
+        })?;
+        Ok(())
     }
 }
 
