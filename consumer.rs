@@ -45,7 +45,7 @@ In Docker Compose and Swarm, use the service name: PRODUCER_URL=http://producer:
 
 #[derive(Debug, PartialEq)]
 struct Config {
-    url: String,
+    target: Target,
     interval: Duration,
     timeout: Duration,
     once: bool,
@@ -89,26 +89,76 @@ fn parse_command(
     }
 
     Ok(Command::Poll(Config {
-        url: check_url(url.as_deref().unwrap_or(DEFAULT_URL))?,
+        target: Target::parse(url.as_deref().unwrap_or(DEFAULT_URL))?,
         interval: positive_duration(interval, DEFAULT_INTERVAL, "--interval/POLL_INTERVAL")?,
         timeout: positive_duration(timeout, DEFAULT_TIMEOUT, "--timeout/REQUEST_TIMEOUT")?,
         once,
     }))
 }
 
-/// Accepts only plain `http://host[:port]/path`: we are built without TLS, on purpose.
-fn check_url(url: &str) -> Result<String, String> {
-    let url = url.trim();
-    let invalid = |why: &str| format!("invalid --url/PRODUCER_URL '{url}': {why}");
-    let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(invalid("https is not supported, use http://")),
-        _ => return Err(invalid("it must start with http://")),
+/// The producer's URL, parsed once: what each poll requests, and where errors point.
+#[derive(Debug, PartialEq)]
+struct Target {
+    uri: Uri,
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    /// Accepts only plain `http://host[:port]/path`: we are built without TLS, on purpose.
+    fn parse(url: &str) -> Result<Target, String> {
+        let url = url.trim();
+        let invalid = |why: &str| {
+            let url = hide_password(url);
+            format!("invalid --url/PRODUCER_URL '{url}': {why}")
+        };
+        let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => return Err(invalid("https is not supported, use http://")),
+            _ => return Err(invalid("it must start with http://")),
+        }
+        let host = match uri.host() {
+            Some(host) if !host.is_empty() => host.to_string(),
+            _ => return Err(invalid("it has no host")),
+        };
+        // `Uri::port` reads an out-of-range port as none at all: read the text itself.
+        let authority = uri.authority().map_or("", |a| a.as_str());
+        let host_and_port = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, rest)| rest);
+        let port = match host_and_port.rsplit_once(':') {
+            Some((_, port)) if !host_and_port.ends_with(']') => match port.parse() {
+                Ok(port @ 1..=65535) => port,
+                _ => return Err(invalid("the port must be a number from 1 to 65535")),
+            },
+            _ => 80,
+        };
+        Ok(Target { uri, host, port })
     }
-    match uri.host() {
-        Some(host) if !host.is_empty() => Ok(url.to_string()),
-        _ => Err(invalid("it has no host")),
+}
+
+/// The URL as it may be printed.
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hide_password(&self.uri.to_string()))
+    }
+}
+
+/// `http://user:password@host/` as `http://user:***@host/`, so that logs never show a password.
+fn hide_password(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    match url[start..end].rsplit_once('@') {
+        Some((user, _)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!(
+                "{}{name}:***@{}",
+                &url[..start],
+                &url[start + user.len() + 1..]
+            )
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -158,7 +208,7 @@ fn main() {
     }
     say!(
         "consumer: polling {} every {:?}",
-        config.url,
+        config.target,
         config.interval
     );
     loop {
@@ -176,7 +226,7 @@ static FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// Fetches one number and prints the outcome. Returns whether it worked.
 fn poll(agent: &ureq::Agent, config: &Config) -> bool {
-    match fetch(agent, &config.url) {
+    match fetch(agent, &config.target.uri) {
         Ok(reading) => {
             RECEIVED.fetch_add(1, Relaxed);
             match reading.served_by {
@@ -227,8 +277,8 @@ enum FetchError {
     Other(String),
 }
 
-fn fetch(agent: &ureq::Agent, url: &str) -> Result<Reading, FetchError> {
-    let mut response = agent.get(url).call().map_err(FetchError::from)?;
+fn fetch(agent: &ureq::Agent, uri: &Uri) -> Result<Reading, FetchError> {
+    let mut response = agent.get(uri).call().map_err(FetchError::from)?;
     if !response.status().is_success() {
         return Err(FetchError::Status(response.status().as_u16()));
     }
@@ -282,9 +332,7 @@ impl From<ureq::Error> for FetchError {
 impl FetchError {
     /// One line that says what went wrong and where to look.
     fn explain(&self, config: &Config) -> String {
-        let uri: Option<Uri> = config.url.parse().ok();
-        let host = uri.as_ref().and_then(|u| u.host()).unwrap_or("?");
-        let port = uri.as_ref().and_then(|u| u.port_u16()).unwrap_or(80);
+        let Target { host, port, .. } = &config.target;
         match self {
             FetchError::Refused => format!(
                 "connection refused by {host}:{port} (is the producer running and listening there?)"
@@ -346,7 +394,7 @@ mod tests {
     #[test]
     fn defaults_match_the_tutorial() {
         let expected = Config {
-            url: DEFAULT_URL.into(),
+            target: Target::parse(DEFAULT_URL).unwrap(),
             interval: Duration::from_secs(3),
             timeout: Duration::from_secs(2),
             once: false,
@@ -363,7 +411,8 @@ mod tests {
         let Ok(Command::Poll(c)) = parse(&["--interval", "1s", "--once"], &vars) else {
             panic!("expected a config")
         };
-        assert_eq!(c.url, "http://producer:5000/number");
+        assert_eq!(c.target.to_string(), "http://producer:5000/number");
+        assert_eq!((c.target.host.as_str(), c.target.port), ("producer", 5000));
         assert_eq!(c.interval, Duration::from_secs(1));
         assert!(c.once);
     }
@@ -383,6 +432,16 @@ mod tests {
             ),
             (&["--url", "producer:5000"], &[], "--url/PRODUCER_URL"),
             (&["--url", "not a url"], &[], "not a URL"),
+            (
+                &["--url", "http://127.0.0.1:99999/number"],
+                &[],
+                "from 1 to 65535",
+            ),
+            (
+                &["--url", "http://127.0.0.1:0/number"],
+                &[],
+                "from 1 to 65535",
+            ),
             (&["--interval", "0"], &[], "more than 0"),
             (&["--interval", "soon"], &[], "--interval/POLL_INTERVAL"),
             (
@@ -400,6 +459,19 @@ mod tests {
             );
             assert!(!error.contains('\n'), "errors are one line: {error:?}");
         }
+    }
+
+    #[test]
+    fn urls_keep_their_parts_and_hide_passwords() {
+        let target = Target::parse("http://ann:secret@producer:8080/number?x=1").unwrap();
+        assert_eq!((target.host.as_str(), target.port), ("producer", 8080));
+        assert_eq!(
+            target.to_string(),
+            "http://ann:***@producer:8080/number?x=1"
+        );
+        assert_eq!(Target::parse("http://producer").unwrap().port, 80);
+        let error = Target::parse("http://ann:secret@producer:99999/").unwrap_err();
+        assert!(!error.contains("secret"), "{error}");
     }
 
     #[test]

@@ -284,11 +284,11 @@ fn serve(config: Config) {
         // Swarm takes a stopping task out of its DNS and VIP only after the fact: keep answering
         // for a moment, while /healthz tells health checks that we are on our way out and every
         // response closes its connection, so that clients reconnect to another replica.
+        app.draining.store(true, Relaxed);
         say!(
             "producer: {signal}: draining for {:?}",
             config.shutdown_delay
         );
-        app.draining.store(true, Relaxed);
         thread::sleep(config.shutdown_delay);
     }
     say!(

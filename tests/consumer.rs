@@ -183,6 +183,8 @@ fn sigint_mid_request_exits_0_at_once() {
 fn bad_configuration_exits_2_before_polling() {
     for args in [
         &["--url", "ftp://producer/number"][..],
+        &["--url", "http://127.0.0.1:99999/number"],
+        &["--url", "http://127.0.0.1:0/number"],
         &["--interval", "0"],
         &["--interval", "soon"],
         &["--loud"],
@@ -193,6 +195,20 @@ fn bad_configuration_exits_2_before_polling() {
         assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "no poll for {args:?}");
     }
+}
+
+#[test]
+fn never_prints_a_password() {
+    let port = free_port();
+    let target = format!("http://ann:secret@127.0.0.1:{port}/number");
+    let mut consumer = Running::start(CONSUMER, &["--url", &target, "--interval", "100ms"]);
+    consumer.wait_for(STARTUP, |l| l.starts_with(ERROR));
+    let seen = consumer.drain(Duration::ZERO).join("\n");
+    assert!(
+        seen.contains(&format!("polling http://ann:***@127.0.0.1:{port}/number")),
+        "{seen}"
+    );
+    assert!(!seen.contains("secret"), "{seen}");
 }
 
 #[test]

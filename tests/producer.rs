@@ -194,11 +194,22 @@ fn sigterm_and_sigint_exit_0_within_a_second() {
 #[test]
 fn shutdown_delay_keeps_serving_and_reports_draining() {
     let (mut producer, address) = start_producer(&["--shutdown-delay", "2s"]);
+    let keep_alive = b"GET /number HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (reply, closed) = exchange(address, keep_alive, Duration::from_millis(500));
+    assert!(!closed && !reply.contains("Connection: close"), "{reply}");
     producer.signal(libc::SIGTERM);
     producer.wait_for(STARTUP, |l| l.contains("draining"));
     let health = request(address, "GET", "/healthz");
     assert_eq!(health.status, 503);
-    assert_eq!(request(address, "GET", "/number").status, 200);
+    // Answered, and the keep-alive connection closed, so that the client moves on to another
+    // replica for its next request.
+    let keep_alive = b"GET /number HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (reply, closed) = exchange(address, keep_alive, Duration::from_secs(5));
+    assert_eq!(statuses(&reply), [200]);
+    assert!(
+        closed && reply.contains("\r\nConnection: close\r\n"),
+        "{reply}"
+    );
     assert_eq!(producer.exit_within(Duration::from_secs(5)).code(), Some(0));
 }
 

@@ -1,0 +1,84 @@
+//! Running out of threads (fogdeft patch "Thread limits"). Upstream, a thread that could not be
+//! started panicked the accept thread, and the server stayed alive but deaf. Now that one
+//! connection is closed and the server goes on. This test is its own process, so that it can
+//! lower its own address-space limit until no thread stack fits.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use tiny_http::{Response, Server, ServerOptions};
+
+/// Sets this process's soft address-space limit, in bytes (`None`: back to the hard limit).
+fn limit_address_space(bytes: Option<u64>) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut limit), 0);
+        limit.rlim_cur = bytes.map_or(limit.rlim_max, |b| b as libc::rlim_t);
+        assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &limit), 0);
+    }
+}
+
+/// The address space this process uses now, in bytes (VmSize).
+fn address_space() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+fn get(address: std::net::SocketAddr) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+#[test]
+fn running_out_of_threads_never_deafens_the_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    // Large stacks, so that a few connections use up the room left below.
+    let options = ServerOptions {
+        thread_stack_size: Some(64 << 20),
+        ..ServerOptions::default()
+    };
+    let server = Server::with_handler(listener, options, |request| {
+        let _ = request.respond(Response::from_string("hello"));
+    })
+    .unwrap();
+    assert!(get(address).unwrap().ends_with("hello"));
+
+    // Room for about four more stacks: the connections after those find no thread.
+    limit_address_space(Some(address_space() + (256 << 20)));
+    let idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.num_connections() < 8 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(idle);
+    limit_address_space(None);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match get(address) {
+            Ok(answer) if answer.ends_with("hello") => break,
+            _ => assert!(
+                Instant::now() < deadline,
+                "deaf after running out of threads"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
