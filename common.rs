@@ -1,6 +1,7 @@
 //! The few pieces both programs share: reading flags and env, durations, and stop signals.
 //! Each binary includes this file with `mod common;`.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// `println!` that cannot panic: a closed stdout (`consumer | head -3`) must not kill us.
@@ -22,44 +23,309 @@ pub fn exit_bad_config(program: &str, message: &str) -> ! {
     std::process::exit(EXIT_BAD_CONFIG)
 }
 
-/// Splits `--name=value` into its name and value; a bare `--name` has no value yet.
-pub fn split_flag(arg: &str) -> (&str, Option<&str>) {
-    match arg.split_once('=') {
-        Some((name, value)) => (name, Some(value)),
-        None => (arg, None),
+// ---------------------------------------------------------------------------------------------
+// Settings. Each program lists its settings once, one line each, in its `Config`:
+//
+//     impl Settings for Config {
+//         fn declare(&mut self, s: &mut impl Declare) {
+//             s.setting(&mut self.port, "--port", "PORT", "TCP port (0 = any free one)");
+//         }
+//     }
+//
+// The same list reads the command line and the environment (`read_settings`) and prints the
+// table of `--help` (`settings_table`). Defaults are `Config::default()`, in one place.
+
+/// A program's settings: their defaults (`Default`), their declarations, and the checks that
+/// involve several of them.
+pub trait Settings: Default {
+    fn declare(&mut self, s: &mut impl Declare);
+
+    fn check(&self) -> Result<(), String> {
+        Ok(())
     }
 }
 
-/// The value of flag `name`: the part after `=`, or else the next argument.
-pub fn flag_value(
-    name: &str,
-    inline: Option<&str>,
-    rest: &mut impl Iterator<Item = String>,
-) -> Result<String, String> {
-    match inline {
-        Some(value) => Ok(value.to_string()),
-        None => rest.next().ok_or_else(|| format!("{name} needs a value")),
+/// What a command line asks for.
+#[derive(Debug, PartialEq)]
+pub enum Command<C> {
+    Help,
+    Version,
+    /// Run with these settings, and the subcommand given, if any.
+    Run(C, Option<&'static str>),
+}
+
+/// Reads the command line (without the program's name) and the environment: `-h`/`--help` and
+/// `-V`/`--version` win over everything; then the settings over their defaults, and at most one
+/// of `subcommands`.
+pub fn read_command<C: Settings>(
+    args: Vec<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    subcommands: &[&'static str],
+) -> Result<Command<C>, String> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        return Ok(Command::Help);
+    }
+    if args.iter().any(|a| a == "-V" || a == "--version") {
+        return Ok(Command::Version);
+    }
+    let mut parse = Parse::new(args, env);
+    let subcommand = subcommands.iter().copied().find(|word| parse.word(word));
+    let mut config = C::default();
+    config.declare(&mut parse);
+    parse.finish()?;
+    config.check()?;
+    Ok(Command::Run(config, subcommand))
+}
+
+/// The settings table of `--help`, with the defaults.
+pub fn settings_table<C: Settings>() -> String {
+    let mut usage = Usage::default();
+    C::default().declare(&mut usage);
+    usage.switch(&mut false, "-h, --help", "print this help");
+    usage.switch(&mut false, "-V, --version", "print the version");
+    usage.table()
+}
+
+/// What a program declares about each of its settings.
+pub trait Declare {
+    /// A setting with a value: `--flag VALUE`, `--flag=VALUE` or the variable `env`.
+    fn setting<T: Value>(&mut self, value: &mut T, flag: &str, env: &str, help: &str);
+
+    /// A setting whose value must lie within `range` (`--help` does not show it).
+    fn bounded<T: Value + PartialOrd>(
+        &mut self,
+        value: &mut T,
+        _range: RangeInclusive<T>,
+        flag: &str,
+        env: &str,
+        help: &str,
+    ) {
+        self.setting(value, flag, env, help);
+    }
+
+    /// A flag without a value, off unless given.
+    #[allow(dead_code)] // not every program has one
+    fn switch(&mut self, value: &mut bool, flag: &str, help: &str);
+}
+
+/// A setting's type: how it reads from text, and how `--help` shows it.
+pub trait Value: Sized {
+    /// How `--help` names the value: N, D, IP, URL.
+    const PLACEHOLDER: &'static str;
+    /// Reads the value, or says what was expected.
+    fn parse(text: &str) -> Result<Self, String>;
+    /// The value as `--help` shows a default.
+    fn show(&self) -> String;
+    /// Given text as an error message may repeat it (a URL hides its password).
+    fn redact(text: &str) -> String {
+        text.to_string()
     }
 }
 
-/// Parses `3`, `3s`, `500ms` or `1m`. A bare number means seconds, as in the tutorial's
-/// `time.sleep(3)`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
-        (n, 1)
-    } else if let Some(n) = text.strip_suffix('s') {
-        (n, 1_000)
-    } else if let Some(n) = text.strip_suffix('m') {
-        (n, 60_000)
-    } else {
-        (text, 1_000)
-    };
-    match number.trim().parse::<u64>() {
-        Ok(n) => Ok(Duration::from_millis(n.saturating_mul(unit_ms))),
-        Err(_) => Err(format!(
-            "'{text}' is not a duration (use 3, 3s, 500ms or 1m)"
-        )),
+/// Durations a setting may take: from a millisecond to an hour.
+pub const DURATIONS: RangeInclusive<Duration> =
+    Duration::from_millis(1)..=Duration::from_secs(3600);
+
+macro_rules! number_value {
+    ($($type:ty),*) => {$(
+        impl Value for $type {
+            const PLACEHOLDER: &'static str = "N";
+            fn parse(text: &str) -> Result<Self, String> {
+                text.parse().map_err(|_| {
+                    format!("expected a whole number from {} to {}", <$type>::MIN, <$type>::MAX)
+                })
+            }
+            fn show(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+number_value!(u16, i32, usize);
+
+impl Value for std::net::IpAddr {
+    const PLACEHOLDER: &'static str = "IP";
+    fn parse(text: &str) -> Result<Self, String> {
+        text.parse()
+            .map_err(|_| "expected an IP address such as 0.0.0.0".to_string())
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// `3`, `3s`, `500ms` or `1m`. A bare number means seconds, as in the tutorial's `time.sleep(3)`.
+impl Value for Duration {
+    const PLACEHOLDER: &'static str = "D";
+    fn parse(text: &str) -> Result<Self, String> {
+        let (number, unit_ms) = if let Some(n) = text.strip_suffix("ms") {
+            (n, 1)
+        } else if let Some(n) = text.strip_suffix('s') {
+            (n, 1_000)
+        } else if let Some(n) = text.strip_suffix('m') {
+            (n, 60_000)
+        } else {
+            (text, 1_000)
+        };
+        match number.trim().parse::<u64>() {
+            Ok(n) => Ok(Duration::from_millis(n.saturating_mul(unit_ms))),
+            Err(_) => Err("expected a duration such as 3, 3s, 500ms or 1m".to_string()),
+        }
+    }
+    fn show(&self) -> String {
+        match self.as_millis() {
+            ms if ms % 1000 != 0 => format!("{ms}ms"),
+            ms if ms % 60_000 == 0 && ms > 0 => format!("{}m", ms / 60_000),
+            ms => format!("{}s", ms / 1000),
+        }
+    }
+}
+
+/// Reads the declared settings from the command line, then the environment: a flag wins over
+/// its variable. Collects the first error; `finish` reports it, or an undeclared argument.
+struct Parse<'a> {
+    /// The arguments still unclaimed by a declaration.
+    args: Vec<Option<String>>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    error: Option<String>,
+}
+
+impl<'a> Parse<'a> {
+    fn new(args: Vec<String>, env: &'a dyn Fn(&str) -> Option<String>) -> Parse<'a> {
+        Parse {
+            args: args.into_iter().map(Some).collect(),
+            env,
+            error: None,
+        }
+    }
+
+    /// Takes `word` (a subcommand such as `healthcheck`) if it was given.
+    fn word(&mut self, word: &str) -> bool {
+        self.take_where(|arg| arg == word)
+    }
+
+    /// The first error, or the first argument that no declaration claimed.
+    fn finish(self) -> Result<(), String> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        match self.args.into_iter().flatten().next() {
+            Some(arg) if arg.starts_with("--") => {
+                let name = arg.split('=').next().unwrap_or(&arg);
+                Err(format!("unknown flag '{name}'"))
+            }
+            Some(arg) => Err(format!("unexpected argument '{arg}'")),
+            None => Ok(()),
+        }
+    }
+
+    fn take_where(&mut self, test: impl Fn(&str) -> bool) -> bool {
+        let found = self
+            .args
+            .iter_mut()
+            .find(|a| a.as_deref().is_some_and(&test));
+        found.map(Option::take).is_some()
+    }
+
+    /// The text of `--flag VALUE` or `--flag=VALUE` (the last one given), else of `env`.
+    fn text(&mut self, flag: &str, env: &str) -> Option<String> {
+        let mut found = None;
+        let mut i = 0;
+        while i < self.args.len() {
+            let Some(arg) = self.args[i].as_deref() else {
+                i += 1;
+                continue;
+            };
+            if let Some(value) = arg.strip_prefix(flag).and_then(|v| v.strip_prefix('=')) {
+                found = Some(value.to_string());
+                self.args[i] = None;
+            } else if arg == flag {
+                self.args[i] = None;
+                match self.args.get_mut(i + 1).and_then(Option::take) {
+                    Some(value) => found = Some(value),
+                    None => self.fail(format!("{flag} needs a value")),
+                }
+            }
+            i += 1;
+        }
+        found.or_else(|| (self.env)(env))
+    }
+
+    fn fail(&mut self, error: String) {
+        self.error.get_or_insert(error);
+    }
+}
+
+impl Declare for Parse<'_> {
+    fn setting<T: Value>(&mut self, value: &mut T, flag: &str, env: &str, _help: &str) {
+        if let Some(text) = self.text(flag, env) {
+            match T::parse(text.trim()) {
+                Ok(parsed) => *value = parsed,
+                Err(expected) => {
+                    let text = T::redact(&text);
+                    self.fail(format!("invalid {flag}/{env} '{text}': {expected}"))
+                }
+            }
+        }
+    }
+
+    fn bounded<T: Value + PartialOrd>(
+        &mut self,
+        value: &mut T,
+        range: RangeInclusive<T>,
+        flag: &str,
+        env: &str,
+        help: &str,
+    ) {
+        self.setting(value, flag, env, help);
+        if !range.contains(value) {
+            let (low, high) = (range.start().show(), range.end().show());
+            self.fail(format!(
+                "invalid {flag}/{env} '{}': expected {} from {low} to {high}",
+                value.show(),
+                T::PLACEHOLDER
+            ));
+        }
+    }
+
+    fn switch(&mut self, value: &mut bool, flag: &str, _help: &str) {
+        if self.take_where(|arg| arg == flag) {
+            *value = true;
+        }
+    }
+}
+
+/// Writes the settings table of `--help`: flag, variable, what it does, and its default.
+#[derive(Default)]
+struct Usage {
+    rows: Vec<[String; 3]>,
+}
+
+impl Usage {
+    fn table(&self) -> String {
+        let width = |column: usize| self.rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
+        let (flags, envs) = (width(0), width(1));
+        let lines: Vec<String> = self
+            .rows
+            .iter()
+            .map(|[flag, env, help]| format!("  {flag:flags$}  {env:envs$}  {help}"))
+            .collect();
+        lines.join("\n")
+    }
+}
+
+impl Declare for Usage {
+    fn setting<T: Value>(&mut self, value: &mut T, flag: &str, env: &str, help: &str) {
+        self.rows.push([
+            format!("{flag} {}", T::PLACEHOLDER),
+            env.to_string(),
+            format!("{help} [default: {}]", value.show()),
+        ]);
+    }
+
+    fn switch(&mut self, _value: &mut bool, flag: &str, help: &str) {
+        self.rows
+            .push([flag.to_string(), String::new(), help.to_string()]);
     }
 }
 
@@ -91,33 +357,156 @@ pub fn wait_for_stop_signal(set: &libc::sigset_t) -> &'static str {
     }
 }
 
+/// The environment of a test: these variables, and no other.
+#[cfg(test)]
+pub fn test_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+/// What a command line and these variables ask for, as `main` reads them.
+#[cfg(test)]
+pub fn test_command<C: Settings>(
+    args: &[&str],
+    vars: &[(&str, &str)],
+    subcommands: &[&'static str],
+) -> Result<Command<C>, String> {
+    let env = test_env(vars);
+    read_command(
+        args.iter().map(|a| a.to_string()).collect(),
+        &env,
+        subcommands,
+    )
+}
+
+/// The settings these arguments and variables give, which must be valid.
+#[cfg(test)]
+pub fn test_config<C: Settings + std::fmt::Debug>(args: &[&str], vars: &[(&str, &str)]) -> C {
+    match test_command(args, vars, &[]) {
+        Ok(Command::Run(config, None)) => config,
+        other => panic!("expected settings from {args:?} {vars:?}, got {other:?}"),
+    }
+}
+
+/// A command line, its environment, and part of the message it must be refused with.
+#[cfg(test)]
+pub type Refusal<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
+/// Each case is refused with one line that contains its part of the message.
+#[cfg(test)]
+pub fn assert_refused<C: Settings + std::fmt::Debug>(cases: &[Refusal<'_>]) {
+    for (args, vars, needle) in cases {
+        let error = test_command::<C>(args, vars, &[]).expect_err("should be refused");
+        assert!(
+            error.contains(needle),
+            "{error:?} should contain {needle:?}"
+        );
+        assert!(!error.contains('\n'), "one line: {error:?}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn durations_accept_the_documented_forms() {
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration(" 2s "), Ok(Duration::from_secs(2)));
+    #[derive(Debug, PartialEq)]
+    struct Config {
+        port: u16,
+        delay: Duration,
+        workers: usize,
+        once: bool,
     }
 
-    #[test]
-    fn durations_reject_garbage() {
-        for bad in ["", "s", "abc", "-1", "1.5s", "3h", "ms"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+    impl Default for Config {
+        fn default() -> Config {
+            Config {
+                port: 5000,
+                delay: Duration::from_secs(3),
+                workers: 2,
+                once: false,
+            }
+        }
+    }
+
+    impl Settings for Config {
+        fn declare(&mut self, s: &mut impl Declare) {
+            s.setting(&mut self.port, "--port", "PORT", "TCP port");
+            s.setting(&mut self.delay, "--delay", "DELAY", "pause");
+            s.bounded(&mut self.workers, 1..=8, "--workers", "WORKERS", "threads");
+            s.switch(&mut self.once, "--once", "just once");
         }
     }
 
     #[test]
-    fn flags_take_values_both_ways() {
-        assert_eq!(split_flag("--port=80"), ("--port", Some("80")));
-        assert_eq!(split_flag("--port"), ("--port", None));
-        let mut rest = vec!["5000".to_string()].into_iter();
-        assert_eq!(flag_value("--port", None, &mut rest), Ok("5000".into()));
-        assert_eq!(flag_value("--port", Some("80"), &mut rest), Ok("80".into()));
-        assert!(flag_value("--port", None, &mut rest).is_err());
+    fn durations_accept_the_documented_forms() {
+        for (text, ms) in [("3", 3000), ("3s", 3000), ("500ms", 500), ("1m", 60_000)] {
+            assert_eq!(Duration::parse(text), Ok(Duration::from_millis(ms)));
+        }
+        for bad in ["", "s", "abc", "-1", "1.5s", "3h", "ms"] {
+            assert!(Duration::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        let shown: Vec<String> = [1500, 3000, 120_000, 0]
+            .map(|ms| Duration::from_millis(ms).show())
+            .into();
+        assert_eq!(shown, ["1500ms", "3s", "2m", "0s"]);
+    }
+
+    #[test]
+    fn flags_win_over_the_environment_in_both_forms() {
+        assert_eq!(test_config::<Config>(&[], &[]), Config::default());
+        let vars = [("PORT", "6000"), ("DELAY", " 2s ")];
+        let c: Config = test_config(&["--workers=3", "--once"], &vars);
+        assert_eq!(
+            (c.port, c.delay, c.workers, c.once),
+            (6000, Duration::from_secs(2), 3, true)
+        );
+        let c: Config = test_config(&["--port", "7000", "--port=7001"], &vars);
+        assert_eq!(c.port, 7001, "the last flag wins");
+    }
+
+    #[test]
+    fn errors_are_one_line_that_names_the_setting() {
+        assert_refused::<Config>(&[
+            (
+                &["--port", "abc"],
+                &[],
+                "invalid --port/PORT 'abc': expected a whole number",
+            ),
+            (&[], &[("DELAY", "soon")], "invalid --delay/DELAY 'soon'"),
+            (&["--workers", "9"], &[], "expected N from 1 to 8"),
+            (&["--port"], &[], "--port needs a value"),
+            (&["--bogus=1"], &[], "unknown flag '--bogus'"),
+            (&["extra"], &[], "unexpected argument 'extra'"),
+        ]);
+    }
+
+    #[test]
+    fn help_version_and_subcommands() {
+        let command = |args: &[&str]| test_command::<Config>(args, &[], &["check"]);
+        assert_eq!(command(&["--port", "x", "--help"]), Ok(Command::Help));
+        assert_eq!(command(&["-V"]), Ok(Command::Version));
+        assert_eq!(
+            command(&["check", "--port", "1"]),
+            Ok(Command::Run(
+                Config {
+                    port: 1,
+                    ..Config::default()
+                },
+                Some("check")
+            ))
+        );
+    }
+
+    #[test]
+    fn the_help_table_shows_every_setting_and_its_default() {
+        let table = settings_table::<Config>();
+        assert_eq!(table.lines().count(), 6, "4 settings, --help and --version");
+        assert!(table.contains("--port N"), "{table}");
+        assert!(table.contains("DELAY"), "{table}");
+        assert!(table.contains("pause [default: 3s]"), "{table}");
+        assert!(table.contains("--once"), "{table}");
     }
 }

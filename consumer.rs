@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::say;
+use common::{say, Command, Declare, Settings, Value};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -19,29 +19,7 @@ use std::{env, io, process, thread};
 use ureq::http::Uri;
 
 // ---------------------------------------------------------------------------------------------
-// Configuration. Every default lives here, and `--help` prints them.
-
-const DEFAULT_URL: &str = "http://127.0.0.1:5000/number";
-const DEFAULT_INTERVAL: Duration = Duration::from_secs(3);
-/// ureq waits forever by default; a producer that accepts and never answers must not stop us.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
-/// A number fits in a few bytes; a peer that sends more is broken, and we stop reading.
-const MAX_BODY_BYTES: u64 = 64 * 1024;
-
-const USAGE: &str = "\
-consumer: polls the producer for random numbers and prints them (FogDEFT Day 01, in Rust)
-
-Usage: consumer [FLAGS]
-
-Flags (each overrides its environment variable):
-  --url URL          PRODUCER_URL     where to fetch      [default: http://127.0.0.1:5000/number]
-  --interval D       POLL_INTERVAL    pause between polls (3, 3s, 500ms, 1m)   [default: 3s]
-  --timeout D        REQUEST_TIMEOUT  give up on one poll after this long      [default: 2s]
-  --once                              fetch once; exit 0 on success, 1 on failure
-  -h, --help                          print this help
-  -V, --version                       print the version
-
-In Docker Compose and Swarm, use the service name: PRODUCER_URL=http://producer:5000/number";
+// Configuration: each setting once, with its default. `--help` is made from these.
 
 #[derive(Debug, PartialEq)]
 struct Config {
@@ -51,49 +29,59 @@ struct Config {
     once: bool,
 }
 
-#[derive(Debug, PartialEq)]
-enum Command {
-    Poll(Config),
-    Help,
-    Version,
-}
-
-/// Reads the command line over the environment: a flag wins over its variable.
-fn parse_command(
-    args: impl IntoIterator<Item = String>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Command, String> {
-    let mut url = env("PRODUCER_URL");
-    let mut interval = env("POLL_INTERVAL");
-    let mut timeout = env("REQUEST_TIMEOUT");
-    let mut once = false;
-
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-V" | "--version" => return Ok(Command::Version),
-            "--once" => once = true,
-            _ if arg.starts_with("--") => {
-                let (name, inline) = common::split_flag(&arg);
-                let slot = match name {
-                    "--url" => &mut url,
-                    "--interval" => &mut interval,
-                    "--timeout" => &mut timeout,
-                    _ => return Err(format!("unknown flag '{name}'")),
-                };
-                *slot = Some(common::flag_value(name, inline, &mut args)?);
-            }
-            _ => return Err(format!("unexpected argument '{arg}'")),
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            target: Target::parse("http://127.0.0.1:5000/number").expect("a valid default URL"),
+            interval: Duration::from_secs(3),
+            // ureq waits forever by default; a producer that accepts and never answers must not
+            // stop us.
+            timeout: Duration::from_secs(2),
+            once: false,
         }
     }
+}
 
-    Ok(Command::Poll(Config {
-        target: Target::parse(url.as_deref().unwrap_or(DEFAULT_URL))?,
-        interval: positive_duration(interval, DEFAULT_INTERVAL, "--interval/POLL_INTERVAL")?,
-        timeout: positive_duration(timeout, DEFAULT_TIMEOUT, "--timeout/REQUEST_TIMEOUT")?,
-        once,
-    }))
+impl Settings for Config {
+    fn declare(&mut self, s: &mut impl Declare) {
+        s.setting(&mut self.target, "--url", "PRODUCER_URL", "where to fetch");
+        s.bounded(
+            &mut self.interval,
+            common::DURATIONS,
+            "--interval",
+            "POLL_INTERVAL",
+            "pause between polls",
+        );
+        s.bounded(
+            &mut self.timeout,
+            common::DURATIONS,
+            "--timeout",
+            "REQUEST_TIMEOUT",
+            "give up on one poll after this long",
+        );
+        s.switch(
+            &mut self.once,
+            "--once",
+            "fetch once; exit 0 on success, 1 on failure",
+        );
+    }
+}
+
+/// A number fits in a few bytes; a peer that sends more is broken, and we stop reading.
+const MAX_BODY_BYTES: u64 = 64 * 1024;
+
+fn usage() -> String {
+    format!(
+        "consumer: polls the producer for random numbers and prints them (FogDEFT Day 01, in Rust)
+
+Usage: consumer [FLAGS]
+
+Flags (each overrides its environment variable; durations: 3, 3s, 500ms, 1m):
+{}
+
+In Docker Compose and Swarm, use the service name: PRODUCER_URL=http://producer:5000/number",
+        common::settings_table::<Config>()
+    )
 }
 
 /// The producer's URL, parsed once: what each poll requests, and where errors point.
@@ -107,12 +95,10 @@ struct Target {
 impl Target {
     /// Accepts only plain `http://host[:port]/path`: we are built without TLS, on purpose.
     fn parse(url: &str) -> Result<Target, String> {
-        let url = url.trim();
-        let invalid = |why: &str| {
-            let url = hide_password(url);
-            format!("invalid --url/PRODUCER_URL '{url}': {why}")
-        };
-        let uri: Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+        let invalid = |why: &str| why.to_string();
+        let uri: Uri = url
+            .parse()
+            .map_err(|_| invalid("expected a URL such as http://producer:5000/number"))?;
         match uri.scheme_str() {
             Some("http") => {}
             Some("https") => return Err(invalid("https is not supported, use http://")),
@@ -135,6 +121,19 @@ impl Target {
             _ => 80,
         };
         Ok(Target { uri, host, port })
+    }
+}
+
+impl Value for Target {
+    const PLACEHOLDER: &'static str = "URL";
+    fn parse(text: &str) -> Result<Self, String> {
+        Target::parse(text)
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+    fn redact(text: &str) -> String {
+        hide_password(text)
     }
 }
 
@@ -162,25 +161,11 @@ fn hide_password(url: &str) -> String {
     }
 }
 
-fn positive_duration(
-    value: Option<String>,
-    default: Duration,
-    name: &str,
-) -> Result<Duration, String> {
-    let Some(text) = value else {
-        return Ok(default);
-    };
-    match common::parse_duration(&text) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        Ok(_) => Err(format!("invalid {name} '{text}': it must be more than 0")),
-        Err(error) => Err(format!("invalid {name}: {error}")),
-    }
-}
-
 fn main() {
-    let config = match parse_command(env::args().skip(1), |name| env::var(name).ok()) {
-        Ok(Command::Poll(config)) => config,
-        Ok(Command::Help) => return say!("{USAGE}"),
+    let args = env::args().skip(1).collect();
+    let config: Config = match common::read_command(args, &|name| env::var(name).ok(), &[]) {
+        Ok(Command::Run(config, _)) => config,
+        Ok(Command::Help) => return say!("{}", usage()),
         Ok(Command::Version) => return say!("consumer {}", env!("CARGO_PKG_VERSION")),
         Err(message) => common::exit_bad_config("consumer", &message),
     };
@@ -382,24 +367,16 @@ impl fmt::Display for FetchError {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], vars: &[(&str, &str)]) -> Result<Command, String> {
-        let args = args.iter().map(|a| a.to_string());
-        parse_command(args, |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-    }
+    use common::{assert_refused, test_config};
 
     #[test]
     fn defaults_match_the_tutorial() {
-        let expected = Config {
-            target: Target::parse(DEFAULT_URL).unwrap(),
-            interval: Duration::from_secs(3),
-            timeout: Duration::from_secs(2),
-            once: false,
-        };
-        assert_eq!(parse(&[], &[]), Ok(Command::Poll(expected)));
+        let c: Config = test_config(&[], &[]);
+        assert_eq!(c.target.to_string(), "http://127.0.0.1:5000/number");
+        assert_eq!(
+            (c.interval, c.timeout, c.once),
+            (Duration::from_secs(3), Duration::from_secs(2), false)
+        );
     }
 
     #[test]
@@ -408,9 +385,7 @@ mod tests {
             ("PRODUCER_URL", "http://producer:5000/number"),
             ("POLL_INTERVAL", "500ms"),
         ];
-        let Ok(Command::Poll(c)) = parse(&["--interval", "1s", "--once"], &vars) else {
-            panic!("expected a config")
-        };
+        let c: Config = test_config(&["--interval", "1s", "--once"], &vars);
         assert_eq!(c.target.to_string(), "http://producer:5000/number");
         assert_eq!((c.target.host.as_str(), c.target.port), ("producer", 5000));
         assert_eq!(c.interval, Duration::from_secs(1));
@@ -418,20 +393,16 @@ mod tests {
     }
 
     #[test]
-    fn bad_configuration_is_rejected_with_a_reason() {
-        for (args, vars, needle) in [
-            (
-                &["--url", "ftp://x/number"][..],
-                &[][..],
-                "must start with http://",
-            ),
+    fn bad_configuration_is_refused_with_a_reason() {
+        assert_refused::<Config>(&[
+            (&["--url", "ftp://x/number"], &[], "must start with http://"),
             (
                 &[],
-                &[("PRODUCER_URL", "https://x/number")][..],
+                &[("PRODUCER_URL", "https://x/number")],
                 "https is not supported",
             ),
             (&["--url", "producer:5000"], &[], "--url/PRODUCER_URL"),
-            (&["--url", "not a url"], &[], "not a URL"),
+            (&["--url", "not a url"], &[], "expected a URL"),
             (
                 &["--url", "http://127.0.0.1:99999/number"],
                 &[],
@@ -442,23 +413,19 @@ mod tests {
                 &[],
                 "from 1 to 65535",
             ),
-            (&["--interval", "0"], &[], "more than 0"),
+            (
+                &["--url", "http://ann:secret@x:0/"],
+                &[],
+                "'http://ann:***@x:0/'",
+            ),
+            (&["--interval", "0"], &[], "expected D from 1ms to 60m"),
             (&["--interval", "soon"], &[], "--interval/POLL_INTERVAL"),
             (
                 &[],
                 &[("REQUEST_TIMEOUT", "-1")],
                 "--timeout/REQUEST_TIMEOUT",
             ),
-            (&["--verbose"], &[], "unknown flag '--verbose'"),
-            (&["--url"], &[], "--url needs a value"),
-        ] {
-            let error = parse(args, vars).expect_err("should be rejected");
-            assert!(
-                error.contains(needle),
-                "{error:?} should mention {needle:?}"
-            );
-            assert!(!error.contains('\n'), "errors are one line: {error:?}");
-        }
+        ]);
     }
 
     #[test]
@@ -470,8 +437,11 @@ mod tests {
             "http://ann:***@producer:8080/number?x=1"
         );
         assert_eq!(Target::parse("http://producer").unwrap().port, 80);
-        let error = Target::parse("http://ann:secret@producer:99999/").unwrap_err();
-        assert!(!error.contains("secret"), "{error}");
+        assert_eq!(
+            hide_password("http://ann:secret@x/a@b"),
+            "http://ann:***@x/a@b"
+        );
+        assert_eq!(hide_password("http://x/a:b@c"), "http://x/a:b@c");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::say;
+use common::{say, Command, Declare, Settings};
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
@@ -27,59 +27,7 @@ use oorandom::Rand32;
 use tiny_http::{Header, Method, Request, Response, Server, ServerOptions};
 
 // ---------------------------------------------------------------------------------------------
-// Configuration. Every default lives here, and `--help` prints them.
-
-const DEFAULT_HOST: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-const DEFAULT_PORT: u16 = 5000;
-const DEFAULT_MIN: i32 = 1;
-const DEFAULT_MAX: i32 = 180;
-/// Each open connection has a thread. This bounds them, and so the memory they use.
-const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
-/// More would need more threads than a machine has.
-const MOST_CONNECTIONS: usize = 1_000_000;
-/// A connection that waits this long for its next request, or for one write, is closed.
-const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A request head (request line and headers) must arrive within this long of its first byte:
-/// a client that sends a byte now and then (slowloris) is answered 408 and dropped.
-const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Header lines of one request, in bytes at most (larger: 431). nginx allows 32 KiB.
-const DEFAULT_MAX_HEADER_SIZE: usize = 64 * 1024;
-/// The request line (`GET /number HTTP/1.1`), in bytes at most (longer: 414), as nginx.
-const MAX_REQUEST_LINE: usize = 8 * 1024;
-/// Connections the kernel may queue before we accept them: room for a burst of 2,000 clients.
-const LISTEN_BACKLOG: i32 = 4096;
-/// Stack per thread. Rust's default (2 MiB) would fill a 32-bit Pi's address space at about
-/// 1,500 connections; our handlers need a few KiB.
-const THREAD_STACK_BYTES: usize = 128 * 1024;
-/// How long `producer healthcheck` waits for the answer.
-const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
-
-const USAGE: &str = "\
-producer: serves random numbers over HTTP (the FogDEFT Day 01 producer, in Rust)
-
-Usage: producer [FLAGS]
-       producer healthcheck [FLAGS]   probe /healthz on this machine; exit 0 if healthy, else 1
-
-Flags (each overrides its environment variable):
-  --host IP              HOST             address to listen on        [default: 0.0.0.0]
-  --port N               PORT             TCP port (0 = any free one) [default: 5000]
-  --min N                NUMBER_MIN       smallest number served      [default: 1]
-  --max N                NUMBER_MAX       largest number served       [default: 180]
-  --shutdown-delay D     SHUTDOWN_DELAY   keep serving this long after SIGTERM, with /healthz
-                                          answering 503, so a load balancer can drain us
-                                          (3, 3s, 500ms)              [default: 0s]
-  --max-connections N    MAX_CONNECTIONS  open connections at most; more wait to be
-                                          accepted                    [default: 16384]
-  --idle-timeout D       IDLE_TIMEOUT     close a connection that waits this long for
-                                          its next request or a write [default: 10s]
-  --header-timeout D     HEADER_TIMEOUT   a request head must arrive within this
-                                          long, else 408              [default: 10s]
-  --max-header-size N    MAX_HEADER_SIZE  bytes of header lines at most, else 431
-                                                                      [default: 65536]
-  -h, --help                              print this help
-  -V, --version                           print the version
-
-Endpoints: GET /number, GET /healthz, GET /metrics (HEAD works too).";
+// Configuration: each setting once, with its default. `--help` is made from these.
 
 #[derive(Debug, PartialEq)]
 struct Config {
@@ -94,155 +42,134 @@ struct Config {
     max_header_size: usize,
 }
 
-#[derive(Debug, PartialEq)]
-enum Command {
-    Serve(Config),
-    Healthcheck(Config),
-    Help,
-    Version,
-}
-
-/// Reads the command line over the environment: a flag wins over its variable.
-fn parse_command(
-    args: impl IntoIterator<Item = String>,
-    env: impl Fn(&str) -> Option<String>,
-) -> Result<Command, String> {
-    let mut host = env("HOST");
-    let mut port = env("PORT");
-    let mut min = env("NUMBER_MIN");
-    let mut max = env("NUMBER_MAX");
-    let mut shutdown_delay = env("SHUTDOWN_DELAY");
-    let mut max_connections = env("MAX_CONNECTIONS");
-    let mut idle_timeout = env("IDLE_TIMEOUT");
-    let mut header_timeout = env("HEADER_TIMEOUT");
-    let mut max_header_size = env("MAX_HEADER_SIZE");
-    let mut healthcheck = false;
-
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-V" | "--version" => return Ok(Command::Version),
-            "healthcheck" => healthcheck = true,
-            _ if arg.starts_with("--") => {
-                let (name, inline) = common::split_flag(&arg);
-                let slot = match name {
-                    "--host" => &mut host,
-                    "--port" => &mut port,
-                    "--min" => &mut min,
-                    "--max" => &mut max,
-                    "--shutdown-delay" => &mut shutdown_delay,
-                    "--max-connections" => &mut max_connections,
-                    "--idle-timeout" => &mut idle_timeout,
-                    "--header-timeout" => &mut header_timeout,
-                    "--max-header-size" => &mut max_header_size,
-                    _ => return Err(format!("unknown flag '{name}'")),
-                };
-                *slot = Some(common::flag_value(name, inline, &mut args)?);
-            }
-            _ => return Err(format!("unexpected argument '{arg}'")),
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 5000,
+            min: 1,
+            max: 180,
+            shutdown_delay: Duration::ZERO,
+            // Each open connection has a thread: this bounds them, and the memory they use.
+            max_connections: 16_384,
+            idle_timeout: Duration::from_secs(10),
+            // A client that sends its head a byte now and then (slowloris) is dropped.
+            header_timeout: Duration::from_secs(10),
+            // nginx allows 32 KiB; proxies add headers.
+            max_header_size: 64 * 1024,
         }
     }
-
-    let config = Config {
-        host: parse_or(
-            host,
-            DEFAULT_HOST,
-            "--host/HOST",
-            "an IP address such as 0.0.0.0",
-        )?,
-        port: parse_or(port, DEFAULT_PORT, "--port/PORT", "a port from 0 to 65535")?,
-        min: parse_or(min, DEFAULT_MIN, "--min/NUMBER_MIN", "a 32-bit integer")?,
-        max: parse_or(max, DEFAULT_MAX, "--max/NUMBER_MAX", "a 32-bit integer")?,
-        shutdown_delay: duration_or(
-            shutdown_delay,
-            Duration::ZERO,
-            "--shutdown-delay/SHUTDOWN_DELAY",
-        )?,
-        idle_timeout: duration_or(
-            idle_timeout,
-            DEFAULT_IDLE_TIMEOUT,
-            "--idle-timeout/IDLE_TIMEOUT",
-        )?,
-        header_timeout: duration_or(
-            header_timeout,
-            DEFAULT_HEADER_TIMEOUT,
-            "--header-timeout/HEADER_TIMEOUT",
-        )?,
-        max_connections: parse_or(
-            max_connections,
-            DEFAULT_MAX_CONNECTIONS,
-            "--max-connections/MAX_CONNECTIONS",
-            "a number from 1 to 1000000",
-        )?,
-        max_header_size: parse_or(
-            max_header_size,
-            DEFAULT_MAX_HEADER_SIZE,
-            "--max-header-size/MAX_HEADER_SIZE",
-            "a number of bytes from 1024 to 1048576",
-        )?,
-    };
-    if config.min > config.max {
-        return Err(format!(
-            "the smallest number ({}) is larger than the largest ({})",
-            config.min, config.max
-        ));
-    }
-    if config.max as i64 - config.min as i64 >= u32::MAX as i64 {
-        return Err("the range of numbers is too wide (at most 2^32 - 1 values)".into());
-    }
-    if config.idle_timeout.is_zero() || config.header_timeout.is_zero() {
-        return Err("invalid --idle-timeout or --header-timeout: it must be more than 0".into());
-    }
-    if !(1..=MOST_CONNECTIONS).contains(&config.max_connections) {
-        return Err(format!(
-            "invalid --max-connections/MAX_CONNECTIONS '{}': expected a number from 1 to {MOST_CONNECTIONS}",
-            config.max_connections
-        ));
-    }
-    if !(1024..=1024 * 1024).contains(&config.max_header_size) {
-        return Err(format!(
-            "invalid --max-header-size/MAX_HEADER_SIZE '{}': expected a number of bytes from 1024 to 1048576",
-            config.max_header_size
-        ));
-    }
-    Ok(if healthcheck {
-        Command::Healthcheck(config)
-    } else {
-        Command::Serve(config)
-    })
 }
 
-/// Parses a setting, or takes its default when it is not set.
-fn parse_or<T: std::str::FromStr>(
-    value: Option<String>,
-    default: T,
-    name: &str,
-    expected: &str,
-) -> Result<T, String> {
-    match value {
-        None => Ok(default),
-        Some(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| format!("invalid {name} '{text}': expected {expected}")),
+impl Settings for Config {
+    fn declare(&mut self, s: &mut impl Declare) {
+        s.setting(&mut self.host, "--host", "HOST", "address to listen on");
+        s.setting(
+            &mut self.port,
+            "--port",
+            "PORT",
+            "TCP port (0: any free one)",
+        );
+        s.setting(
+            &mut self.min,
+            "--min",
+            "NUMBER_MIN",
+            "smallest number served",
+        );
+        s.setting(
+            &mut self.max,
+            "--max",
+            "NUMBER_MAX",
+            "largest number served",
+        );
+        s.setting(
+            &mut self.shutdown_delay,
+            "--shutdown-delay",
+            "SHUTDOWN_DELAY",
+            "after SIGTERM, serve this long more, with /healthz at 503",
+        );
+        s.bounded(
+            &mut self.max_connections,
+            1..=1_000_000,
+            "--max-connections",
+            "MAX_CONNECTIONS",
+            "open connections at most; more wait their turn",
+        );
+        s.bounded(
+            &mut self.idle_timeout,
+            common::DURATIONS,
+            "--idle-timeout",
+            "IDLE_TIMEOUT",
+            "close a connection idle this long, or stuck in one write",
+        );
+        s.bounded(
+            &mut self.header_timeout,
+            common::DURATIONS,
+            "--header-timeout",
+            "HEADER_TIMEOUT",
+            "a request head must arrive within this, else 408",
+        );
+        s.bounded(
+            &mut self.max_header_size,
+            1024..=1 << 20,
+            "--max-header-size",
+            "MAX_HEADER_SIZE",
+            "bytes of header lines at most, else 431",
+        );
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.min > self.max {
+            return Err(format!(
+                "the smallest number ({}) is larger than the largest ({})",
+                self.min, self.max
+            ));
+        }
+        if self.max as i64 - self.min as i64 >= u32::MAX as i64 {
+            return Err("the range of numbers is too wide (at most 2^32 - 1 values)".into());
+        }
+        Ok(())
     }
 }
 
-fn duration_or(value: Option<String>, default: Duration, name: &str) -> Result<Duration, String> {
-    match value {
-        None => Ok(default),
-        Some(text) => common::parse_duration(&text).map_err(|e| format!("invalid {name}: {e}")),
-    }
+/// The request line (`GET /number HTTP/1.1`), in bytes at most (longer: 414), as nginx.
+const MAX_REQUEST_LINE: usize = 8 * 1024;
+/// Connections the kernel may queue before we accept them: room for a burst of 2,000 clients.
+const LISTEN_BACKLOG: i32 = 4096;
+/// Stack per thread. Rust's default (2 MiB) would fill a 32-bit Pi's address space at about
+/// 1,500 connections; our handlers need a few KiB.
+const THREAD_STACK_BYTES: usize = 128 * 1024;
+/// How long `producer healthcheck` waits for the answer.
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn usage() -> String {
+    let endpoints: Vec<String> = ROUTES
+        .iter()
+        .map(|route| format!("  GET {:10}{}", route.path, route.about))
+        .collect();
+    format!(
+        "producer: serves random numbers over HTTP (the FogDEFT Day 01 producer, in Rust)
+
+Usage: producer [FLAGS]
+       producer healthcheck [FLAGS]   probe /healthz here; exit 0 if healthy, else 1
+
+Flags (each overrides its environment variable; durations: 3, 3s, 500ms, 1m):
+{}
+
+Endpoints (HEAD works too):
+{}",
+        common::settings_table::<Config>(),
+        endpoints.join("\n")
+    )
 }
 
 fn main() {
-    let args = env::args().skip(1);
-    match parse_command(args, |name| env::var(name).ok()) {
-        Ok(Command::Help) => say!("{USAGE}"),
+    let args = env::args().skip(1).collect();
+    match common::read_command(args, &|name| env::var(name).ok(), &["healthcheck"]) {
+        Ok(Command::Help) => say!("{}", usage()),
         Ok(Command::Version) => say!("producer {}", env!("CARGO_PKG_VERSION")),
-        Ok(Command::Healthcheck(config)) => process::exit(healthcheck(&config)),
-        Ok(Command::Serve(config)) => serve(config),
+        Ok(Command::Run(config, None)) => serve(config),
+        Ok(Command::Run(config, Some(_healthcheck))) => process::exit(healthcheck(&config)),
         Err(message) => common::exit_bad_config("producer", &message),
     }
 }
@@ -425,25 +352,71 @@ thread_local! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Routing: which endpoint a path names, and what each request gets back.
+// Routing: one table of the paths we serve. Routing, the metrics' labels and `--help` all
+// come from it.
 
-/// The paths we serve. Metrics count requests per endpoint, with every unknown path as `Other`
-/// so that a scanner cannot create endless series.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Endpoint {
     Number,
     Health,
     Metrics,
-    Other,
 }
 
-/// The query string is ignored, as Flask does.
-fn endpoint(url: &str) -> Endpoint {
-    match url.split('?').next().unwrap_or("") {
-        "/number" => Endpoint::Number,
-        "/healthz" => Endpoint::Health,
-        "/metrics" => Endpoint::Metrics,
-        _ => Endpoint::Other,
+struct Route {
+    path: &'static str,
+    endpoint: Endpoint,
+    about: &'static str,
+}
+
+const ROUTES: [Route; 3] = [
+    Route {
+        path: "/number",
+        endpoint: Endpoint::Number,
+        about: "a random number: {\"number\": N}",
+    },
+    Route {
+        path: "/healthz",
+        endpoint: Endpoint::Health,
+        about: "200 while serving, 503 while draining",
+    },
+    Route {
+        path: "/metrics",
+        endpoint: Endpoint::Metrics,
+        about: "request counters, in Prometheus' text format",
+    },
+];
+
+/// The route a request names, as its place in `ROUTES`; `None` for any other path. The query
+/// string is ignored, as Flask does.
+fn route(url: &str) -> Option<usize> {
+    let path = url.split('?').next().unwrap_or("");
+    ROUTES.iter().position(|route| route.path == path)
+}
+
+/// Every status we answer with. Metrics count each one, by route.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Status {
+    Ok,
+    NotFound,
+    MethodNotAllowed,
+    Draining,
+}
+
+impl Status {
+    const ALL: [Status; 4] = [
+        Status::Ok,
+        Status::NotFound,
+        Status::MethodNotAllowed,
+        Status::Draining,
+    ];
+
+    fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::Draining => 503,
+        }
     }
 }
 
@@ -484,38 +457,44 @@ impl App {
     }
 
     fn respond(&self, request: Request) {
-        let endpoint = endpoint(request.url());
+        let route = route(request.url());
         let draining = self.draining.load(Relaxed);
-        let (status, body, content_type) = match endpoint {
-            Endpoint::Other => {
+        let (status, body, content_type) = match route.map(|r| ROUTES[r].endpoint) {
+            None => {
                 let path = request.url().split('?').next().unwrap_or("");
                 let body = serde_json::json!({ "error": "not found", "path": path });
-                (404, format!("{body}\n"), &self.json)
+                (Status::NotFound, format!("{body}\n"), &self.json)
             }
-            _ if !method_allowed(request.method()) => {
+            Some(_) if !method_allowed(request.method()) => {
                 let body =
                     serde_json::json!({ "error": "method not allowed", "allow": "GET, HEAD" });
-                (405, format!("{body}\n"), &self.json)
+                (Status::MethodNotAllowed, format!("{body}\n"), &self.json)
             }
-            Endpoint::Number => {
+            Some(Endpoint::Number) => {
                 let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
                 let number = self.min as i64 + draw as i64;
                 self.metrics.number(number);
-                (200, format!("{{\"number\": {number}}}\n"), &self.json)
+                (
+                    Status::Ok,
+                    format!("{{\"number\": {number}}}\n"),
+                    &self.json,
+                )
             }
-            Endpoint::Health if draining => {
-                (503, "{\"status\":\"draining\"}\n".to_string(), &self.json)
-            }
-            Endpoint::Health => (200, "{\"status\":\"ok\"}\n".to_string(), &self.json),
-            Endpoint::Metrics => (200, self.metrics.render(), &self.text),
+            Some(Endpoint::Health) if draining => (
+                Status::Draining,
+                "{\"status\":\"draining\"}\n".to_string(),
+                &self.json,
+            ),
+            Some(Endpoint::Health) => (Status::Ok, "{\"status\":\"ok\"}\n".to_string(), &self.json),
+            Some(Endpoint::Metrics) => (Status::Ok, self.metrics.render(), &self.text),
         };
-        self.metrics.request(endpoint, status);
+        self.metrics.request(route, status);
 
         let mut response = Response::from_string(body)
-            .with_status_code(status)
+            .with_status_code(status.code())
             .with_header(content_type.clone())
             .with_header(self.served_by.clone());
-        if status == 405 {
+        if status == Status::MethodNotAllowed {
             response.add_header(self.allow.clone());
         }
         if draining {
@@ -529,17 +508,14 @@ impl App {
 // ---------------------------------------------------------------------------------------------
 // Metrics, in the Prometheus text format. Plain atomic counters: no lock on the request path.
 
-const STATUSES: [u16; 4] = [200, 404, 405, 503];
-const PATHS: [(Endpoint, &str); 4] = [
-    (Endpoint::Number, "/number"),
-    (Endpoint::Health, "/healthz"),
-    (Endpoint::Metrics, "/metrics"),
-    (Endpoint::Other, "other"),
-];
+/// Requests are counted by route, with every unknown path as one row, "other", so that a
+/// scanner cannot create endless series.
+const OTHER: usize = ROUTES.len();
 
 struct Metrics {
     started: SystemTime,
-    requests: [[AtomicU64; STATUSES.len()]; PATHS.len()],
+    /// Requests by route (and `OTHER`), then by status.
+    requests: [[AtomicU64; Status::ALL.len()]; ROUTES.len() + 1],
     numbers_count: AtomicU64,
     numbers_sum: AtomicU64,
 }
@@ -554,11 +530,8 @@ impl Metrics {
         }
     }
 
-    fn request(&self, endpoint: Endpoint, status: u16) {
-        let path = PATHS.iter().position(|(e, _)| *e == endpoint).unwrap_or(0);
-        if let Some(code) = STATUSES.iter().position(|s| *s == status) {
-            self.requests[path][code].fetch_add(1, Relaxed);
-        }
+    fn request(&self, route: Option<usize>, status: Status) {
+        self.requests[route.unwrap_or(OTHER)][status as usize].fetch_add(1, Relaxed);
     }
 
     fn number(&self, number: i64) {
@@ -580,13 +553,18 @@ impl Metrics {
             "# HELP producer_requests_total HTTP requests answered, by path and status.\n",
         );
         out.push_str("# TYPE producer_requests_total counter\n");
-        for (p, (endpoint, path)) in PATHS.iter().enumerate() {
-            for (s, status) in STATUSES.iter().enumerate() {
-                let count = self.requests[p][s].load(Relaxed);
+        for (row, counts) in self.requests.iter().enumerate() {
+            let route = ROUTES.get(row);
+            for (status, count) in Status::ALL.iter().zip(counts) {
+                let count = count.load(Relaxed);
                 // The /number 200 series always exists, so rate() works from the first scrape.
-                if count > 0 || (*endpoint == Endpoint::Number && *status == 200) {
+                let always =
+                    route.is_some_and(|r| r.endpoint == Endpoint::Number) && *status == Status::Ok;
+                if count > 0 || always {
                     out.push_str(&format!(
-                        "producer_requests_total{{path=\"{path}\",status=\"{status}\"}} {count}\n"
+                        "producer_requests_total{{path=\"{}\",status=\"{}\"}} {count}\n",
+                        route.map_or("other", |r| r.path),
+                        status.code()
                     ));
                 }
             }
@@ -665,49 +643,35 @@ fn probe_health(address: SocketAddr) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str], vars: &[(&str, &str)]) -> Result<Command, String> {
-        let args = args.iter().map(|a| a.to_string());
-        parse_command(args, |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        })
-    }
-
-    fn config(args: &[&str], vars: &[(&str, &str)]) -> Config {
-        match parse(args, vars) {
-            Ok(Command::Serve(config)) => config,
-            other => panic!("expected a serve config, got {other:?}"),
-        }
-    }
+    use common::{assert_refused, test_command, test_config};
 
     #[test]
     fn defaults_match_the_tutorial() {
-        let c = config(&[], &[]);
-        assert_eq!((c.host, c.port, c.min, c.max), (DEFAULT_HOST, 5000, 1, 180));
+        let c: Config = test_config(&[], &[]);
+        assert_eq!(c.host, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        assert_eq!((c.port, c.min, c.max), (5000, 1, 180));
         assert_eq!(c.shutdown_delay, Duration::ZERO);
     }
 
     #[test]
     fn flags_win_over_environment() {
         let vars = [("PORT", "6000"), ("NUMBER_MIN", "5"), ("HOST", "127.0.0.1")];
-        let c = config(&["--port", "7000", "--min=6"], &vars);
+        let c: Config = test_config(&["--port", "7000", "--min=6"], &vars);
         assert_eq!(
             (c.port, c.min, c.host.to_string().as_str()),
             (7000, 6, "127.0.0.1")
         );
-        assert_eq!(config(&[], &vars).port, 6000);
+        assert_eq!(test_config::<Config>(&[], &vars).port, 6000);
+        let c: Config = test_config(&["--idle-timeout", "1500ms", "--header-timeout=250ms"], &[]);
+        assert_eq!(c.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(c.header_timeout, Duration::from_millis(250));
     }
 
     #[test]
-    fn bad_configuration_is_rejected_with_a_reason() {
-        for (args, vars, needle) in [
-            (&["--port", "abc"][..], &[][..], "--port/PORT 'abc'"),
-            (&[], &[("PORT", "70000")][..], "--port/PORT"),
+    fn bad_configuration_is_refused_with_a_reason() {
+        assert_refused::<Config>(&[
+            (&[], &[("PORT", "70000")], "--port/PORT"),
             (&["--min", "9", "--max", "3"], &[], "larger than"),
-            (&["--bogus"], &[], "unknown flag '--bogus'"),
-            (&["--port"], &[], "--port needs a value"),
-            (&["extra"], &[], "unexpected argument"),
             (&["--host", "not-an-ip"], &[], "--host/HOST"),
             (&["--shutdown-delay", "soon"], &[], "SHUTDOWN_DELAY"),
             (&["--max-connections", "0"], &[], "MAX_CONNECTIONS"),
@@ -716,48 +680,46 @@ mod tests {
                 &[],
                 "MAX_CONNECTIONS",
             ),
-            (&[], &[("IDLE_TIMEOUT", "0")], "idle-timeout"),
-            (&["--header-timeout", "0s"], &[], "header-timeout"),
+            (&[], &[("IDLE_TIMEOUT", "0")], "IDLE_TIMEOUT"),
+            (&["--header-timeout", "0s"], &[], "HEADER_TIMEOUT"),
             (&["--max-header-size", "100"], &[], "MAX_HEADER_SIZE"),
             (
                 &["--min", "-2147483648", "--max", "2147483647"],
                 &[],
                 "too wide",
             ),
+        ]);
+    }
+
+    #[test]
+    fn the_healthcheck_subcommand_takes_the_same_settings() {
+        let command =
+            test_command::<Config>(&["healthcheck", "--port", "1"], &[], &["healthcheck"]);
+        assert!(matches!(command, Ok(Command::Run(c, Some("healthcheck"))) if c.port == 1));
+    }
+
+    #[test]
+    fn help_lists_every_setting_and_route() {
+        let help = usage();
+        for needle in [
+            "--max-connections N",
+            "HEADER_TIMEOUT",
+            "[default: 16384]",
+            "GET /metrics",
         ] {
-            let error = parse(args, vars).expect_err("should be rejected");
-            assert!(
-                error.contains(needle),
-                "{error:?} should mention {needle:?}"
-            );
-            assert!(!error.contains('\n'), "errors are one line: {error:?}");
+            assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
         }
     }
 
     #[test]
-    fn durations_keep_their_milliseconds() {
-        let c = config(&["--idle-timeout", "1500ms", "--header-timeout=250ms"], &[]);
-        assert_eq!(c.idle_timeout, Duration::from_millis(1500));
-        assert_eq!(c.header_timeout, Duration::from_millis(250));
-    }
-
-    #[test]
-    fn subcommand_help_and_version() {
-        assert!(
-            matches!(parse(&["healthcheck", "--port", "1"], &[]), Ok(Command::Healthcheck(c)) if c.port == 1)
-        );
-        assert_eq!(parse(&["--help"], &[]), Ok(Command::Help));
-        assert_eq!(parse(&["-V"], &[]), Ok(Command::Version));
-    }
-
-    #[test]
     fn routes() {
-        assert_eq!(endpoint("/number"), Endpoint::Number);
-        assert_eq!(endpoint("/number?x=1&y"), Endpoint::Number);
-        assert_eq!(endpoint("/healthz"), Endpoint::Health);
-        assert_eq!(endpoint("/metrics"), Endpoint::Metrics);
-        assert_eq!(endpoint("/"), Endpoint::Other);
-        assert_eq!(endpoint("/number/"), Endpoint::Other);
+        let endpoint = |url| route(url).map(|r| ROUTES[r].endpoint);
+        assert_eq!(endpoint("/number"), Some(Endpoint::Number));
+        assert_eq!(endpoint("/number?x=1&y"), Some(Endpoint::Number));
+        assert_eq!(endpoint("/healthz"), Some(Endpoint::Health));
+        assert_eq!(endpoint("/metrics"), Some(Endpoint::Metrics));
+        assert_eq!(endpoint("/"), None);
+        assert_eq!(endpoint("/number/"), None);
         assert!(method_allowed(&Method::Get) && method_allowed(&Method::Head));
         assert!(!method_allowed(&Method::Post) && !method_allowed(&Method::Delete));
     }
@@ -765,14 +727,26 @@ mod tests {
     #[test]
     fn metrics_count_by_path_and_status() {
         let metrics = Metrics::new();
-        metrics.request(Endpoint::Number, 200);
-        metrics.request(Endpoint::Other, 404);
+        metrics.request(route("/number"), Status::Ok);
+        metrics.request(route("/nope"), Status::NotFound);
+        metrics.request(route("/healthz"), Status::Draining);
         metrics.number(7);
         metrics.number(9);
         let text = metrics.render();
         assert!(text.contains("producer_requests_total{path=\"/number\",status=\"200\"} 1\n"));
         assert!(text.contains("producer_requests_total{path=\"other\",status=\"404\"} 1\n"));
+        assert!(text.contains("producer_requests_total{path=\"/healthz\",status=\"503\"} 1\n"));
         assert!(text.contains("producer_number_sum 16\nproducer_number_count 2\n"));
-        assert_eq!(metrics.total(), 2);
+        assert_eq!(metrics.total(), 3);
+    }
+
+    #[test]
+    fn every_status_has_its_own_counter() {
+        for (index, status) in Status::ALL.iter().enumerate() {
+            assert_eq!(
+                *status as usize, index,
+                "{status:?} is out of place in Status::ALL"
+            );
+        }
     }
 }

@@ -90,25 +90,27 @@ fn times_out_on_a_producer_that_never_answers() {
 }
 
 #[test]
-fn reports_http_errors() {
-    let broken = fake_server(Some(http_response(
-        "500 Internal Server Error",
-        "text/plain",
-        b"boom",
-    )));
-    let (code, out) = once(&url(broken), &[]);
-    assert_eq!(code, Some(1));
-    assert!(out.contains("HTTP 500 Internal Server Error"), "{out}");
-}
-
-#[test]
-fn reports_bad_bodies() {
-    for (body, expected) in [
-        (&b"<html>hello</html>"[..], "not valid JSON"),
-        (b"{\"value\": 3}", "no \"number\" field"),
-        (b"{\"number\": 2.5}", "\"number\" is not an integer: 2.5"),
+fn reports_bad_answers() {
+    let huge = format!(
+        "{{\"number\": 1, \"padding\": \"{}\"}}",
+        "x".repeat(1 << 20)
+    );
+    for (status, body, expected) in [
+        (
+            "500 Internal Server Error",
+            &b"boom"[..],
+            "HTTP 500 Internal Server Error",
+        ),
+        ("200 OK", b"<html>hello</html>", "not valid JSON"),
+        ("200 OK", b"{\"value\": 3}", "no \"number\" field"),
+        (
+            "200 OK",
+            b"{\"number\": 2.5}",
+            "\"number\" is not an integer: 2.5",
+        ),
+        ("200 OK", huge.as_bytes(), "larger than 64 KiB"),
     ] {
-        let server = fake_server(Some(http_response("200 OK", "application/json", body)));
+        let server = fake_server(Some(http_response(status, "application/json", body)));
         let (code, out) = once(&url(server), &[]);
         assert_eq!(code, Some(1), "{out}");
         assert!(
@@ -116,22 +118,6 @@ fn reports_bad_bodies() {
             "{out} lacks {expected}"
         );
     }
-}
-
-#[test]
-fn refuses_a_huge_body() {
-    let huge = format!(
-        "{{\"number\": 1, \"padding\": \"{}\"}}",
-        "x".repeat(1 << 20)
-    );
-    let server = fake_server(Some(http_response(
-        "200 OK",
-        "application/json",
-        huge.as_bytes(),
-    )));
-    let (code, out) = once(&url(server), &[]);
-    assert_eq!(code, Some(1));
-    assert!(out.contains("larger than 64 KiB"), "{out}");
 }
 
 #[test]
@@ -189,11 +175,7 @@ fn bad_configuration_exits_2_before_polling() {
         &["--interval", "soon"],
         &["--loud"],
     ] {
-        let output = Command::new(CONSUMER).args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
-        assert!(output.stdout.is_empty(), "no poll for {args:?}");
+        assert_refuses_to_start(CONSUMER, args);
     }
 }
 
@@ -213,12 +195,5 @@ fn never_prints_a_password() {
 
 #[test]
 fn help_and_version() {
-    let help = Command::new(CONSUMER).arg("--help").output().unwrap();
-    assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("PRODUCER_URL"));
-    let version = Command::new(CONSUMER).arg("-V").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&version.stdout).trim(),
-        format!("consumer {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_help_and_version(CONSUMER, "consumer", "PRODUCER_URL");
 }

@@ -160,24 +160,13 @@ fn bad_configuration_exits_2_with_one_line() {
         &["--min", "5", "--max", "1"],
         &["--frobnicate"],
     ] {
-        let output = Command::new(PRODUCER).args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
-        assert!(output.stdout.is_empty(), "nothing starts for {args:?}");
+        assert_refuses_to_start(PRODUCER, args);
     }
 }
 
 #[test]
 fn help_and_version() {
-    let help = Command::new(PRODUCER).arg("--help").output().unwrap();
-    assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("NUMBER_MAX"));
-    let version = Command::new(PRODUCER).arg("--version").output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&version.stdout).trim(),
-        format!("producer {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_help_and_version(PRODUCER, "producer", "NUMBER_MAX");
 }
 
 #[test]

@@ -104,6 +104,32 @@ pub const PRODUCER: &str = env!("CARGO_BIN_EXE_producer");
 pub const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer");
 pub const STARTUP: Duration = Duration::from_secs(10);
 
+/// `binary ARGS` must refuse to start: exit 2, one line on stderr, nothing on stdout.
+pub fn assert_refuses_to_start(binary: &str, args: &[&str]) {
+    let output = Command::new(binary)
+        .args(args)
+        .env_remove("PORT")
+        .env_remove("PRODUCER_URL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing starts for {args:?}");
+}
+
+/// `binary --help` mentions `needle`, and `binary --version` prints `name` and the version.
+pub fn assert_help_and_version(binary: &str, name: &str, needle: &str) {
+    let help = Command::new(binary).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains(needle));
+    let version = Command::new(binary).arg("-V").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("{name} {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
 /// Starts a producer on a free loopback port and returns it with its address.
 pub fn start_producer(extra: &[&str]) -> (Running, SocketAddr) {
     let mut args = vec!["--host", "127.0.0.1", "--port", "0"];
