@@ -3,7 +3,6 @@
 SHELL        := /bin/bash
 .DEFAULT_GOAL := help
 
-VERSION  := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # Images are named $(REGISTRY)/producer:$(TAG). The default needs no registry at all.
 REGISTRY ?= fogdeft
 TAG      ?= latest
@@ -14,7 +13,13 @@ HOST_PLATFORM := $(if $(filter x86_64,$(UNAME_M)),linux-amd64,$(if $(filter aarc
 
 .PHONY: help
 help: ## List the targets (this text)
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+##@ Getting started
+.PHONY: deps
+WHAT ?= test
+deps: ## Install what `make test` needs (Debian/Ubuntu, as root or with sudo); WHAT=bench for `make bench`
+	scripts/deps.sh $(WHAT)
 
 ##@ The two programs
 .PHONY: build run-producer run-consumer
@@ -41,8 +46,7 @@ test-rust: ## Unit and integration tests of both programs (real binaries, loopba
 	cargo test --release --locked --workspace
 
 ##@ Docker images and Compose (Scenario 01)
-# Compose v2 (`docker compose`) where it exists, else v1 (`docker-compose`).
-COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; else echo docker-compose; fi)
+COMPOSE := scripts/compose.sh
 export REGISTRY TAG
 
 .PHONY: images compose-up logs compose-down test-compose
@@ -62,10 +66,6 @@ compose-down: ## Stop and remove both services and their network
 
 test-compose: ## End-to-end test of Scenario 01 on the real Docker engine
 	scripts/test-compose.sh
-
-.PHONY: print-host-platform
-print-host-platform:
-	@echo $(HOST_PLATFORM)
 
 ##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images
 .PHONY: cross test-cross images-multiarch test-multiarch

@@ -50,7 +50,7 @@ impl Default for Config {
             min: 1,
             max: 180,
             shutdown_delay: Duration::ZERO,
-            // Each open connection has a thread: this bounds them, and the memory they use.
+            // Each open connection takes a file descriptor and a few KiB: this bounds them.
             max_connections: 16_384,
             idle_timeout: Duration::from_secs(10),
             // A client that sends its head a byte now and then (slowloris) is dropped.
@@ -132,13 +132,8 @@ impl Settings for Config {
     }
 }
 
-/// The request line (`GET /number HTTP/1.1`), in bytes at most (longer: 414), as nginx.
-const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// Connections the kernel may queue before we accept them: room for a burst of 2,000 clients.
 const LISTEN_BACKLOG: i32 = 4096;
-/// Stack per thread. Rust's default (2 MiB) would fill a 32-bit Pi's address space at about
-/// 1,500 connections; our handlers need a few KiB.
-const THREAD_STACK_BYTES: usize = 128 * 1024;
 /// How long `producer healthcheck` waits for the answer.
 const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -328,18 +323,17 @@ fn hostname() -> String {
 // ---------------------------------------------------------------------------------------------
 // Serving.
 //
-// tiny_http gives each connection a thread of its own, which reads the connection's requests and
-// answers each one with `App::respond`. A slow or hostile client holds only its own thread, and
-// the limits below bound how long and how much it may hold it.
+// tiny_http's event loop serves every connection with one thread per core, as nginx does: it
+// reads requests as they arrive and answers each one with `App::respond`, on the spot. A slow or
+// hostile client holds no thread, only its connection, and the limits below bound how long and
+// how much it may hold that. (tiny_http's own limits: an 8 KiB request line, 100 headers.)
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
-        max_request_line: MAX_REQUEST_LINE,
         max_header_bytes: config.max_header_size,
         header_timeout: Some(config.header_timeout),
         idle_timeout: Some(config.idle_timeout),
         max_connections,
-        thread_stack_size: Some(THREAD_STACK_BYTES),
         ..ServerOptions::default()
     }
 }

@@ -36,11 +36,6 @@ prints()   { local text=$1; shift; [ "$("$@")" = "$text" ]; }
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Compose v2 (`docker compose`) where it exists, else v1 (`docker-compose`).
-compose() {
-  if docker compose version >/dev/null 2>&1; then docker compose "$@"; else docker-compose "$@"; fi
-}
-
 # The dist/ folder name of a platform (linux-arm-v7) split into Docker's words: arm and v7.
 platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
 platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
@@ -50,6 +45,9 @@ project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURC
 
 # Swarm's VIPs and routing mesh need IPVS in the kernel; without it, use SWARM_NET=dnsrr.
 ipvs_available() { [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; }
+
+# `make` for the stack a test works on: the swarm targets act on stack $STACK.
+stack_make() { make --no-print-directory STACK="${STACK:?}" "$@"; }
 
 # Swarm helpers. Every `make swarm-*` target talks to the engine in DOCKER_HOST, which can be a
 # Pi manager (over ssh://) or the swarm lab's manager.

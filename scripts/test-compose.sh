@@ -11,6 +11,7 @@ export REGISTRY=fogdeft-test TAG=compose
 export PRODUCER_PORT
 PRODUCER_PORT=$(free_port)
 
+compose() { scripts/compose.sh "$@"; }
 cleanup() {
   compose down --volumes --remove-orphans >/dev/null 2>&1 || true
   docker rmi "$REGISTRY/producer:$TAG" "$REGISTRY/consumer:$TAG" >/dev/null 2>&1 || true
@@ -18,8 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "building images"
-scripts/cross.sh "$(make --no-print-directory -s print-host-platform)" >/dev/null
-scripts/build-images.sh "$(make --no-print-directory -s print-host-platform)" "$REGISTRY" "$TAG"
+make --no-print-directory images >/dev/null
 for program in producer consumer; do
   size=$(docker image inspect --format '{{.Size}}' "$REGISTRY/$program:$TAG")
   [ "$size" -le 1048576 ] || fail "$program image is $size bytes, more than 1 MiB"

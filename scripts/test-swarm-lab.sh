@@ -11,9 +11,9 @@ missing=$(lab_missing)
 [ -z "$missing" ] || skip_or_fail "the swarm lab needs $missing"
 [ ! -e "$LAB_RUN" ] || skip_or_fail "a swarm lab is already running here (make swarm-lab-down removes it)"
 
-stack=fogdeft-lab-test
+export STACK=fogdeft-lab-test
+stack=$STACK
 export REGISTRY=fogdeft-lab-test POLL_INTERVAL=300ms PRODUCER_REPLICAS=3
-m() { make --no-print-directory STACK="$stack" "$@"; }
 cleanup() {
   unset DOCKER_HOST
   scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
@@ -21,10 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-m images TAG=lab1 >/dev/null 2>&1 || fail "make images"
+stack_make images TAG=lab1 >/dev/null 2>&1 || fail "make images"
 docker tag "$REGISTRY/producer:lab1" "$REGISTRY/producer:lab2"
 docker tag "$REGISTRY/consumer:lab1" "$REGISTRY/consumer:lab2"
-m swarm-lab-up TAG=lab1 >/dev/null || fail "make swarm-lab-up"
+stack_make swarm-lab-up TAG=lab1 >/dev/null || fail "make swarm-lab-up"
 for node in $(seq "$LAB_NODES"); do
   lab_docker "$node" tag "$REGISTRY/producer:lab1" "$REGISTRY/producer:lab2"
   lab_docker "$node" tag "$REGISTRY/consumer:lab1" "$REGISTRY/consumer:lab2"
@@ -38,7 +38,7 @@ pass "make swarm-lab-up: 3 nodes Ready, each its own host: $(docker node ls --fo
 
 export SWARM_NET=dnsrr
 if ipvs_available; then SWARM_NET=vip; fi
-m swarm-deploy TAG=lab1 >/dev/null || fail "make swarm-deploy against the lab"
+stack_make swarm-deploy TAG=lab1 >/dev/null || fail "make swarm-deploy against the lab"
 
 # Where the tasks run, and what the consumer hears.
 producer_nodes() { docker service ps "${stack}_producer" --filter desired-state=running --format '{{.Node}}'; }
@@ -76,7 +76,7 @@ docker node update --availability active "$drained" >/dev/null
 
 # Pull the plug on the other worker: daemon, containerd and containers at once.
 victim=$(docker node ls --format '{{.Hostname}}' | grep -vx -e "$drained" -e "$(lab_ns 1)" | head -n 1)
-m swarm-lab-kill NODE="${victim##*-}" >/dev/null || fail "make swarm-lab-kill"
+stack_make swarm-lab-kill NODE="${victim##*-}" >/dev/null || fail "make swarm-lab-kill"
 node_down() { docker node ls --format '{{.Hostname}} {{.Status}}' | grep -qx "$victim Down"; }
 wait_until 60 "the manager marks $victim Down" node_down
 restored() { ! producer_nodes | grep -qx "$victim" && ! consumer_node | grep -qx "$victim" && converged "$stack"; }

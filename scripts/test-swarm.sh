@@ -7,11 +7,11 @@
 cd "$(dirname "$0")/.."
 require_docker
 
-stack=fogdeft-test-swarm
+export STACK=fogdeft-test-swarm
+stack=$STACK
 export REGISTRY=fogdeft-test POLL_INTERVAL=500ms PRODUCER_REPLICAS=2
 export PRODUCER_PORT
 PRODUCER_PORT=$(free_port)
-m() { make --no-print-directory STACK="$stack" "$@"; }
 
 created_swarm=
 had_gwbridge=$(docker network ls -q --filter name=^docker_gwbridge$)
@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ -n "$created_swarm" ]; then
-  m swarm-init >/dev/null
+  stack_make swarm-init >/dev/null
   pass "created a single-node swarm for this test (it is left at the end)"
 fi
 
@@ -52,11 +52,11 @@ unsupported=$(docker stack config -c docker-stack.yml 2>&1 >/dev/null) || fail "
 [ -z "$unsupported" ] || fail "docker-stack.yml: $unsupported"
 pass "docker stack config -c docker-stack.yml: valid, with no unsupported keys"
 
-m images TAG=swarm1 >/dev/null 2>&1 || fail "make images"
+stack_make images TAG=swarm1 >/dev/null 2>&1 || fail "make images"
 docker tag "$REGISTRY/producer:swarm1" "$REGISTRY/producer:swarm2"
 docker tag "$REGISTRY/consumer:swarm1" "$REGISTRY/consumer:swarm2"
 
-m swarm-deploy TAG=swarm1 >/dev/null || fail "make swarm-deploy"
+stack_make swarm-deploy TAG=swarm1 >/dev/null || fail "make swarm-deploy"
 running() { docker service ls --filter "name=${stack}_producer" --format '{{.Replicas}}'; }
 [ "$(running)" = 2/2 ] || fail "producer replicas: $(running)"
 pass "stack deployed and converged: producer $(running), consumer $(docker service ls --filter "name=${stack}_consumer" --format '{{.Replicas}}')"
@@ -69,7 +69,7 @@ replicas_seen() {
 wait_until 60 "the consumer's numbers come from 2 different producer replicas" at_least 2 replicas_seen
 pass "the consumer's numbers come from $(replicas_seen) replicas: $(docker service logs --raw "${stack}_consumer" 2>/dev/null | sed -n 's/^Received number: .* (from \(.*\))$/\1/p' | sort -u | tr '\n' ' ')"
 
-m swarm-scale N=3 >/dev/null || fail "make swarm-scale N=3"
+stack_make swarm-scale N=3 >/dev/null || fail "make swarm-scale N=3"
 [ "$(running)" = 3/3 ] || fail "after scaling: $(running)"
 pass "scaled to $(running) producer replicas"
 
@@ -85,14 +85,14 @@ pass "killed a producer container; Swarm replaced it and the consumer goes on re
 
 poll_through_update "$stack" swarm1 swarm2 "rolling update to swarm2 completed"
 
-m swarm-rollback >/dev/null || fail "make swarm-rollback"
+stack_make swarm-rollback >/dev/null || fail "make swarm-rollback"
 image() { docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer"; }
 rolled_back() { [ "$(docker service inspect --format '{{.UpdateStatus.State}}' "${stack}_producer")" = rollback_completed ]; }
 wait_until 120 "rollback completed" rolled_back
 [[ $(image) == "$REGISTRY/producer:swarm1"* ]] || fail "after the rollback the producer runs $(image)"
 pass "rollback returned the producer to $(image)"
 
-m swarm-rm >/dev/null || fail "make swarm-rm"
+stack_make swarm-rm >/dev/null || fail "make swarm-rm"
 left=$(docker service ls -q --filter "label=com.docker.stack.namespace=$stack")
 left+=$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")
 left+=$(docker network ls -q --filter "label=com.docker.stack.namespace=$stack")

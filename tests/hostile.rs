@@ -340,8 +340,9 @@ fn hostile_clients_never_kill_it_nor_make_it_leak() {
                 let mut rng = oorandom::Rand32::new(seed);
                 for _ in 0..100 {
                     let raw = malformed(&mut rng);
-                    let Ok(mut stream) = TcpStream::connect(address) else {
-                        continue;
+                    let mut stream = match TcpStream::connect(address) {
+                        Ok(stream) => stream,
+                        Err(e) => return Err(format!("connect failed: {e}")),
                     };
                     let _ = stream.write_all(&raw);
                     // Most hang up their sending side; some leave the server waiting.
@@ -351,11 +352,15 @@ fn hostile_clients_never_kill_it_nor_make_it_leak() {
                     read_until_closed(&mut stream, Duration::from_secs(5));
                     sent.fetch_add(1, Ordering::Relaxed);
                 }
+                Ok(())
             })
         })
         .collect();
-    for attacker in attackers {
-        attacker.join().unwrap();
+    let outcomes: Vec<Result<(), String>> =
+        attackers.into_iter().map(|a| a.join().unwrap()).collect();
+    producer.assert_alive();
+    for outcome in outcomes {
+        outcome.unwrap();
     }
     stop.store(true, Ordering::Relaxed);
     let answered = normal.join().unwrap();

@@ -101,7 +101,7 @@
 //!     let _ = request.respond(tiny_http::Response::from_string("hello"));
 //! });
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // but in the epoll calls of event.rs
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
 
@@ -128,6 +128,9 @@ pub use test::TestRequest;
 mod client;
 mod common;
 mod connection;
+#[cfg(target_os = "linux")]
+mod event;
+mod head;
 mod request;
 mod response;
 mod test;
@@ -148,6 +151,9 @@ pub struct Server {
 
     // the open connections, and room for more
     connections: Arc<Connections>,
+
+    // where requests go
+    dispatch: Dispatch,
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
@@ -202,6 +208,8 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// Stack size of the threads that serve connections; `None` takes Rust's default.
     pub thread_stack_size: Option<usize>,
+    /// With a handler on Linux: the event-loop threads that serve every connection.
+    pub workers: usize,
 }
 
 impl Default for ServerOptions {
@@ -214,6 +222,7 @@ impl Default for ServerOptions {
             idle_timeout: Some(Duration::from_secs(75)),
             max_connections: usize::MAX,
             thread_stack_size: None,
+            workers: thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -221,10 +230,14 @@ impl Default for ServerOptions {
 /// Where the requests of every connection go.
 #[derive(Clone)]
 enum Dispatch {
-    /// Into the queue that `recv()` reads.
+    /// Into the queue that `recv()` reads, from a thread per connection.
     Queue(Arc<MessagesQueue<Request>>),
-    /// To this handler, on the connection's own thread.
+    /// To this handler, on a thread per connection (where there is no event loop).
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
     Handler(Arc<dyn Fn(Request) + Send + Sync>),
+    /// To the handler of these event-loop workers.
+    #[cfg(target_os = "linux")]
+    Events(Arc<event::Workers>),
 }
 
 impl Server {
@@ -278,16 +291,21 @@ impl Server {
         options: ServerOptions,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let messages = MessagesQueue::with_capacity(8);
+        let dispatch = Dispatch::Queue(messages.clone());
+        let close = Arc::new(AtomicBool::new(false));
         Self::start(
             listener.into(),
-            options,
-            Dispatch::Queue(messages.clone()),
+            Arc::new(options),
+            dispatch,
             messages,
+            close,
         )
     }
 
-    /// A server on `listener` that answers each request with `handler`, on the thread of the
-    /// request's connection, within `options`. `recv()` then gets nothing.
+    /// A server on `listener` that answers each request with `handler`, within `options`.
+    /// `recv()` then gets nothing. On Linux an event loop serves every connection
+    /// (`options.workers` threads, see `event.rs`): the handler must answer before it returns,
+    /// and not block. Elsewhere each connection has a thread, which calls the handler.
     pub fn with_handler<L, H>(
         listener: L,
         options: ServerOptions,
@@ -298,29 +316,34 @@ impl Server {
         H: Fn(Request) + Send + Sync + 'static,
     {
         let messages = MessagesQueue::with_capacity(0);
-        Self::start(
-            listener.into(),
-            options,
-            Dispatch::Handler(Arc::new(handler)),
-            messages,
-        )
+        let options = Arc::new(options);
+        let close = Arc::new(AtomicBool::new(false));
+        #[cfg(target_os = "linux")]
+        let dispatch = Dispatch::Events(Arc::new(event::Workers::start(
+            &options,
+            Arc::new(handler),
+            &close,
+        )?));
+        #[cfg(not(target_os = "linux"))]
+        let dispatch = Dispatch::Handler(Arc::new(handler));
+        Self::start(listener.into(), options, dispatch, messages, close)
     }
 
     fn start(
         listener: Listener,
-        options: ServerOptions,
+        options: Arc<ServerOptions>,
         dispatch: Dispatch,
         messages: Arc<MessagesQueue<Request>>,
+        close: Arc<AtomicBool>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let local_addr = listener.local_addr()?;
         log::debug!("Server listening on {}", local_addr);
-        let close = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(Connections::default());
 
         let accept = Accept {
             listener,
-            options: Arc::new(options),
-            dispatch,
+            options,
+            dispatch: dispatch.clone(),
             close: close.clone(),
             connections: connections.clone(),
         };
@@ -332,6 +355,7 @@ impl Server {
             messages,
             close,
             connections,
+            dispatch,
             listening_addr: local_addr,
         })
     }
@@ -392,6 +416,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.close.store(true, Relaxed);
         self.connections.wake();
+        #[cfg(target_os = "linux")]
+        if let Dispatch::Events(workers) = &self.dispatch {
+            workers.wake_all();
+        }
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {
             ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
@@ -431,7 +459,12 @@ struct Accept {
 
 impl Accept {
     fn run(self) {
-        let tasks_pool = util::TaskPool::new(self.options.thread_stack_size);
+        // Without an event loop, each connection gets a thread of this pool.
+        let pool = match self.dispatch {
+            #[cfg(target_os = "linux")]
+            Dispatch::Events(_) => None,
+            _ => Some(util::TaskPool::new(self.options.thread_stack_size)),
+        };
         let mut pause = Duration::ZERO;
         log::debug!("Running accept thread");
         while !self.close.load(Relaxed) {
@@ -439,27 +472,14 @@ impl Accept {
                 Some(slot) => slot,
                 None => break,
             };
-            let failure = match self.listener.accept() {
-                Ok((connection, remote_addr)) => {
-                    let client =
-                        ClientConnection::new(connection, remote_addr, self.options.clone());
-                    let dispatch = self.dispatch.clone();
-                    let mut task = Some(move || serve(client, &dispatch, slot));
-                    // When no thread can be started, the task drops: the connection closes.
-                    tasks_pool
-                        .spawn(Box::new(move || {
-                            if let Some(task) = task.take() {
-                                task()
-                            }
-                        }))
-                        .err()
-                }
-                Err(error) => Some(error),
-            };
+            let accepted = self.listener.accept();
+            let failure = accepted.and_then(|(connection, remote_addr)| {
+                self.serve(connection, remote_addr, slot, pool.as_ref())
+            });
             match failure {
-                None => pause = Duration::ZERO,
-                Some(_) if self.close.load(Relaxed) => break,
-                Some(error) => {
+                Ok(()) => pause = Duration::ZERO,
+                Err(_) if self.close.load(Relaxed) => break,
+                Err(error) => {
                     // Out of descriptors, memory or threads: give connections time to close.
                     pause = (pause * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
                     log::error!("Error accepting new client: {} (retrying)", error);
@@ -469,15 +489,39 @@ impl Accept {
         }
         log::debug!("Terminating accept thread");
     }
-}
 
-/// Serves one connection until it ends. `_slot` keeps its place in the connection count.
-fn serve(client: ClientConnection, dispatch: &Dispatch, _slot: Slot) {
-    for request in client {
-        match dispatch {
-            Dispatch::Queue(messages) => messages.push(request),
-            Dispatch::Handler(handler) => handler(request),
-        }
+    /// Hands a new connection to the event loop, or to a thread of its own. When no thread
+    /// can be started, the connection is dropped, and so closed.
+    fn serve(
+        &self,
+        connection: Connection,
+        remote_addr: Option<std::net::SocketAddr>,
+        slot: Slot,
+        pool: Option<&util::TaskPool>,
+    ) -> IoResult<()> {
+        let deliver: Arc<dyn Fn(Request) + Send + Sync> = match &self.dispatch {
+            #[cfg(target_os = "linux")]
+            Dispatch::Events(workers) => {
+                workers.adopt(connection, remote_addr, slot);
+                return Ok(());
+            }
+            Dispatch::Queue(messages) => {
+                let messages = messages.clone();
+                Arc::new(move |request| messages.push(request))
+            }
+            Dispatch::Handler(handler) => handler.clone(),
+        };
+        let client = ClientConnection::new(connection, remote_addr, self.options.clone());
+        let mut task = Some(move || {
+            let _slot = slot; // its place in the count, until the connection ends
+            client.for_each(|request| deliver(request));
+        });
+        let pool = pool.ok_or_else(|| IoError::other("no thread pool"))?;
+        pool.spawn(Box::new(move || {
+            if let Some(task) = task.take() {
+                task()
+            }
+        }))
     }
 }
 
@@ -489,7 +533,7 @@ struct Connections {
 }
 
 /// One open connection's place in the count; dropping it makes room for another.
-struct Slot(Arc<Connections>);
+pub(crate) struct Slot(Arc<Connections>);
 
 impl Connections {
     fn open(&self) -> usize {

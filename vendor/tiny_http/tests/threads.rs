@@ -1,6 +1,6 @@
-//! Running out of threads (fogdeft patch "Thread limits"). Upstream, a thread that could not be
-//! started panicked the accept thread, and the server stayed alive but deaf. Now that one
-//! connection is closed and the server goes on. This test is its own process, so that it can
+//! Running out of threads (fogdeft patch "Thread limits"), with `recv()`, where each connection
+//! has a thread. Upstream, a thread that could not be started panicked the accept thread, and
+//! the server stayed alive but deaf. Now that one connection is closed and the server goes on. This test is its own process, so that it can
 //! lower its own address-space limit until no thread stack fits.
 
 use std::io::{Read, Write};
@@ -52,10 +52,15 @@ fn running_out_of_threads_never_deafens_the_server() {
         thread_stack_size: Some(64 << 20),
         ..ServerOptions::default()
     };
-    let _server = Server::with_handler(listener, options, |request| {
-        let _ = request.respond(Response::from_string("hello"));
-    })
-    .unwrap();
+    // `recv()`: a thread per connection reads its requests (a handler would be served by the
+    // event loop, which starts no thread per connection).
+    let server = std::sync::Arc::new(Server::with_options(listener, options).unwrap());
+    let responder = server.clone();
+    std::thread::spawn(move || {
+        for request in responder.incoming_requests() {
+            let _ = request.respond(Response::from_string("hello"));
+        }
+    });
     assert!(get(address).unwrap().ends_with("hello"));
 
     // Room for one more stack at most: the connections after it find no thread, and are

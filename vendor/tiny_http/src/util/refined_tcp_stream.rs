@@ -18,21 +18,32 @@ use crate::connection::Connection;
 pub(crate) struct Socket {
     connection: Connection,
     closing: AtomicBool,
+    /// Responses go to a buffer that the event loop writes out (`event.rs`), not straight to
+    /// the socket.
+    buffered: bool,
 }
 
 impl Socket {
-    pub(crate) fn new(connection: Connection) -> Arc<Socket> {
+    pub(crate) fn new(connection: Connection, buffered: bool) -> Arc<Socket> {
         Arc::new(Socket {
             connection,
             closing: AtomicBool::new(false),
+            buffered,
         })
     }
 
     /// Called once a response that says `Connection: close` has been written: no further request
-    /// is read, and the client gets its end of stream right after the response.
+    /// is read, and the client gets its end of stream right after the response (once the event
+    /// loop has written it out, if responses are buffered).
     pub(crate) fn close_after_response(&self) {
         self.closing.store(true, Ordering::Release);
-        let _ = self.connection.shutdown(Shutdown::Write);
+        if !self.buffered {
+            let _ = self.connection.shutdown(Shutdown::Write);
+        }
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
     }
 
     pub(crate) fn is_closing(&self) -> bool {

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make deps`: installs on Debian or Ubuntu what `make test` needs beyond rustup and Docker;
+# `make deps WHAT=bench` what `make bench` needs. CI runs `make deps` too, so this list is tested.
+# Usage: scripts/deps.sh [test|bench]
+. "$(dirname "$0")/lib.sh"
+what=${1:-test}
+
+case "$what" in
+  test)
+    packages=(
+      curl file iproute2 procps        # the end-to-end scripts; ip netns for the swarm lab
+      prometheus                        # promtool checks /metrics
+      qemu-user                         # runs the arm64 and armv7 binaries
+      docker-registry                   # a real registry for the multi-arch test
+      openssh-server openssh-client     # the stand-in Pi for `make pi-install`
+      shellcheck                        # make lint checks every script
+    )
+    ;;
+  bench)
+    packages=(
+      wrk hey                           # the load generators
+      nginx-light python3-flask golang-go   # what we are measured against
+      python3-matplotlib                # the chart
+    )
+    ;;
+  *) fail "usage: $0 [test|bench]" ;;
+esac
+
+sudo=()
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || fail "run as root, or install: apt-get install ${packages[*]}"
+  sudo=(sudo)
+fi
+say "installing: ${packages[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${packages[@]}" >/dev/null
+if [ "$what" = test ]; then
+  rustup component add rustfmt clippy
+fi
+say "ready for make $what"
