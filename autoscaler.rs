@@ -119,13 +119,15 @@ enum DockerHost {
     Tcp(String),
 }
 
-/// Reads the command line over the environment: a flag wins over its variable.
+/// Reads the command line over the environment: a flag wins over its variable. An empty variable
+/// counts as unset, so that a stack file can pass `${AUTOSCALE_QUERY:-}` through.
 fn parse_command(
     args: impl IntoIterator<Item = String>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Command, String> {
+    let env = |name: &str| env(name).filter(|value| !value.trim().is_empty());
     let mut prometheus = env("PROMETHEUS_URL");
-    let mut docker_host = env("DOCKER_HOST").filter(|v| !v.is_empty());
+    let mut docker_host = env("DOCKER_HOST");
     let mut interval = env("AUTOSCALE_INTERVAL");
     let mut window = env("STABILIZATION_WINDOW");
     let mut tolerance = env("AUTOSCALE_TOLERANCE");
@@ -188,8 +190,8 @@ fn parse_tolerance(value: Option<String>) -> Result<f64, String> {
     let Some(text) = value else {
         return Ok(DEFAULT_TOLERANCE);
     };
-    match text.trim().parse::<f64>() {
-        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+    match number(&text) {
+        Some(x) if (0.0..1.0).contains(&x) => Ok(x),
         _ => Err(format!(
             "invalid --tolerance/AUTOSCALE_TOLERANCE '{text}': expected a number from 0 to below 1, such as 0.1"
         )),
@@ -344,10 +346,11 @@ fn decide_and_act(
     let wanted = policy.wanted_replicas(current, rate, config.tolerance);
     let decision = memory.decide(now, current, wanted, config.window);
     let reading = format!(
-        "{rate:.1} req/s on {} ({:.1} each, target {}):",
+        "{} req/s on {} ({} each, target {}):",
+        decimal(rate),
         replicas(current),
-        rate / f64::from(current),
-        policy.target_rps
+        decimal(rate / f64::from(current)),
+        decimal(policy.target_rps)
     );
     let target = match decision {
         Decision::Keep => return format!("{reading} keep {current}"),
@@ -381,6 +384,22 @@ fn replicas(n: u32) -> String {
     } else {
         format!("{n} replicas")
     }
+}
+
+/// `150`, `37.5` or `0.3`: a rate to one decimal, the decimal only when it is not 0.
+fn decimal(x: f64) -> String {
+    let tenths = (x * 10.0).round() as u64;
+    match tenths % 10 {
+        0 => format!("{}", tenths / 10),
+        d => format!("{}.{d}", tenths / 10),
+    }
+}
+
+/// A decimal number such as `0.1` or `152.25`. serde_json's reader, already here for the APIs'
+/// answers, rather than std's `parse::<f64>()`: one float parser in the binary, not two, keeps it
+/// under 1 MiB.
+fn number(text: &str) -> Option<f64> {
+    serde_json::from_str(text.trim()).ok()
 }
 
 /// `1m40s`, `45s` or `500ms`: durations as a person writes them.
@@ -422,9 +441,7 @@ impl Policy {
             }),
         };
         let target = label(LABEL_TARGET).unwrap_or_default();
-        let target_rps = target
-            .parse::<f64>()
-            .ok()
+        let target_rps = number(target)
             .filter(|t| t.is_finite() && *t > 0.0)
             .ok_or_else(|| format!("label {LABEL_TARGET}='{target}' is not a number above 0"))?;
         let policy = Policy {
@@ -603,8 +620,8 @@ fn single_number(data: &Value, query: &str) -> Result<f64, Error> {
     };
     // A sample is [timestamp, "value"]; Prometheus sends the value as text.
     let text = sample[1].as_str().unwrap_or("");
-    match text.parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+    match number(text) {
+        Some(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
         _ => Err(Error::NotOneNumber {
             query: query.into(),
             got: format!("the value '{text}'"),
@@ -780,10 +797,13 @@ impl Service {
 }
 
 /// The settings both clients share. Status codes are data here, not errors: a failing answer's
-/// body says why, and we want to show that.
+/// body says why, and we want to show that. A name lookup gets half the time: in a swarm it takes
+/// milliseconds, and one that runs out of time is a name nobody answers for, which is what we
+/// then say (see `Cause`).
 fn agent_config(timeout: Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
+        .timeout_resolve(Some(timeout / 2))
         .http_status_as_error(false)
         .user_agent(concat!("fogdeft-autoscaler/", env!("CARGO_PKG_VERSION")))
 }
@@ -957,6 +977,9 @@ impl From<ureq::Error> for Cause {
     fn from(error: ureq::Error) -> Cause {
         match error {
             ureq::Error::HostNotFound => Cause::NameNotResolved,
+            // Swarm's DNS forwards a name it does not know (a service with no task) and may wait
+            // for an upstream that never answers: a name that does not resolve, not a slow peer.
+            ureq::Error::Timeout(ureq::Timeout::Resolve) => Cause::NameNotResolved,
             ureq::Error::Timeout(_) => Cause::Timeout,
             ureq::Error::Io(e) => match e.kind() {
                 io::ErrorKind::ConnectionRefused => Cause::Refused,
@@ -978,8 +1001,8 @@ impl fmt::Display for Error {
             Error::Unreachable { peer: Peer::Prometheus, address, cause } => {
                 let hint = match cause {
                     Cause::Refused => "connection refused: is Prometheus running and listening there?",
-                    Cause::NameNotResolved => "its host name does not resolve: is the prometheus service running? (check --prometheus/PROMETHEUS_URL)",
-                    Cause::Timeout => "no answer in time (REQUEST_TIMEOUT): is it overloaded?",
+                    Cause::NameNotResolved => "its host name does not resolve (in time): is the prometheus service running? (check --prometheus/PROMETHEUS_URL)",
+                    Cause::Timeout => "no answer in time (REQUEST_TIMEOUT): is it overloaded, or is the address wrong?",
                     _ => "",
                 };
                 write!(f, "cannot reach Prometheus at {address}: {}", or_cause(hint, cause))
@@ -1083,12 +1106,13 @@ mod tests {
         assert_eq!(c.tolerance, 0.2);
         assert!(c.dry_run);
         assert!(config(&["--dry-run"], &[]).dry_run);
-        // An empty DOCKER_HOST means the default, as for the docker CLI.
-        let c = config(&[], &[("DOCKER_HOST", "")]);
-        assert_eq!(
-            c.docker_host,
-            DockerHost::Unix("/var/run/docker.sock".into())
-        );
+        // An empty variable means the default, as an empty DOCKER_HOST does for the docker CLI.
+        let empty = [
+            ("DOCKER_HOST", ""),
+            ("AUTOSCALE_QUERY", ""),
+            ("AUTOSCALE_INTERVAL", " "),
+        ];
+        assert_eq!(config(&[], &empty), config(&[], &[]));
         assert_eq!(
             parse_docker_host("tcp://10.0.0.1").unwrap().to_string(),
             "tcp://10.0.0.1:2375"
@@ -1385,6 +1409,18 @@ mod tests {
             message: "cannot list the services: This node is not a swarm manager.".into(),
         };
         assert!(manager.to_string().contains("must talk to a swarm manager"));
+    }
+
+    #[test]
+    fn numbers_read_and_print_plainly() {
+        assert_eq!(number(" 0.25 "), Some(0.25));
+        assert_eq!(number("150"), Some(150.0));
+        for bad in ["NaN", "+Inf", "1e999", "fast", ""] {
+            assert_eq!(number(bad), None, "{bad:?}");
+        }
+        assert_eq!(decimal(150.0), "150");
+        assert_eq!(decimal(37.46), "37.5");
+        assert_eq!(decimal(0.04), "0");
     }
 
     #[test]
