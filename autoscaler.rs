@@ -67,23 +67,24 @@ autoscaler: scales Swarm services on request rate, from Prometheus (FogDEFT Day 
 
 Usage: autoscaler [FLAGS]
 
-Flags (each overrides its environment variable):
-  --prometheus URL        PROMETHEUS_URL        Prometheus' address    [default: http://127.0.0.1:9090]
-  --docker-host URL       DOCKER_HOST           Docker Engine API: unix://PATH or tcp://HOST:PORT
-                                                [default: unix:///var/run/docker.sock]
-  --interval D            AUTOSCALE_INTERVAL    decide this often (3s, 500ms, 1m)   [default: 15s]
-  --stabilization-window D  STABILIZATION_WINDOW  scale down only after the rate stayed
-                                                low this long                      [default: 2m]
-  --tolerance X           AUTOSCALE_TOLERANCE   no change while rate/target is within 1 ± X
-                                                                                   [default: 0.1]
-  --query PROMQL          AUTOSCALE_QUERY       a service's requests/s; {service} is its name in
-                                                its stack  [default: sum(rate(producer_requests_total
-                                                {job=\"{service}\",path=\"/number\"}[1m]))]
-  --timeout D             REQUEST_TIMEOUT       give up on a call to Prometheus or Docker after
-                                                this long                          [default: 5s]
-  --dry-run               AUTOSCALE_DRY_RUN=1   log the decisions, change nothing
-  -h, --help                                    print this help
-  -V, --version                                 print the version
+Flags (each overrides its environment variable; an empty variable counts as unset):
+  --prometheus URL          PROMETHEUS_URL        Prometheus' address, plain http://
+                                                  [default: http://127.0.0.1:9090]
+  --docker-host URL         DOCKER_HOST           a manager's Docker Engine API: unix://PATH or
+                                                  tcp://HOST:PORT [default: unix:///var/run/docker.sock]
+  --interval D              AUTOSCALE_INTERVAL    decide this often (3s, 500ms, 1m)  [default: 15s]
+  --stabilization-window D  STABILIZATION_WINDOW  scale down only once the rate has stayed low
+                                                  this long                          [default: 2m]
+  --tolerance X             AUTOSCALE_TOLERANCE   no change while rate per replica / target stays
+                                                  within 1 ± X                       [default: 0.1]
+  --query PROMQL            AUTOSCALE_QUERY       a service's requests/s; {service} is its name in
+                                                  its stack, and its Prometheus job  [default:
+                                                  sum(rate(producer_requests_total{job=\"{service}\",path=\"/number\"}[1m]))]
+  --timeout D               REQUEST_TIMEOUT       give up on a call to Prometheus or Docker after
+                                                  this long                          [default: 5s]
+  --dry-run                 AUTOSCALE_DRY_RUN=1   log the decisions, change nothing
+  -h, --help                                      print this help
+  -V, --version                                   print the version
 
 A service opts in with labels (docker-stack.autoscale.yml, deploy.labels):
   fogdeft.autoscale.target-rps   requests/s one replica should serve (required)
@@ -301,14 +302,20 @@ fn run_round(
     docker: &Docker,
     memories: &mut HashMap<String, Memory>,
 ) {
+    let now = Instant::now();
     let services = match docker.autoscaled_services() {
         Ok(services) => services,
-        Err(error) => return say!("no change: {error}"),
+        Err(error) => {
+            // Missing data for every service: each keeps the replicas it was last seen with.
+            for memory in memories.values_mut() {
+                memory.hold_last_seen(now, config.window);
+            }
+            return say!("no change: {error}");
+        }
     };
     // Forget the services that left (or opted out), so that coming back starts afresh.
     memories.retain(|id, _| services.iter().any(|s| &s.id == id));
 
-    let now = Instant::now();
     for service in &services {
         let memory = memories.entry(service.id.clone()).or_default();
         let line = decide_and_act(config, prometheus, docker, service, memory, now);
@@ -531,6 +538,13 @@ impl Memory {
     /// readings, never a gap in them.
     fn hold(&mut self, now: Instant, current: u32, window: Duration) {
         self.remember(now, current, current, window);
+    }
+
+    /// Missing data when not even the replica count is known: the last one seen stands.
+    fn hold_last_seen(&mut self, now: Instant, window: Duration) {
+        if let Some(replicas) = self.last_seen {
+            self.hold(now, replicas, window);
+        }
     }
 
     fn scaled_to(&mut self, replicas: u32) {
@@ -1316,12 +1330,20 @@ mod tests {
             memory.decide(at(300), 5, 1, WINDOW),
             Decision::Hold { .. }
         ));
-        // Someone scales it to 8 by hand: that too waits a whole window.
+        // Docker's API is down as long: the same.
+        for s in (315..600).step_by(15) {
+            memory.hold_last_seen(at(s), WINDOW);
+        }
         assert!(matches!(
-            memory.decide(at(310), 8, 1, WINDOW),
+            memory.decide(at(600), 5, 1, WINDOW),
             Decision::Hold { .. }
         ));
-        assert_eq!(memory.decide(at(431), 8, 1, WINDOW), Decision::Scale(1));
+        // Someone scales it to 8 by hand: that too waits a whole window.
+        assert!(matches!(
+            memory.decide(at(610), 8, 1, WINDOW),
+            Decision::Hold { .. }
+        ));
+        assert_eq!(memory.decide(at(731), 8, 1, WINDOW), Decision::Scale(1));
     }
 
     fn vector(values: &[&str]) -> Value {
