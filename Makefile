@@ -21,9 +21,9 @@ WHAT ?= test
 deps: ## Install what `make test` needs (Debian/Ubuntu, as root or with sudo); WHAT=bench for `make bench`
 	scripts/deps.sh $(WHAT)
 
-##@ The two programs
+##@ The programs
 .PHONY: build run-producer run-consumer
-build: ## Build both programs for this machine (target/release/)
+build: ## Build the producer, the consumer and the autoscaler for this machine (target/release/)
 	cargo build --release --locked
 
 run-producer: build ## Run the producer on 0.0.0.0:5000 (Ctrl-C stops it)
@@ -34,7 +34,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust
-test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
@@ -42,7 +42,7 @@ lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on ev
 	cargo clippy --locked --workspace --all-targets -- -D warnings
 	shellcheck -x scripts/*.sh .ci/run
 
-test-rust: ## Unit and integration tests of both programs (real binaries, loopback)
+test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace
 
 ##@ Docker images and Compose (Scenario 01)
@@ -50,7 +50,7 @@ COMPOSE := scripts/compose.sh
 export REGISTRY TAG
 
 .PHONY: images compose-up logs compose-down test-compose
-images: ## Build both images for this machine, tagged REGISTRY/producer:TAG and REGISTRY/consumer:TAG
+images: ## Build this machine's images, tagged REGISTRY/producer:TAG, .../consumer:TAG, .../autoscaler:TAG
 	scripts/cross.sh $(HOST_PLATFORM)
 	scripts/build-images.sh $(HOST_PLATFORM) $(REGISTRY) $(TAG)
 
@@ -96,17 +96,18 @@ test-pi-install: ## Test pi-install/pi-uninstall against a stand-in Pi (local ss
 
 ##@ Docker Swarm (Scenario 02)
 # The stack's name, its networking (vip: VIP + routing mesh; dnsrr: for kernels without IPVS),
-# and the producer replicas for swarm-scale.
+# the producer replicas for swarm-scale, and AUTOSCALE=1 to add docker-stack.autoscale.yml.
 STACK     ?= fogdeft
 SWARM_NET ?= vip
 N         ?= 3
-export SWARM_NET
+AUTOSCALE ?= 0
+export SWARM_NET AUTOSCALE
 
 .PHONY: swarm-init swarm-deploy swarm-ps swarm-scale swarm-update swarm-rollback swarm-rm swarm-leave test-swarm
 swarm-init: ## Make this engine a swarm manager and print the workers' join command
 	scripts/swarm-init.sh
 
-swarm-deploy: $(if $(findstring /,$(REGISTRY)),,images) ## Deploy docker-stack.yml as STACK and wait for every replica (SWARM_NET=vip|dnsrr)
+swarm-deploy: $(if $(findstring /,$(REGISTRY)),,images) ## Deploy docker-stack.yml as STACK and wait for every replica (SWARM_NET=vip|dnsrr, AUTOSCALE=1)
 	scripts/swarm-deploy.sh $(STACK)
 
 swarm-ps: ## Show the stack's running tasks and the node of each
@@ -148,6 +149,14 @@ swarm-lab-kill: ## Pull the plug on lab node NODE (NODE=3): its daemon and conta
 
 test-swarm-lab: ## End-to-end test on the lab: spread, cross-host traffic, update, drain, node loss
 	scripts/test-swarm-lab.sh
+
+##@ Autoscaling on request rate (Day 2): Prometheus and the autoscaler on the lab
+.PHONY: test-autoscale autoscale-demo
+test-autoscale: ## End-to-end test on the lab: scale up under load, down after it, Prometheus down, labels
+	scripts/test-autoscale.sh
+
+autoscale-demo: ## The tutorial's Day 2 exercise on the lab: stepped load, a timeline, demo/autoscale.svg
+	scripts/autoscale-demo.sh
 
 ##@ Benchmarks
 .PHONY: bench

@@ -81,8 +81,8 @@ pub fn read_command<C: Settings>(
 pub fn settings_table<C: Settings>() -> String {
     let mut usage = Usage::default();
     C::default().declare(&mut usage);
-    usage.switch(&mut false, "-h, --help", "print this help");
-    usage.switch(&mut false, "-V, --version", "print the version");
+    usage.switch(&mut false, "-h, --help", "", "print this help");
+    usage.switch(&mut false, "-V, --version", "", "print the version");
     usage.table()
 }
 
@@ -103,9 +103,9 @@ pub trait Declare {
         self.setting(value, flag, env, help);
     }
 
-    /// A flag without a value, off unless given.
+    /// A flag without a value, off unless given (or `env` is 1, true or yes; "" for none).
     #[allow(dead_code)] // not every program has one
-    fn switch(&mut self, value: &mut bool, flag: &str, help: &str);
+    fn switch(&mut self, value: &mut bool, flag: &str, env: &str, help: &str);
 }
 
 /// A setting's type: how it reads from text, and how `--help` shows it.
@@ -125,6 +125,16 @@ pub trait Value: Sized {
 /// Durations a setting may take: from a millisecond to an hour.
 pub const DURATIONS: RangeInclusive<Duration> =
     Duration::from_millis(1)..=Duration::from_secs(3600);
+
+impl Value for String {
+    const PLACEHOLDER: &'static str = "TEXT";
+    fn parse(text: &str) -> Result<Self, String> {
+        Ok(text.to_string())
+    }
+    fn show(&self) -> String {
+        self.clone()
+    }
+}
 
 macro_rules! number_value {
     ($($type:ty),*) => {$(
@@ -182,7 +192,9 @@ impl Value for Duration {
 }
 
 /// Reads the declared settings from the command line, then the environment: a flag wins over
-/// its variable. Collects the first error; `finish` reports it, or an undeclared argument.
+/// its variable, and an empty variable counts as unset (so that a Compose or stack file can pass
+/// `${NAME:-}` through). Collects the first error; `finish` reports it, or an undeclared
+/// argument.
 struct Parse<'a> {
     /// The arguments still unclaimed by a declaration.
     args: Vec<Option<String>>,
@@ -248,7 +260,7 @@ impl<'a> Parse<'a> {
             }
             i += 1;
         }
-        found.or_else(|| (self.env)(env))
+        found.or_else(|| (self.env)(env).filter(|value| !value.trim().is_empty()))
     }
 
     fn fail(&mut self, error: String) {
@@ -288,9 +300,15 @@ impl Declare for Parse<'_> {
         }
     }
 
-    fn switch(&mut self, value: &mut bool, flag: &str, _help: &str) {
+    fn switch(&mut self, value: &mut bool, flag: &str, env: &str, _help: &str) {
         if self.take_where(|arg| arg == flag) {
             *value = true;
+            return;
+        }
+        match (self.env)(env).as_deref().map(str::trim) {
+            None | Some("" | "0" | "false" | "no") => {}
+            Some("1" | "true" | "yes") => *value = true,
+            Some(other) => self.fail(format!("invalid {env} '{other}': use 1 or 0")),
         }
     }
 }
@@ -323,9 +341,13 @@ impl Declare for Usage {
         ]);
     }
 
-    fn switch(&mut self, _value: &mut bool, flag: &str, help: &str) {
-        self.rows
-            .push([flag.to_string(), String::new(), help.to_string()]);
+    fn switch(&mut self, _value: &mut bool, flag: &str, env: &str, help: &str) {
+        let env = if env.is_empty() {
+            String::new()
+        } else {
+            format!("{env}=1")
+        };
+        self.rows.push([flag.to_string(), env, help.to_string()]);
     }
 }
 
@@ -436,7 +458,7 @@ mod tests {
             s.setting(&mut self.port, "--port", "PORT", "TCP port");
             s.setting(&mut self.delay, "--delay", "DELAY", "pause");
             s.bounded(&mut self.workers, 1..=8, "--workers", "WORKERS", "threads");
-            s.switch(&mut self.once, "--once", "just once");
+            s.switch(&mut self.once, "--once", "ONCE", "just once");
         }
     }
 
@@ -457,7 +479,7 @@ mod tests {
     #[test]
     fn flags_win_over_the_environment_in_both_forms() {
         assert_eq!(test_config::<Config>(&[], &[]), Config::default());
-        let vars = [("PORT", "6000"), ("DELAY", " 2s ")];
+        let vars = [("PORT", "6000"), ("DELAY", " 2s "), ("WORKERS", "")];
         let c: Config = test_config(&["--workers=3", "--once"], &vars);
         assert_eq!(
             (c.port, c.delay, c.workers, c.once),
@@ -465,6 +487,8 @@ mod tests {
         );
         let c: Config = test_config(&["--port", "7000", "--port=7001"], &vars);
         assert_eq!(c.port, 7001, "the last flag wins");
+        assert_eq!(c.workers, 2, "an empty variable counts as unset");
+        assert!(test_config::<Config>(&[], &[("ONCE", "yes")]).once);
     }
 
     #[test]
@@ -480,6 +504,11 @@ mod tests {
             (&["--port"], &[], "--port needs a value"),
             (&["--bogus=1"], &[], "unknown flag '--bogus'"),
             (&["extra"], &[], "unexpected argument 'extra'"),
+            (
+                &[],
+                &[("ONCE", "maybe")],
+                "invalid ONCE 'maybe': use 1 or 0",
+            ),
         ]);
     }
 

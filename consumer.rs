@@ -62,6 +62,7 @@ impl Settings for Config {
         s.switch(
             &mut self.once,
             "--once",
+            "",
             "fetch once; exit 0 on success, 1 on failure",
         );
     }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the producer and consumer images of one platform from the binaries in dist/<platform>/.
+# Builds the image of each program (producer, consumer, autoscaler) of one platform from the
+# binaries in dist/<platform>/.
 # Usage: scripts/build-images.sh PLATFORM PREFIX TAG     (e.g. linux-arm-v7 fogdeft latest)
 # The legacy builder (no buildx here) knows no platforms, so we pass TARGETARCH and TARGETVARIANT.
 . "$(dirname "$0")/lib.sh"
@@ -7,7 +8,7 @@ cd "$(dirname "$0")/.."
 [ $# -eq 3 ] || fail "usage: $0 PLATFORM PREFIX TAG"
 platform=$1 prefix=$2 tag=$3
 
-for program in producer consumer; do
+for program in "${PROGRAMS[@]}"; do
   [ -x "dist/$platform/$program" ] || fail "dist/$platform/$program is missing: run scripts/cross.sh $platform"
   image="$prefix/$program:$tag"
   docker build --quiet --file "Dockerfile-$program" \

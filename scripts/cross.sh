@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds static musl binaries of both programs into dist/<platform>/ and writes dist/SHA256SUMS.
+# Builds static musl binaries of the programs into dist/<platform>/ and writes dist/SHA256SUMS.
 # Usage: scripts/cross.sh [linux-amd64] [linux-arm64] [linux-arm-v7]   (default: all three)
 #
 # Everything is pure Rust and links with rust-lld, which ships with Rust: no C cross-compiler.
@@ -31,9 +31,9 @@ build() {
   linker_var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER"
   env "$linker_var=rust-lld" cargo ${toolchain:++$toolchain} build --release --locked --target "$target"
   mkdir -p "dist/$platform"
-  cp "target/$target/release/producer" "target/$target/release/consumer" "dist/$platform/"
+  for program in "${PROGRAMS[@]}"; do cp "target/$target/release/$program" "dist/$platform/"; done
 }
 
 [ $# -gt 0 ] || set -- linux-amd64 linux-arm64 linux-arm-v7
 for platform in "$@"; do build "$platform"; done
-(cd dist && sha256sum linux-*/producer linux-*/consumer > SHA256SUMS)
+(cd dist && for program in "${PROGRAMS[@]}"; do sha256sum linux-*/"$program"; done >SHA256SUMS)

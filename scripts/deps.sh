@@ -9,7 +9,8 @@ case "$what" in
   test)
     packages=(
       curl file iproute2 procps        # the end-to-end scripts; ip netns for the swarm lab
-      prometheus                        # promtool checks /metrics
+      prometheus                        # promtool checks /metrics; make test-autoscale runs it
+      hey                               # the load generator of make test-autoscale
       qemu-user                         # runs the arm64 and armv7 binaries
       docker-registry                   # a real registry for the multi-arch test
       openssh-server openssh-client     # the stand-in Pi for `make pi-install`

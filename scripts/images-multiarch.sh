@@ -16,7 +16,7 @@ platforms=(linux-amd64 linux-arm64 linux-arm-v7)
 scripts/cross.sh "${platforms[@]}"
 
 if docker buildx version >/dev/null 2>&1; then
-  for program in producer consumer; do
+  for program in "${PROGRAMS[@]}"; do
     docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 \
       --build-arg VERSION="$(project_version)" --file "Dockerfile-$program" \
       --tag "$registry/$program:$tag" --push .
@@ -31,7 +31,7 @@ insecure=()
 for platform in "${platforms[@]}"; do
   arch=$(platform_arch "$platform") variant=$(platform_variant "$platform")
   scripts/build-images.sh "$platform" "$registry" "$tag-$arch$variant"
-  for program in producer consumer; do
+  for program in "${PROGRAMS[@]}"; do
     image="$registry/$program:$tag-$arch$variant"
     # The legacy builder recorded this machine's architecture; record the binary's instead.
     scripts/set-image-platform.py "$image" "$arch" "$variant"
@@ -40,7 +40,7 @@ for platform in "${platforms[@]}"; do
   done
 done
 
-for program in producer consumer; do
+for program in "${PROGRAMS[@]}"; do
   list="$registry/$program:$tag"
   docker manifest rm "$list" >/dev/null 2>&1 || true   # a stale local copy from an earlier run
   docker manifest create "${insecure[@]}" "$list" \

@@ -40,6 +40,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
 platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
 
+# The programs that cross.sh builds and build-images.sh puts into images, one image each.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+PROGRAMS=(producer consumer autoscaler)
+
 # The version in Cargo.toml, for image labels.
 project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n 1; }
 

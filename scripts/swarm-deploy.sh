@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
-# Deploys docker-stack.yml as stack STACK and waits until every replica runs.
-# Usage: scripts/swarm-deploy.sh STACK   (env: REGISTRY, TAG, SWARM_NET=vip|dnsrr, PRODUCER_REPLICAS)
+# Deploys docker-stack.yml as stack STACK and waits until every replica runs. With AUTOSCALE=1,
+# docker-stack.autoscale.yml too: Prometheus and the autoscaler (see the README's Autoscaling).
+# Usage: scripts/swarm-deploy.sh STACK
+#   (env: REGISTRY, TAG, SWARM_NET=vip|dnsrr, PRODUCER_REPLICAS, AUTOSCALE=0|1, and the
+#   AUTOSCALE_*, PROMETHEUS_* and DOCKER_SOCKET settings of docker-stack.autoscale.yml)
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || fail "usage: $0 STACK"
 stack=$1 net=${SWARM_NET:-vip}
 require_manager
 
-files=(--compose-file docker-stack.yml)
+stacks=(docker-stack.yml) programs=(producer consumer)
+if [ "${AUTOSCALE:-0}" = 1 ]; then
+  stacks+=(docker-stack.autoscale.yml) programs+=(autoscaler)
+  # The autoscaler mounts the manager's Docker socket. A swarm lab node has its own, elsewhere.
+  if [[ ${DOCKER_HOST:-} == unix://* ]]; then export DOCKER_SOCKET=${DOCKER_SOCKET:-${DOCKER_HOST#unix://}}; fi
+fi
+files=()
+for stack_file in "${stacks[@]}"; do files+=(--compose-file "$stack_file"); done
 case "$net" in
   vip) ;;
   dnsrr)
-    # dnsrr cannot use the routing mesh: merge the override and drop the producer's published port.
+    # dnsrr cannot use the routing mesh: merge the override and drop the published ports.
     merged=$(mktemp)
     trap 'rm -f "$merged"' EXIT
-    docker stack config -c docker-stack.yml -c docker-stack.dnsrr.yml |
+    docker stack config "${files[@]}" -c docker-stack.dnsrr.yml |
       awk '/^    ports:/ {skip=1; next} skip && match($0, /[^ ]/) && RSTART <= 5 {skip=0} !skip' >"$merged"
     files=(--compose-file "$merged")
     ;;
@@ -25,7 +35,7 @@ resolve=()
 if [[ ${REGISTRY:-fogdeft} != */* ]]; then
   # Local images, no registry: every node must use the image it has. On a real cluster, push
   # multi-arch images first (make images-multiarch) and set REGISTRY.
-  for program in producer consumer; do
+  for program in "${programs[@]}"; do
     docker image inspect "${REGISTRY:-fogdeft}/$program:${TAG:-latest}" >/dev/null 2>&1 ||
       fail "image ${REGISTRY:-fogdeft}/$program:${TAG:-latest} not found here: run 'make images'"
   done
@@ -34,6 +44,6 @@ fi
 
 docker stack deploy --prune "${resolve[@]}" "${files[@]}" "$stack" >/dev/null \
   2> >(grep -v -e 'detach=false' >&2)   # newer CLIs nag about a flag older ones lack
-say "deployed stack $stack ($net networking, images ${REGISTRY:-fogdeft}/*:${TAG:-latest}); waiting for the replicas"
+say "deployed stack $stack from ${stacks[*]} ($net networking, images ${REGISTRY:-fogdeft}/*:${TAG:-latest}); waiting for the replicas"
 wait_converged "$stack" 180
 docker stack services "$stack" --format '{{.Name}}: {{.Replicas}} replicas of {{.Image}}'

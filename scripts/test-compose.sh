@@ -14,7 +14,7 @@ PRODUCER_PORT=$(free_port)
 compose() { scripts/compose.sh "$@"; }
 cleanup() {
   compose down --volumes --remove-orphans >/dev/null 2>&1 || true
-  docker rmi "$REGISTRY/producer:$TAG" "$REGISTRY/consumer:$TAG" >/dev/null 2>&1 || true
+  for program in "${PROGRAMS[@]}"; do docker rmi "$REGISTRY/$program:$TAG" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT
 

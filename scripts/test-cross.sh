@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the cross-compiled binaries: each is static, at most 1 MiB and for the right machine, and
 # the arm64 and armv7 ones really work, run under QEMU user-mode emulation (Debian's qemu-user):
-# the producer serves /number and `consumer --once` fetches from it.
+# the producer serves /number, `consumer --once` fetches from it, and the autoscaler starts.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
@@ -14,7 +14,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
 check() {
   local platform=$1 machine=$2 qemu=$3 program description size port
-  for program in producer consumer; do
+  for program in "${PROGRAMS[@]}"; do
     description=$(file -b "dist/$platform/$program")
     size=$(stat -c %s "dist/$platform/$program")
     [[ $description == *"$machine"* && $description == *static* && $description != *dynamic* ]] ||
@@ -32,6 +32,8 @@ check() {
   line=$($qemu "dist/$platform/consumer" --once --url "http://127.0.0.1:$port/number") ||
     fail "$platform consumer --once: $line"
   pass "$platform under ${qemu:-no emulation}: producer serves /number; consumer --once says '$line'"
+  line=$($qemu "dist/$platform/autoscaler" --version) || fail "$platform autoscaler --version: $line"
+  pass "$platform under ${qemu:-no emulation}: autoscaler --version says '$line'"
 }
 
 check linux-amd64 x86-64 ""

@@ -34,7 +34,7 @@ make --no-print-directory images-multiarch REGISTRY="$registry" TAG="$tag" >"$wo
 pass "make images-multiarch REGISTRY=$registry TAG=$tag"
 
 # What a Pi's engine does: read the list, pick its platform, read that image's config.
-for program in producer consumer; do
+for program in "${PROGRAMS[@]}"; do
   docker manifest inspect --insecure "$registry/$program:$tag" >"$work/list.json"
   python3 - "$work/list.json" "http://127.0.0.1:$port/v2/fogdeft-test/$program" <<'PY' || fail "$program platforms"
 import json, sys, urllib.request

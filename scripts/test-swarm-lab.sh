@@ -17,7 +17,9 @@ export REGISTRY=fogdeft-lab-test POLL_INTERVAL=300ms PRODUCER_REPLICAS=3
 cleanup() {
   unset DOCKER_HOST
   scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
-  for tag in lab1 lab2; do docker rmi "$REGISTRY/producer:$tag" "$REGISTRY/consumer:$tag" >/dev/null 2>&1 || true; done
+  for tag in lab1 lab2; do
+    for program in "${PROGRAMS[@]}"; do docker rmi "$REGISTRY/$program:$tag" >/dev/null 2>&1 || true; done
+  done
 }
 trap cleanup EXIT
 

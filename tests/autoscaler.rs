@@ -1,0 +1,559 @@
+//! The autoscaler against a fake Prometheus (loopback TCP) and a fake Docker Engine API (a Unix
+//! socket, or TCP), both of which record every request. The real swarm test is
+//! scripts/test-autoscale.sh; here we pin down each rule of the issue in about a second each.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::*;
+
+const AUTOSCALER: &str = env!("CARGO_BIN_EXE_autoscaler");
+const TARGET: &str = "fogdeft.autoscale.target-rps";
+
+// ---------------------------------------------------------------------------------------------
+// A tiny HTTP/1.1 server that hands each request to a function and keeps a log of them.
+
+#[derive(Clone, Debug)]
+struct Request {
+    method: String,
+    /// Path and query, percent-decoded.
+    target: String,
+    body: String,
+}
+
+type Handler = Arc<dyn Fn(&Request) -> (u16, String) + Send + Sync>;
+
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<Request>>>);
+
+impl Log {
+    fn all(&self) -> Vec<Request> {
+        self.0.lock().unwrap().clone()
+    }
+    fn updates(&self) -> Vec<Request> {
+        let all = self.all().into_iter();
+        all.filter(|r| r.method == "POST").collect()
+    }
+}
+
+fn serve(stream: impl Read + Write, handler: &Handler, log: &Log) {
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut words = head.split_whitespace();
+    let request = Request {
+        method: words.next().unwrap_or_default().into(),
+        target: percent_decode(words.next().unwrap_or_default()),
+        body: String::from_utf8_lossy(&body).into(),
+    };
+    log.0.lock().unwrap().push(request.clone());
+    let (status, body) = handler(&request);
+    let answer = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = reader.get_mut().write_all(answer.as_bytes());
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into()
+}
+
+fn spawn_tcp(handler: Handler) -> (String, Log) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let log = Log::default();
+    let server_log = log.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            serve(stream, &handler, &server_log);
+        }
+    });
+    (address, log)
+}
+
+/// A socket file, removed when the test ends.
+struct Socket(PathBuf);
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn spawn_unix(handler: Handler) -> (Socket, Log) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!(
+        "fogdeft-autoscaler-{}-{n}.sock",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    let log = Log::default();
+    let server_log = log.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            serve(stream, &handler, &server_log);
+        }
+    });
+    (Socket(path), log)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fakes: a Prometheus whose answer the test sets, and a Docker with services.
+
+fn prometheus(answer: &Arc<Mutex<(u16, String)>>) -> (String, Log) {
+    let answer = Arc::clone(answer);
+    let (address, log) = spawn_tcp(Arc::new(move |_| answer.lock().unwrap().clone()));
+    (format!("http://{address}"), log)
+}
+
+fn rate(value: &str) -> (u16, String) {
+    let body = json!({"status": "success", "data": {"resultType": "vector",
+        "result": [{"metric": {}, "value": [1700000000.0, value]}]}});
+    (200, body.to_string())
+}
+
+fn service(id: &str, name: &str, replicas: u64, labels: Value) -> Value {
+    json!({"ID": id, "Version": {"Index": 10},
+        "Spec": {"Name": name, "Labels": labels, "Mode": {"Replicated": {"Replicas": replicas}},
+                 "TaskTemplate": {"ContainerSpec": {"Image": format!("fogdeft/{id}:latest")}}}})
+}
+
+/// The stack of the README: a producer that opts in, and a consumer that does not.
+fn stack(producer_replicas: u64, producer_labels: Value) -> Vec<Value> {
+    vec![
+        service(
+            "producer-id",
+            "fogdeft_producer",
+            producer_replicas,
+            producer_labels,
+        ),
+        service(
+            "consumer-id",
+            "fogdeft_consumer",
+            1,
+            json!({"com.docker.stack.namespace": "fogdeft"}),
+        ),
+    ]
+}
+
+fn labels(target: &str) -> Value {
+    json!({"com.docker.stack.namespace": "fogdeft", TARGET: target,
+           "fogdeft.autoscale.min": "1", "fogdeft.autoscale.max": "5"})
+}
+
+/// Answers like Docker: every service (ignoring the filter, so that the autoscaler's own check
+/// is what keeps the others safe), and updates only at the current version.
+struct FakeDocker {
+    services: Mutex<Vec<Value>>,
+    /// When set, every update fails with this status and message.
+    failure: Mutex<Option<(u16, String)>>,
+}
+
+impl FakeDocker {
+    fn new(services: Vec<Value>) -> Arc<FakeDocker> {
+        Arc::new(FakeDocker {
+            services: Mutex::new(services),
+            failure: Mutex::new(None),
+        })
+    }
+
+    fn handler(self: &Arc<Self>) -> Handler {
+        let docker = Arc::clone(self);
+        Arc::new(move |request| docker.answer(request))
+    }
+
+    fn answer(&self, request: &Request) -> (u16, String) {
+        let mut services = self.services.lock().unwrap();
+        match (
+            request.method.as_str(),
+            request.target.split('?').next().unwrap(),
+        ) {
+            ("GET", "/_ping") => (200, "OK".into()),
+            ("GET", "/v1.41/services") => (200, Value::from(services.clone()).to_string()),
+            ("POST", path) if path.ends_with("/update") => {
+                if let Some((status, message)) = self.failure.lock().unwrap().clone() {
+                    return (status, json!({ "message": message }).to_string());
+                }
+                let id = path
+                    .trim_start_matches("/v1.41/services/")
+                    .trim_end_matches("/update");
+                let Some(service) = services.iter_mut().find(|s| s["ID"] == id) else {
+                    return (
+                        404,
+                        json!({"message": format!("service {id} not found")}).to_string(),
+                    );
+                };
+                let version = service["Version"]["Index"].as_u64().unwrap();
+                if !request.target.ends_with(&format!("?version={version}")) {
+                    return (
+                        500,
+                        json!({"message": "update out of sequence"}).to_string(),
+                    );
+                }
+                service["Spec"] = serde_json::from_str(&request.body).unwrap();
+                service["Version"]["Index"] = (version + 1).into();
+                (200, json!({"Warnings": null}).to_string())
+            }
+            _ => (404, json!({"message": "page not found"}).to_string()),
+        }
+    }
+
+    fn replicas(&self, id: &str) -> u64 {
+        let services = self.services.lock().unwrap();
+        let service = services.iter().find(|s| s["ID"] == id).unwrap();
+        service["Spec"]["Mode"]["Replicated"]["Replicas"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+/// Starts the autoscaler with short intervals against the two fakes.
+fn start_autoscaler(prometheus: &str, docker_host: &str, extra: &[&str]) -> Running {
+    let mut args = vec![
+        "--prometheus",
+        prometheus,
+        "--docker-host",
+        docker_host,
+        "--interval",
+        "100ms",
+        "--stabilization-window",
+        "1s",
+        "--timeout",
+        "2s",
+    ];
+    args.extend_from_slice(extra);
+    Running::start(AUTOSCALER, &args)
+}
+
+fn unix(socket: &Socket) -> String {
+    format!("unix://{}", socket.0.display())
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn producer_line(want: &'static str) -> impl Fn(&str) -> bool {
+    move |line| line.starts_with("fogdeft_producer: ") && line.contains(want)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn scales_up_at_once_through_the_docker_socket() {
+    let answer = Arc::new(Mutex::new(rate("150")));
+    let (prometheus, queries) = prometheus(&answer);
+    let docker = FakeDocker::new(stack(1, labels("50")));
+    let (socket, requests) = spawn_unix(docker.handler());
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+
+    let line = autoscaler.wait_for(WAIT, producer_line("scale up"));
+    assert_eq!(
+        line,
+        "fogdeft_producer: 150 req/s on 1 replica (150 each, target 50): scale up 1 -> 3"
+    );
+    assert_eq!(docker.replicas("producer-id"), 3);
+    autoscaler.wait_for(
+        WAIT,
+        producer_line("on 3 replicas (50 each, target 50): keep 3"),
+    );
+
+    // The update carried the version it was read at, and the spec with only the count changed.
+    let update = &requests.updates()[0];
+    assert_eq!(
+        update.target,
+        "/v1.41/services/producer-id/update?version=10"
+    );
+    let spec: Value = serde_json::from_str(&update.body).unwrap();
+    assert_eq!(spec["Mode"]["Replicated"]["Replicas"], 3);
+    assert_eq!(
+        spec["TaskTemplate"]["ContainerSpec"]["Image"],
+        "fogdeft/producer-id:latest"
+    );
+    assert_eq!(spec["Labels"][TARGET], "50");
+
+    // It asked Docker for the labelled services only, and Prometheus for this service's job.
+    let all = requests.all();
+    let list = all
+        .iter()
+        .rfind(|r| r.target.contains("/services?"))
+        .unwrap();
+    assert_eq!(
+        list.target,
+        format!("/v1.41/services?filters={{\"label\":[\"{TARGET}\"]}}")
+    );
+    let query = queries.all()[0].target.clone();
+    let expected = "sum(rate(producer_requests_total{job=\"producer\",path=\"/number\"}[1m]))";
+    assert_eq!(query, format!("/api/v1/query?query={expected}"));
+
+    // A service without the labels is never touched, even when Docker lists it.
+    assert!(requests
+        .all()
+        .iter()
+        .all(|r| !r.target.contains("consumer-id")));
+    assert!(autoscaler
+        .drain(Duration::ZERO)
+        .iter()
+        .all(|l| !l.contains("consumer")));
+    assert_eq!(docker.replicas("consumer-id"), 1);
+}
+
+#[test]
+fn scales_down_only_after_the_stabilization_window() {
+    let answer = Arc::new(Mutex::new(rate("0")));
+    let (prometheus, _) = prometheus(&answer);
+    let docker = FakeDocker::new(stack(4, labels("50")));
+    let (socket, requests) = spawn_unix(docker.handler());
+    let started = Instant::now();
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+
+    let held = autoscaler.wait_for(WAIT, producer_line("keep 4"));
+    assert!(
+        held.contains("keep 4, wants 1: scales down once the rate has stayed low for 1s"),
+        "{held}"
+    );
+    let line = autoscaler.wait_for(WAIT, producer_line("scale down"));
+    assert!(line.ends_with(": 0 req/s on 4 replicas (0 each, target 50): scale down 4 -> 1"));
+    // Not before the window: 1 s from the first reading on.
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(requests.updates().len(), 1);
+    assert_eq!(docker.replicas("producer-id"), 1);
+}
+
+#[test]
+fn never_scales_on_missing_data() {
+    let answer = Arc::new(Mutex::new(rate("1000")));
+    let prometheus_down = format!("http://127.0.0.1:{}", free_port());
+    let (prometheus, _) = prometheus(&answer);
+    let docker = FakeDocker::new(stack(2, labels("50")));
+    let (socket, requests) = spawn_unix(docker.handler());
+
+    // Prometheus is down.
+    let mut down = start_autoscaler(&prometheus_down, &unix(&socket), &[]);
+    let line = down.wait_for(WAIT, producer_line("no change"));
+    assert_eq!(
+        line,
+        format!("fogdeft_producer: no change (2 replicas): cannot reach Prometheus at {prometheus_down}: connection refused: is Prometheus running and listening there?")
+    );
+    drop(down);
+
+    // Prometheus answers, but without a usable number: each gives one line and no change.
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+    let empty = json!({"status": "success", "data": {"resultType": "vector", "result": []}});
+    let bad_query =
+        json!({"status": "error", "errorType": "bad_data", "error": "parse error at char 5"});
+    for (status, body, says) in [
+        (
+            200,
+            empty.to_string(),
+            "Prometheus has no samples for sum(rate(",
+        ),
+        (
+            400,
+            bad_query.to_string(),
+            "Prometheus answered HTTP 400: parse error at char 5",
+        ),
+        (
+            200,
+            rate("NaN").1,
+            "must give one number, but gave the value 'NaN'",
+        ),
+        (
+            502,
+            "<html>Bad Gateway</html>".into(),
+            "HTTP 502, and the answer is not JSON",
+        ),
+    ] {
+        *answer.lock().unwrap() = (status, body);
+        let line = autoscaler.wait_for(WAIT, |l| l.contains(says));
+        assert!(
+            line.starts_with("fogdeft_producer: no change (2 replicas): "),
+            "{line}"
+        );
+    }
+    assert!(requests.updates().is_empty(), "{:?}", requests.updates());
+
+    // Docker is down: one line per round, nothing else.
+    drop(autoscaler);
+    let gone = Socket(std::env::temp_dir().join("fogdeft-autoscaler-no-such.sock"));
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&gone), &[]);
+    let line = autoscaler.wait_for(WAIT, |l| l.starts_with("no change: "));
+    assert!(
+        line.contains("no socket there: is Docker running?"),
+        "{line}"
+    );
+    assert_eq!(docker.replicas("producer-id"), 2);
+}
+
+#[test]
+fn a_failed_update_changes_nothing_and_is_tried_again() {
+    let answer = Arc::new(Mutex::new(rate("150")));
+    let (prometheus, _) = prometheus(&answer);
+    let docker = FakeDocker::new(stack(1, labels("50")));
+    *docker.failure.lock().unwrap() = Some((500, "rpc error: update out of sequence".into()));
+    let (socket, requests) = spawn_unix(docker.handler());
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+
+    let line = autoscaler.wait_for(WAIT, producer_line("failed"));
+    assert!(line.ends_with("scale up 1 -> 3 failed, no change: the Docker API answered HTTP 500: cannot update the service: rpc error: update out of sequence"), "{line}");
+    autoscaler.wait_for(WAIT, producer_line("failed"));
+    *docker.failure.lock().unwrap() = None;
+    autoscaler.wait_for(WAIT, producer_line("scale up 1 -> 3"));
+    assert!(requests.updates().len() >= 3);
+    assert_eq!(docker.replicas("producer-id"), 3);
+}
+
+#[test]
+fn dry_run_logs_and_changes_nothing() {
+    let answer = Arc::new(Mutex::new(rate("400")));
+    let (prometheus, _) = prometheus(&answer);
+    let docker = FakeDocker::new(stack(1, labels("50")));
+    let (socket, requests) = spawn_unix(docker.handler());
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &["--dry-run"]);
+
+    autoscaler.wait_for(WAIT, |l| l.contains("(dry run: no changes)"));
+    let line = autoscaler.wait_for(WAIT, producer_line("would"));
+    assert!(line.ends_with("would scale up 1 -> 5 (dry run)"), "{line}");
+    autoscaler.wait_for(WAIT, producer_line("would scale up 1 -> 5"));
+    assert!(requests.updates().is_empty());
+}
+
+#[test]
+fn speaks_to_docker_over_tcp_too() {
+    let answer = Arc::new(Mutex::new(rate("75")));
+    let (prometheus, _) = prometheus(&answer);
+    let docker = FakeDocker::new(stack(1, labels("50")));
+    let (address, _) = spawn_tcp(docker.handler());
+    let mut autoscaler = start_autoscaler(&prometheus, &format!("tcp://{address}"), &[]);
+    autoscaler.wait_for(WAIT, producer_line("scale up 1 -> 2"));
+    assert_eq!(docker.replicas("producer-id"), 2);
+}
+
+#[test]
+fn bad_labels_and_unscalable_services_get_one_line_each() {
+    let answer = Arc::new(Mutex::new(rate("150")));
+    let (prometheus, _) = prometheus(&answer);
+    let mut global = service("agent-id", "fogdeft_agent", 0, json!({TARGET: "50"}));
+    global["Spec"]["Mode"] = json!({"Global": {}});
+    let services = vec![
+        service("a-id", "fogdeft_a", 1, json!({TARGET: "fast"})),
+        service(
+            "b-id",
+            "fogdeft_b",
+            1,
+            json!({TARGET: "50", "fogdeft.autoscale.min": "4", "fogdeft.autoscale.max": "2"}),
+        ),
+        service("c-id", "fogdeft_c", 0, json!({TARGET: "50"})),
+        global,
+    ];
+    let docker = FakeDocker::new(services);
+    let (socket, requests) = spawn_unix(docker.handler());
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+
+    let mut lines = HashMap::new();
+    while lines.len() < 4 {
+        let line = autoscaler.wait_for(WAIT, |l| l.starts_with("fogdeft_"));
+        let (name, said) = line.split_once(": ").unwrap();
+        lines.insert(name.to_string(), said.to_string());
+    }
+    assert_eq!(
+        lines["fogdeft_a"],
+        format!("not scaled: label {TARGET}='fast' is not a number above 0")
+    );
+    assert_eq!(
+        lines["fogdeft_b"],
+        "not scaled: label fogdeft.autoscale.min=4 is larger than fogdeft.autoscale.max=2"
+    );
+    assert_eq!(
+        lines["fogdeft_c"],
+        "not scaled: it has 0 replicas (scale it to 1 or more to resume)"
+    );
+    assert_eq!(
+        lines["fogdeft_agent"],
+        "not scaled: a global service has no replica count"
+    );
+    assert!(requests.updates().is_empty());
+}
+
+#[test]
+fn bad_configuration_exits_2_with_one_line() {
+    for args in [
+        &["--interval", "soon"][..],
+        &["--docker-host", "ssh://pi@manager"],
+        &["--bogus"],
+    ] {
+        let output = Command::new(AUTOSCALER).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("autoscaler: "), "{stderr}");
+    }
+    let help = Command::new(AUTOSCALER).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("fogdeft.autoscale.target-rps"));
+}
+
+#[test]
+fn sigterm_stops_it_at_once() {
+    let answer = Arc::new(Mutex::new(rate("0")));
+    let (prometheus, _) = prometheus(&answer);
+    let docker = FakeDocker::new(stack(1, labels("50")));
+    let (socket, _) = spawn_unix(docker.handler());
+    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &["--interval", "1m"]);
+    autoscaler.wait_for(WAIT, producer_line("keep 1"));
+    // Now it sleeps for a minute; SIGTERM must not wait for that.
+    autoscaler.signal(libc::SIGTERM);
+    let status = autoscaler.exit_within(Duration::from_secs(1));
+    assert_eq!(status.code(), Some(0));
+    assert!(autoscaler
+        .drain(Duration::ZERO)
+        .iter()
+        .any(|l| l == "autoscaler: SIGTERM: stopping"));
+}
