@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{say, Command, Declare, Settings};
+use common::{say, Declare, Settings};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use std::{env, fmt, process, thread};
+use std::{env, fmt, thread};
 
 use serde_json::Value;
 use ureq::http::Uri;
@@ -248,22 +248,9 @@ impl common::Value for f64 {
 }
 
 fn main() {
-    let args = env::args().skip(1).collect();
-    let config: Config = match common::read_command(args, &|name| env::var(name).ok(), &[]) {
-        Ok(Command::Run(config, _)) => config,
-        Ok(Command::Help) => return say!("{}", usage()),
-        Ok(Command::Version) => return say!("autoscaler {}", env!("CARGO_PKG_VERSION")),
-        Err(message) => common::exit_bad_config("autoscaler", &message),
-    };
-
-    // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
-    let stop_signals = common::block_stop_signals();
-    thread::spawn(move || {
-        // Stop at once, even mid-call: Docker applies an update whole or not at all.
-        let signal = common::wait_for_stop_signal(&stop_signals);
-        say!("autoscaler: {signal}: stopping");
-        process::exit(0);
-    });
+    let (config, _) = common::settings_or_exit::<Config>("autoscaler", usage, &[]);
+    // Stop at once, even mid-call: Docker applies an update whole or not at all.
+    common::exit_on_stop_signal(|signal| say!("autoscaler: {signal}: stopping"));
 
     say!(
         "autoscaler: every {} scaling services labelled {LABEL_TARGET}, with Prometheus at {} and Docker at {}{}",
@@ -1116,44 +1103,20 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_refused_with_a_reason() {
-        assert_refused::<Config>(&[
-            (&["--prometheus", "https://p:9090"], &[], "no TLS"),
-            (
-                &[],
-                &[("PROMETHEUS_URL", "prometheus:9090")],
-                "--prometheus/PROMETHEUS_URL",
-            ),
-            (
-                &["--docker-host", "ssh://pi@manager"],
-                &[],
-                "ssh:// is not supported",
-            ),
-            (
-                &["--docker-host", "unix://docker.sock"],
-                &[],
-                "must be absolute",
-            ),
-            (&["--docker-host", "tcp://"], &[], "tcp://HOST:PORT"),
-            (&["--interval", "0"], &[], "expected D from 1ms to 60m"),
-            (
-                &["--interval", "soon"],
-                &[],
-                "--interval/AUTOSCALE_INTERVAL",
-            ),
-            (
-                &[],
-                &[("STABILIZATION_WINDOW", "2h")],
-                "STABILIZATION_WINDOW",
-            ),
-            (
-                &["--tolerance", "1.5"],
-                &[],
-                "--tolerance/AUTOSCALE_TOLERANCE",
-            ),
-            (&["--tolerance", "-0.1"], &[], "from 0"),
-            (&["--query", " "], &[], "empty"),
-            (&[], &[("AUTOSCALE_DRY_RUN", "maybe")], "AUTOSCALE_DRY_RUN"),
-        ]);
+        assert_refused::<Config>(
+            "--prometheus https://p:9090          | no TLS
+             PROMETHEUS_URL=prometheus:9090       | --prometheus/PROMETHEUS_URL
+             --docker-host ssh://pi@manager       | ssh:// is not supported
+             --docker-host unix://docker.sock     | must be absolute
+             --docker-host tcp://                 | tcp://HOST:PORT
+             --interval 0                         | expected D from 1ms to 60m
+             --interval soon                      | --interval/AUTOSCALE_INTERVAL
+             STABILIZATION_WINDOW=2h              | STABILIZATION_WINDOW
+             --tolerance 1.5                      | --tolerance/AUTOSCALE_TOLERANCE
+             --tolerance -0.1                     | from 0
+             --query ' '                          | empty
+             AUTOSCALE_DRY_RUN=maybe              | AUTOSCALE_DRY_RUN",
+        );
     }
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -1238,11 +1201,15 @@ mod tests {
 
     const WINDOW: Duration = Duration::from_secs(120);
 
+    /// A clock for a test: `at(s)` is `s` seconds from now.
+    fn seconds_from_now() -> impl Fn(u64) -> Instant {
+        let start = Instant::now();
+        move |s| start + Duration::from_secs(s)
+    }
+
     #[test]
     fn scales_up_at_once_and_down_only_after_the_window() {
-        let start = Instant::now();
-        let at = |s: u64| start + Duration::from_secs(s);
-        let mut memory = Memory::default();
+        let (at, mut memory) = (seconds_from_now(), Memory::default());
         assert_eq!(memory.decide(at(0), 1, 1, WINDOW), Decision::Keep);
         assert_eq!(memory.decide(at(15), 1, 4, WINDOW), Decision::Scale(4));
         memory.scaled_to(4);
@@ -1270,9 +1237,7 @@ mod tests {
 
     #[test]
     fn a_burst_inside_the_window_restarts_it() {
-        let start = Instant::now();
-        let at = |s: u64| start + Duration::from_secs(s);
-        let mut memory = Memory::default();
+        let (at, mut memory) = (seconds_from_now(), Memory::default());
         memory.decide(at(0), 3, 3, WINDOW);
         memory.decide(at(60), 3, 1, WINDOW);
         memory.decide(at(100), 3, 3, WINDOW); // a burst: the window starts again
@@ -1285,9 +1250,7 @@ mod tests {
 
     #[test]
     fn missing_data_and_manual_scaling_restart_the_window() {
-        let start = Instant::now();
-        let at = |s: u64| start + Duration::from_secs(s);
-        let mut memory = Memory::default();
+        let (at, mut memory) = (seconds_from_now(), Memory::default());
         // First sight of a service with 5 replicas and no load: not removed before the window.
         assert!(matches!(
             memory.decide(at(0), 5, 1, WINDOW),

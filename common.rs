@@ -45,6 +45,28 @@ pub trait Settings: Default {
     }
 }
 
+/// A program's settings from its command line and environment. `--help` and `--version` print
+/// and exit 0; bad settings print one line and exit 2. Returns the subcommand given, if any.
+pub fn settings_or_exit<C: Settings>(
+    program: &str,
+    usage: fn() -> String,
+    subcommands: &[&'static str],
+) -> (C, Option<&'static str>) {
+    let args = std::env::args().skip(1).collect();
+    match read_command(args, &|name| std::env::var(name).ok(), subcommands) {
+        Ok(Command::Run(config, subcommand)) => (config, subcommand),
+        Ok(Command::Help) => {
+            say!("{}", usage());
+            std::process::exit(0)
+        }
+        Ok(Command::Version) => {
+            say!("{program} {}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(0)
+        }
+        Err(message) => exit_bad_config(program, &message),
+    }
+}
+
 /// What a command line asks for.
 #[derive(Debug, PartialEq)]
 pub enum Command<C> {
@@ -367,6 +389,18 @@ pub fn block_stop_signals() -> libc::sigset_t {
     }
 }
 
+/// Blocks SIGTERM and SIGINT (call it first thing, before any thread exists) and starts a
+/// thread that, when one arrives, says `last_words` with its name and exits 0 at once.
+#[allow(dead_code)] // the producer waits on its main thread instead
+pub fn exit_on_stop_signal(last_words: impl FnOnce(&'static str) + Send + 'static) {
+    let stop_signals = block_stop_signals();
+    std::thread::spawn(move || {
+        let signal = wait_for_stop_signal(&stop_signals);
+        last_words(signal);
+        std::process::exit(0);
+    });
+}
+
 /// Waits until SIGTERM or SIGINT arrives and returns its name.
 pub fn wait_for_stop_signal(set: &libc::sigset_t) -> &'static str {
     let mut signal = 0;
@@ -413,21 +447,39 @@ pub fn test_config<C: Settings + std::fmt::Debug>(args: &[&str], vars: &[(&str, 
     }
 }
 
-/// A command line, its environment, and part of the message it must be refused with.
+/// Checks that each case is refused with one line that contains its message. A case is a line
+/// `WORDS | MESSAGE`: the words are arguments, or `NAME=value` for a variable, and a word with
+/// spaces goes in single quotes.
 #[cfg(test)]
-pub type Refusal<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
-
-/// Each case is refused with one line that contains its part of the message.
-#[cfg(test)]
-pub fn assert_refused<C: Settings + std::fmt::Debug>(cases: &[Refusal<'_>]) {
-    for (args, vars, needle) in cases {
-        let error = test_command::<C>(args, vars, &[]).expect_err("should be refused");
-        assert!(
-            error.contains(needle),
-            "{error:?} should contain {needle:?}"
-        );
+pub fn assert_refused<C: Settings + std::fmt::Debug>(cases: &str) {
+    for case in cases.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (words, needle) = case.split_once(" | ").expect("WORDS | MESSAGE");
+        let words = quoted_words(words);
+        let is_variable = |w: &String| {
+            w.split_once('=')
+                .is_some_and(|(n, _)| n.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        };
+        let (vars, args): (Vec<&String>, Vec<&String>) = words.iter().partition(|w| is_variable(w));
+        let vars: Vec<(&str, &str)> = vars.iter().filter_map(|v| v.split_once('=')).collect();
+        let args: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+        let error = test_command::<C>(&args, &vars, &[]).expect_err(case);
+        assert!(error.contains(needle.trim()), "{case}: {error:?}");
         assert!(!error.contains('\n'), "one line: {error:?}");
     }
+}
+
+/// `a 'b c' d` as `a`, `b c` and `d`.
+#[cfg(test)]
+fn quoted_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    for (i, part) in text.split('\'').enumerate() {
+        if i % 2 == 1 {
+            words.push(part.to_string());
+        } else {
+            words.extend(part.split_whitespace().map(str::to_string));
+        }
+    }
+    words
 }
 
 #[cfg(test)]
@@ -493,23 +545,16 @@ mod tests {
 
     #[test]
     fn errors_are_one_line_that_names_the_setting() {
-        assert_refused::<Config>(&[
-            (
-                &["--port", "abc"],
-                &[],
-                "invalid --port/PORT 'abc': expected a whole number",
-            ),
-            (&[], &[("DELAY", "soon")], "invalid --delay/DELAY 'soon'"),
-            (&["--workers", "9"], &[], "expected N from 1 to 8"),
-            (&["--port"], &[], "--port needs a value"),
-            (&["--bogus=1"], &[], "unknown flag '--bogus'"),
-            (&["extra"], &[], "unexpected argument 'extra'"),
-            (
-                &[],
-                &[("ONCE", "maybe")],
-                "invalid ONCE 'maybe': use 1 or 0",
-            ),
-        ]);
+        assert_refused::<Config>(
+            "--port abc   | invalid --port/PORT 'abc': expected a whole number
+             DELAY=soon   | invalid --delay/DELAY 'soon'
+             --workers 9  | expected N from 1 to 8
+             --port       | --port needs a value
+             --bogus=1    | unknown flag '--bogus'
+             extra        | unexpected argument 'extra'
+             ONCE=maybe   | invalid ONCE 'maybe': use 1 or 0
+             --delay ' '  | --delay/DELAY",
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{say, Command, Declare, Settings, Value};
+use common::{say, Declare, Settings, Value};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -163,29 +163,19 @@ fn hide_password(url: &str) -> String {
 }
 
 fn main() {
-    let args = env::args().skip(1).collect();
-    let config: Config = match common::read_command(args, &|name| env::var(name).ok(), &[]) {
-        Ok(Command::Run(config, _)) => config,
-        Ok(Command::Help) => return say!("{}", usage()),
-        Ok(Command::Version) => return say!("consumer {}", env!("CARGO_PKG_VERSION")),
-        Err(message) => common::exit_bad_config("consumer", &message),
-    };
+    let (config, _) = common::settings_or_exit::<Config>("consumer", usage, &[]);
 
-    // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
-    let stop_signals = common::block_stop_signals();
     // Like any Unix filter, end quietly when nobody reads our output (`consumer | head -3`).
     // Sockets are unaffected: std writes to them with MSG_NOSIGNAL.
     // SAFETY: restoring a default signal disposition, before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    thread::spawn(move || {
-        // Stop at once, even mid-sleep or mid-request: there is nothing to save.
-        let signal = common::wait_for_stop_signal(&stop_signals);
+    // Stop at once, even mid-sleep or mid-request: there is nothing to save.
+    common::exit_on_stop_signal(|signal| {
         say!(
             "consumer: {signal}: stopping after {} numbers received, {} errors",
             RECEIVED.load(Relaxed),
             FAILED.load(Relaxed)
-        );
-        process::exit(0);
+        )
     });
 
     let agent = new_agent(config.timeout);
@@ -395,38 +385,18 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_refused_with_a_reason() {
-        assert_refused::<Config>(&[
-            (&["--url", "ftp://x/number"], &[], "must start with http://"),
-            (
-                &[],
-                &[("PRODUCER_URL", "https://x/number")],
-                "https is not supported",
-            ),
-            (&["--url", "producer:5000"], &[], "--url/PRODUCER_URL"),
-            (&["--url", "not a url"], &[], "expected a URL"),
-            (
-                &["--url", "http://127.0.0.1:99999/number"],
-                &[],
-                "from 1 to 65535",
-            ),
-            (
-                &["--url", "http://127.0.0.1:0/number"],
-                &[],
-                "from 1 to 65535",
-            ),
-            (
-                &["--url", "http://ann:secret@x:0/"],
-                &[],
-                "'http://ann:***@x:0/'",
-            ),
-            (&["--interval", "0"], &[], "expected D from 1ms to 60m"),
-            (&["--interval", "soon"], &[], "--interval/POLL_INTERVAL"),
-            (
-                &[],
-                &[("REQUEST_TIMEOUT", "-1")],
-                "--timeout/REQUEST_TIMEOUT",
-            ),
-        ]);
+        assert_refused::<Config>(
+            "--url ftp://x/number                   | must start with http://
+             PRODUCER_URL=https://x/number          | https is not supported
+             --url producer:5000                    | --url/PRODUCER_URL
+             --url 'not a url'                      | expected a URL
+             --url http://127.0.0.1:99999/number    | from 1 to 65535
+             --url http://127.0.0.1:0/number        | from 1 to 65535
+             --url http://ann:secret@x:0/           | 'http://ann:***@x:0/'
+             --interval 0                           | expected D from 1ms to 60m
+             --interval soon                        | --interval/POLL_INTERVAL
+             REQUEST_TIMEOUT=-1                     | --timeout/REQUEST_TIMEOUT",
+        );
     }
 
     #[test]

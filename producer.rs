@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{say, Command, Declare, Settings};
+use common::{say, Declare, Settings};
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
@@ -159,13 +159,9 @@ Endpoints (HEAD works too):
 }
 
 fn main() {
-    let args = env::args().skip(1).collect();
-    match common::read_command(args, &|name| env::var(name).ok(), &["healthcheck"]) {
-        Ok(Command::Help) => say!("{}", usage()),
-        Ok(Command::Version) => say!("producer {}", env!("CARGO_PKG_VERSION")),
-        Ok(Command::Run(config, None)) => serve(config),
-        Ok(Command::Run(config, Some(_healthcheck))) => process::exit(healthcheck(&config)),
-        Err(message) => common::exit_bad_config("producer", &message),
+    match common::settings_or_exit::<Config>("producer", usage, &["healthcheck"]) {
+        (config, None) => serve(config),
+        (config, Some(_healthcheck)) => process::exit(healthcheck(&config)),
     }
 }
 
@@ -637,7 +633,7 @@ fn probe_health(address: SocketAddr) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    use common::{assert_refused, test_command, test_config};
+    use common::{assert_refused, test_command, test_config, Command};
 
     #[test]
     fn defaults_match_the_tutorial() {
@@ -663,26 +659,18 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_refused_with_a_reason() {
-        assert_refused::<Config>(&[
-            (&[], &[("PORT", "70000")], "--port/PORT"),
-            (&["--min", "9", "--max", "3"], &[], "larger than"),
-            (&["--host", "not-an-ip"], &[], "--host/HOST"),
-            (&["--shutdown-delay", "soon"], &[], "SHUTDOWN_DELAY"),
-            (&["--max-connections", "0"], &[], "MAX_CONNECTIONS"),
-            (
-                &["--max-connections", "9223372036854775776"],
-                &[],
-                "MAX_CONNECTIONS",
-            ),
-            (&[], &[("IDLE_TIMEOUT", "0")], "IDLE_TIMEOUT"),
-            (&["--header-timeout", "0s"], &[], "HEADER_TIMEOUT"),
-            (&["--max-header-size", "100"], &[], "MAX_HEADER_SIZE"),
-            (
-                &["--min", "-2147483648", "--max", "2147483647"],
-                &[],
-                "too wide",
-            ),
-        ]);
+        assert_refused::<Config>(
+            "PORT=70000                                   | --port/PORT
+             --host not-an-ip                             | --host/HOST
+             --shutdown-delay soon                        | SHUTDOWN_DELAY
+             --max-connections 0                          | MAX_CONNECTIONS
+             --max-connections 9223372036854775776        | MAX_CONNECTIONS
+             IDLE_TIMEOUT=0                               | IDLE_TIMEOUT
+             --header-timeout 0s                          | HEADER_TIMEOUT
+             --max-header-size 100                        | MAX_HEADER_SIZE
+             --min 9 --max 3                              | larger than
+             --min -2147483648 --max 2147483647           | too wide",
+        );
     }
 
     #[test]

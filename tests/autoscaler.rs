@@ -278,6 +278,39 @@ fn unix(socket: &Socket) -> String {
     format!("unix://{}", socket.0.display())
 }
 
+/// The two fakes of a test: a Prometheus that gives `answer`, and a Docker with services on a
+/// Unix socket, each logging what it was asked.
+struct Fakes {
+    answer: Arc<Mutex<(u16, String)>>,
+    prometheus: String,
+    queries: Log,
+    docker: Arc<FakeDocker>,
+    socket: Socket,
+    requests: Log,
+}
+
+impl Fakes {
+    fn new(answer: (u16, String), services: Vec<Value>) -> Fakes {
+        let answer = Arc::new(Mutex::new(answer));
+        let (prometheus, queries) = prometheus(&answer);
+        let docker = FakeDocker::new(services);
+        let (socket, requests) = spawn_unix(docker.handler());
+        Fakes {
+            answer,
+            prometheus,
+            queries,
+            docker,
+            socket,
+            requests,
+        }
+    }
+
+    /// Starts the autoscaler against these fakes.
+    fn autoscaler(&self, extra: &[&str]) -> Running {
+        start_autoscaler(&self.prometheus, &unix(&self.socket), extra)
+    }
+}
+
 const WAIT: Duration = Duration::from_secs(10);
 
 fn producer_line(want: &'static str) -> impl Fn(&str) -> bool {
@@ -288,11 +321,9 @@ fn producer_line(want: &'static str) -> impl Fn(&str) -> bool {
 
 #[test]
 fn scales_up_at_once_through_the_docker_socket() {
-    let answer = Arc::new(Mutex::new(rate("150")));
-    let (prometheus, queries) = prometheus(&answer);
-    let docker = FakeDocker::new(stack(1, labels("50")));
-    let (socket, requests) = spawn_unix(docker.handler());
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    let (docker, requests, queries) = (&fakes.docker, &fakes.requests, &fakes.queries);
+    let mut autoscaler = fakes.autoscaler(&[]);
 
     let line = autoscaler.wait_for(WAIT, producer_line("scale up"));
     assert_eq!(
@@ -347,12 +378,9 @@ fn scales_up_at_once_through_the_docker_socket() {
 
 #[test]
 fn scales_down_only_after_the_stabilization_window() {
-    let answer = Arc::new(Mutex::new(rate("0")));
-    let (prometheus, _) = prometheus(&answer);
-    let docker = FakeDocker::new(stack(4, labels("50")));
-    let (socket, requests) = spawn_unix(docker.handler());
+    let fakes = Fakes::new(rate("0"), stack(4, labels("50")));
     let started = Instant::now();
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+    let mut autoscaler = fakes.autoscaler(&[]);
 
     let held = autoscaler.wait_for(WAIT, producer_line("keep 4"));
     assert!(
@@ -363,20 +391,17 @@ fn scales_down_only_after_the_stabilization_window() {
     assert!(line.ends_with(": 0 req/s on 4 replicas (0 each, target 50): scale down 4 -> 1"));
     // Not before the window: 1 s from the first reading on.
     assert!(started.elapsed() >= Duration::from_secs(1));
-    assert_eq!(requests.updates().len(), 1);
-    assert_eq!(docker.replicas("producer-id"), 1);
+    assert_eq!(fakes.requests.updates().len(), 1);
+    assert_eq!(fakes.docker.replicas("producer-id"), 1);
 }
 
 #[test]
 fn never_scales_on_missing_data() {
-    let answer = Arc::new(Mutex::new(rate("1000")));
+    let fakes = Fakes::new(rate("1000"), stack(2, labels("50")));
     let prometheus_down = format!("http://127.0.0.1:{}", free_port());
-    let (prometheus, _) = prometheus(&answer);
-    let docker = FakeDocker::new(stack(2, labels("50")));
-    let (socket, requests) = spawn_unix(docker.handler());
 
     // Prometheus is down.
-    let mut down = start_autoscaler(&prometheus_down, &unix(&socket), &[]);
+    let mut down = start_autoscaler(&prometheus_down, &unix(&fakes.socket), &[]);
     let line = down.wait_for(WAIT, producer_line("no change"));
     assert_eq!(
         line,
@@ -385,7 +410,7 @@ fn never_scales_on_missing_data() {
     drop(down);
 
     // Prometheus answers, but without a usable number: each gives one line and no change.
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+    let mut autoscaler = fakes.autoscaler(&[]);
     let empty = json!({"status": "success", "data": {"resultType": "vector", "result": []}});
     let bad_query =
         json!({"status": "error", "errorType": "bad_data", "error": "parse error at char 5"});
@@ -411,35 +436,34 @@ fn never_scales_on_missing_data() {
             "HTTP 502, and the answer is not JSON",
         ),
     ] {
-        *answer.lock().unwrap() = (status, body);
+        *fakes.answer.lock().unwrap() = (status, body);
         let line = autoscaler.wait_for(WAIT, |l| l.contains(says));
         assert!(
             line.starts_with("fogdeft_producer: no change (2 replicas): "),
             "{line}"
         );
     }
-    assert!(requests.updates().is_empty(), "{:?}", requests.updates());
+    let updates = fakes.requests.updates();
+    assert!(updates.is_empty(), "{updates:?}");
 
     // Docker is down: one line per round, nothing else.
     drop(autoscaler);
     let gone = Socket(std::env::temp_dir().join("fogdeft-autoscaler-no-such.sock"));
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&gone), &[]);
+    let mut autoscaler = start_autoscaler(&fakes.prometheus, &unix(&gone), &[]);
     let line = autoscaler.wait_for(WAIT, |l| l.starts_with("no change: "));
     assert!(
         line.contains("no socket there: is Docker running?"),
         "{line}"
     );
-    assert_eq!(docker.replicas("producer-id"), 2);
+    assert_eq!(fakes.docker.replicas("producer-id"), 2);
 }
 
 #[test]
 fn a_failed_update_changes_nothing_and_is_tried_again() {
-    let answer = Arc::new(Mutex::new(rate("150")));
-    let (prometheus, _) = prometheus(&answer);
-    let docker = FakeDocker::new(stack(1, labels("50")));
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    let (docker, requests) = (&fakes.docker, &fakes.requests);
     *docker.failure.lock().unwrap() = Some((500, "rpc error: update out of sequence".into()));
-    let (socket, requests) = spawn_unix(docker.handler());
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+    let mut autoscaler = fakes.autoscaler(&[]);
 
     let line = autoscaler.wait_for(WAIT, producer_line("failed"));
     assert!(line.ends_with("scale up 1 -> 3 failed, no change: the Docker API answered HTTP 500: cannot update the service: rpc error: update out of sequence"), "{line}");
@@ -452,34 +476,27 @@ fn a_failed_update_changes_nothing_and_is_tried_again() {
 
 #[test]
 fn dry_run_logs_and_changes_nothing() {
-    let answer = Arc::new(Mutex::new(rate("400")));
-    let (prometheus, _) = prometheus(&answer);
-    let docker = FakeDocker::new(stack(1, labels("50")));
-    let (socket, requests) = spawn_unix(docker.handler());
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &["--dry-run"]);
+    let fakes = Fakes::new(rate("400"), stack(1, labels("50")));
+    let mut autoscaler = fakes.autoscaler(&["--dry-run"]);
 
     autoscaler.wait_for(WAIT, |l| l.contains("(dry run: no changes)"));
     let line = autoscaler.wait_for(WAIT, producer_line("would"));
     assert!(line.ends_with("would scale up 1 -> 5 (dry run)"), "{line}");
     autoscaler.wait_for(WAIT, producer_line("would scale up 1 -> 5"));
-    assert!(requests.updates().is_empty());
+    assert!(fakes.requests.updates().is_empty());
 }
 
 #[test]
 fn speaks_to_docker_over_tcp_too() {
-    let answer = Arc::new(Mutex::new(rate("75")));
-    let (prometheus, _) = prometheus(&answer);
-    let docker = FakeDocker::new(stack(1, labels("50")));
-    let (address, _) = spawn_tcp(docker.handler());
-    let mut autoscaler = start_autoscaler(&prometheus, &format!("tcp://{address}"), &[]);
+    let fakes = Fakes::new(rate("75"), stack(1, labels("50")));
+    let (address, _) = spawn_tcp(fakes.docker.handler());
+    let mut autoscaler = start_autoscaler(&fakes.prometheus, &format!("tcp://{address}"), &[]);
     autoscaler.wait_for(WAIT, producer_line("scale up 1 -> 2"));
-    assert_eq!(docker.replicas("producer-id"), 2);
+    assert_eq!(fakes.docker.replicas("producer-id"), 2);
 }
 
 #[test]
 fn bad_labels_and_unscalable_services_get_one_line_each() {
-    let answer = Arc::new(Mutex::new(rate("150")));
-    let (prometheus, _) = prometheus(&answer);
     let mut global = service("agent-id", "fogdeft_agent", 0, json!({TARGET: "50"}));
     global["Spec"]["Mode"] = json!({"Global": {}});
     let services = vec![
@@ -493,9 +510,8 @@ fn bad_labels_and_unscalable_services_get_one_line_each() {
         service("c-id", "fogdeft_c", 0, json!({TARGET: "50"})),
         global,
     ];
-    let docker = FakeDocker::new(services);
-    let (socket, requests) = spawn_unix(docker.handler());
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &[]);
+    let fakes = Fakes::new(rate("150"), services);
+    let mut autoscaler = fakes.autoscaler(&[]);
 
     let mut lines = HashMap::new();
     while lines.len() < 4 {
@@ -519,7 +535,7 @@ fn bad_labels_and_unscalable_services_get_one_line_each() {
         lines["fogdeft_agent"],
         "not scaled: a global service has no replica count"
     );
-    assert!(requests.updates().is_empty());
+    assert!(fakes.requests.updates().is_empty());
 }
 
 #[test]
@@ -542,11 +558,8 @@ fn bad_configuration_exits_2_with_one_line() {
 
 #[test]
 fn sigterm_stops_it_at_once() {
-    let answer = Arc::new(Mutex::new(rate("0")));
-    let (prometheus, _) = prometheus(&answer);
-    let docker = FakeDocker::new(stack(1, labels("50")));
-    let (socket, _) = spawn_unix(docker.handler());
-    let mut autoscaler = start_autoscaler(&prometheus, &unix(&socket), &["--interval", "1m"]);
+    let fakes = Fakes::new(rate("0"), stack(1, labels("50")));
+    let mut autoscaler = fakes.autoscaler(&["--interval", "1m"]);
     autoscaler.wait_for(WAIT, producer_line("keep 1"));
     // Now it sleeps for a minute; SIGTERM must not wait for that.
     autoscaler.signal(libc::SIGTERM);
