@@ -160,5 +160,5 @@ autoscale-demo: ## The tutorial's Day 2 exercise on the lab: stepped load, a tim
 
 ##@ Benchmarks
 .PHONY: bench
-bench: ## Measure ours against Flask and nginx (wrk, hey; about 2 min): bench/results.md, bench/chart.svg
+bench: ## Measure ours against Go net/http, nginx and Flask (about 4 min): bench/results.md, bench/chart.svg
 	scripts/bench.sh

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `make bench`: builds the binaries that ship (static musl, every platform for the size table),
-# then measures ours against Flask and nginx on loopback (bench/bench.py, about 2 minutes).
+# then measures ours against Go's net/http, nginx and Flask on loopback (bench/bench.py, about
+# 4 minutes). `make deps WHAT=bench` installs what it needs.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
-for tool in wrk hey nginx; do
-  command -v "$tool" >/dev/null || fail "$tool is missing: apt-get install wrk hey nginx-light python3-flask"
+for tool in wrk hey nginx go; do
+  command -v "$tool" >/dev/null || fail "$tool is missing: run 'make deps WHAT=bench'"
 done
-/usr/bin/python3 -c 'import flask' 2>/dev/null || fail "Flask is missing: apt-get install python3-flask"
+# Debian's Python, which has Flask and matplotlib from its packages.
+/usr/bin/python3 -c 'import flask, matplotlib' 2>/dev/null ||
+  fail "Flask or matplotlib is missing: run 'make deps WHAT=bench'"
 scripts/cross.sh >/dev/null   # its errors still reach stderr
-exec python3 bench/bench.py
+exec /usr/bin/python3 bench/bench.py

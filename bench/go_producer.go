@@ -1,0 +1,20 @@
+// The peer people pick instead: Go's net/http, the engine of traefik/whoami and podinfo,
+// answering as our producer does. `make bench` builds it with Debian's golang-go.
+package main
+
+import (
+	"fmt"
+	"math/rand"
+	"net/http"
+	"os"
+)
+
+func main() {
+	host, _ := os.Hostname()
+	http.HandleFunc("/number", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Served-By", host)
+		fmt.Fprintf(w, "{\"number\": %d}\n", rand.Intn(180)+1)
+	})
+	fmt.Fprintln(os.Stderr, http.ListenAndServe("127.0.0.1:"+os.Args[1], nil))
+}
