@@ -39,6 +39,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// Responses waiting to be written, in bytes, beyond which a connection's further requests
 /// wait: a client that sends requests without reading the answers holds this much at most.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+/// An empty buffer larger than this is freed, so that an idle connection costs little.
+const KEEP_CAPACITY: usize = 4096;
 /// The epoll token of a worker's wake-up eventfd; connections use their slot index.
 const WAKE: u64 = u64::MAX;
 
@@ -282,9 +284,9 @@ enum Phase {
     Idle(Instant),
     /// Part of a request is in: the rest must come by then.
     Head(Instant),
-    /// Our last response is going out; then we read what the client still sends, until it
-    /// closes or until then.
-    Closing(Instant),
+    /// Our last response is going out (`None`), or is out and our side shut: then we read what
+    /// the client still sends, until it closes or until then.
+    Closing(Option<Instant>),
     /// Nothing more to do: the worker drops the connection.
     Done,
 }
@@ -467,6 +469,9 @@ impl Conn {
             }
         };
         self.scanner = HeadScanner::default();
+        if self.input.is_empty() && self.input.capacity() > KEEP_CAPACITY {
+            self.input = Vec::new(); // an idle connection keeps no burst's buffer
+        }
         let writer = Output {
             buffer: self.output.clone(),
             socket: self.socket.clone(),
@@ -499,12 +504,12 @@ impl Conn {
     fn finish(&mut self) {
         self.phase = match self.output_len() {
             0 => Phase::Done,
-            _ => Phase::Closing(Instant::now() + LINGER),
+            _ => Phase::Closing(None),
         };
     }
 
     fn start_closing(&mut self) {
-        self.phase = Phase::Closing(Instant::now() + LINGER);
+        self.phase = Phase::Closing(None);
     }
 
     fn output_len(&self) -> usize {
@@ -516,6 +521,10 @@ impl Conn {
         let pending = {
             let mut output = self.output.lock().unwrap_or_else(|e| e.into_inner());
             match write_some(self.socket.connection(), &mut output) {
+                Ok(()) if output.is_empty() && output.capacity() > KEEP_CAPACITY => {
+                    *output = Vec::new();
+                    0
+                }
                 Ok(()) => output.len(),
                 Err(_) => {
                     self.phase = Phase::Done;
@@ -529,11 +538,12 @@ impl Conn {
             (_, since) => since,
         };
         if pending == 0 {
-            if let Phase::Closing(_) = self.phase {
+            if let Phase::Closing(None) = self.phase {
                 if self.read_closed {
                     self.phase = Phase::Done;
                 } else {
                     let _ = self.socket.connection().shutdown(std::net::Shutdown::Write);
+                    self.phase = Phase::Closing(Some(Instant::now() + LINGER));
                 }
             }
         }
@@ -553,7 +563,7 @@ impl Conn {
                 self.refuse(408);
                 self.write();
             }
-            Phase::Closing(until) if now > until => self.phase = Phase::Done,
+            Phase::Closing(Some(until)) if now > until => self.phase = Phase::Done,
             _ => {}
         }
     }
