@@ -370,11 +370,12 @@ impl Conn {
             }
         }
         if let Phase::Closing(_) = self.phase {
-            // Discard what the client still sends; its close ends the connection.
+            // Discard what the client still sends; its close ends the connection, once our
+            // answers are out.
             while self.unread && !self.is_done() {
                 self.input.clear();
                 self.read(scratch);
-                if self.read_closed {
+                if self.read_closed && self.output_len() == 0 {
                     self.phase = Phase::Done;
                 }
             }
