@@ -447,6 +447,7 @@ impl Conn {
             Err(code) => return self.refuse(code),
         };
         let (parsed, end) = parsed;
+        let streamed = parsed.buffered_body().is_none();
         let (body, close): (Box<dyn Read + Send>, bool) = match parsed.buffered_body() {
             Some(length) if self.input.len() < end + length => {
                 if self.read_closed {
@@ -473,14 +474,13 @@ impl Conn {
         if self.input.is_empty() && self.input.capacity() > KEEP_CAPACITY {
             self.input = Vec::new(); // an idle connection keeps no burst's buffer
         }
-        let writer = Output {
-            buffer: self.output.clone(),
-            socket: self.socket.clone(),
-        };
+        let writer = Output::new(self);
         let request = head::request(parsed, self.remote_addr, body, writer, &self.socket, close);
         // A handler that panics loses its request (answered 500 as it drops), not the worker.
         let _ = panic::catch_unwind(AssertUnwindSafe(|| handler(request)));
-        let _ = self.socket.connection().set_nonblocking(true);
+        if streamed {
+            let _ = self.socket.connection().set_nonblocking(true);
+        }
         if self.socket.is_closing() {
             self.start_closing();
         } else {
@@ -491,11 +491,10 @@ impl Conn {
 
     /// Answers with `code` and ends the connection. Returns true: that was progress.
     fn refuse(&mut self, code: u16) -> bool {
-        let mut writer = Output {
-            buffer: self.output.clone(),
-            socket: self.socket.clone(),
-        };
-        let _ = head::refusal(code).print(&mut writer, HTTPVersion(1, 1), &[], false, None, true);
+        let mut writer = Output::new(self);
+        let _ = head::refusal(code)
+            .print(&mut writer, HTTPVersion(1, 1), &[], false, None, true)
+            .and_then(|()| writer.flush());
         self.input.clear();
         self.start_closing();
         true
@@ -591,23 +590,42 @@ fn write_some(connection: &Connection, output: &mut Vec<u8>) -> io::Result<()> {
     result
 }
 
-/// Where a request writes its response: the connection's output, written out on flush (a
-/// response flushes once complete, and `100 Continue` at once).
+/// Where a request writes its response: a buffer of its own, which a flush moves to the
+/// connection's output and writes out (a response flushes once complete, `100 Continue` at once).
 struct Output {
+    response: Vec<u8>,
     buffer: Arc<Mutex<Vec<u8>>>,
     socket: Arc<Socket>,
 }
 
+impl Output {
+    fn new(connection: &Conn) -> Output {
+        Output {
+            response: Vec::new(),
+            buffer: connection.output.clone(),
+            socket: connection.socket.clone(),
+        }
+    }
+}
+
 impl Write for Output {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
-        buffer.extend_from_slice(bytes);
+        self.response.extend_from_slice(bytes);
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         let mut buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
+        buffer.append(&mut self.response);
         write_some(self.socket.connection(), &mut buffer)
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if !self.response.is_empty() {
+            let _ = self.flush();
+        }
     }
 }
 
