@@ -52,6 +52,24 @@ platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"
 # The version in Cargo.toml, for image labels.
 project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n 1; }
 
+# The network of a lab (swarm-lab, vm-lab): a bridge br0 inside network namespace NAME-switch, so
+# that this host's firewall never sees the lab's traffic, and this host joined to it as SUBNET.1
+# through veth NAME. The nodes' cables plug into br0. switch_down removes it all.
+switch_up() {
+  local name=$1 subnet=$2 switch=$1-switch
+  ip netns add "$switch"
+  ip -n "$switch" link add br0 type bridge
+  ip -n "$switch" link set br0 up
+  ip link add "$name" type veth peer name host netns "$switch"
+  ip addr add "$subnet.1/24" dev "$name"
+  ip link set "$name" up
+  ip -n "$switch" link set host master br0 up
+}
+switch_down() {
+  ip netns del "$1-switch" 2>/dev/null || true   # its bridge and cables go with it
+  ip link del "$1" 2>/dev/null || true             # gone with the switch already, unless that failed
+}
+
 # Swarm's VIPs and routing mesh need IPVS in the kernel; without it, use SWARM_NET=dnsrr.
 ipvs_available() { [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; }
 

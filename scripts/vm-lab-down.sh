@@ -18,8 +18,7 @@ if [ ${#pids[@]} -gt 0 ]; then
   wait_until 10 "the VM lab's processes exit (${pids[*]})" gone "${pids[@]}"
 fi
 
-ip netns del "$VM-switch" 2>/dev/null || true   # the bridge and the TAP devices go with it
-ip link del "$VM" 2>/dev/null || true            # gone with the switch already, unless that failed
+switch_down "$VM"   # the TAP devices go with the switch
 rm -rf "$VM_RUN" "$VM_DATA"
 
 left=()

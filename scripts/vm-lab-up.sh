@@ -30,14 +30,8 @@ done
 say "guest images: $(for a in "${!images[@]}"; do printf '%s ' "${images[$a]}"; done)"
 
 # The network: a bridge in a namespace of its own, this host on it as .1, a TAP device per node.
+switch_up "$VM" "$VM_SUBNET"
 switch=$VM-switch
-ip netns add "$switch"
-ip -n "$switch" link add br0 type bridge
-ip -n "$switch" link set br0 up
-ip link add "$VM" type veth peer name host netns "$switch"
-ip addr add "$VM_SUBNET.1/24" dev "$VM"
-ip link set "$VM" up
-ip -n "$switch" link set host master br0 up
 for node in $(seq "$VM_NODES"); do
   ip -n "$switch" tuntap add dev "tap$node" mode tap
   ip -n "$switch" link set "tap$node" master br0 up
@@ -58,6 +52,9 @@ setsid docker-registry serve "$VM_RUN/registry.yml" </dev/null >"$VM_RUN/registr
 echo $! >"$VM_RUN/registry.pid"
 registry_answers() { curl -fsS "http://127.0.0.1:$VM_REGISTRY_PORT/v2/"; }
 wait_until 10 "the registry answers on port $VM_REGISTRY_PORT (see $VM_RUN/registry.log)" registry_answers
+# Something else may answer there; then ours has exited ("address already in use").
+[ -d "/proc/$(cat "$VM_RUN/registry.pid")" ] ||
+  fail "the registry exited: $(tail -n 1 "$VM_RUN/registry.log") (is port $VM_REGISTRY_PORT taken? set VM_REGISTRY_PORT)"
 say "registry: push to 127.0.0.1:$VM_REGISTRY_PORT from this host; the nodes pull from $(vm_registry)"
 
 # KVM where it works, else QEMU's emulation (TCG). A KVM that hangs is found by booting the amd64
@@ -76,11 +73,11 @@ kvm_works() {
   fi
   [ "$(cat "$probe")" = yes ]
 }
-amd64_accel="-accel tcg"
+amd64_accel="-accel tcg -cpu max"
 if [ "${VM_ACCEL:-}" = kvm ] || { [ -z "${VM_ACCEL:-}" ] && kvm_works; }; then
   amd64_accel="-accel kvm -cpu host"
 fi
-say "acceleration: amd64 node ${amd64_accel#-accel }, arm nodes tcg (emulated)"
+say "acceleration: amd64 node $(cut -d' ' -f2 <<<"$amd64_accel"), arm nodes tcg (emulated)"
 
 # The nodes. Each boots Debian's kernel with the busybox initramfs, on a copy-on-write overlay
 # of the cached image (which stays untouched), and takes its name and address from the kernel's
