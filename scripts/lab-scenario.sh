@@ -4,7 +4,8 @@
 # DOCKER_HOST names its manager and both tags of the images are where the nodes find them.
 #
 # The test that sources it sets: stack, nodes (how many), old and new (the two tags), REGISTRY,
-# SWARM_NET, and defines three functions for its kind of lab:
+# SWARM_NET, drain (yes or no: whether to drain a node too), and defines three functions for its
+# kind of lab:
 #   node_docker N ARG...   docker against node N's own engine
 #   node_kill N            pull the plug on node N (make swarm-lab-kill / vm-lab-kill)
 #   node_ipvs N            print `ipvsadm -Ln` of node N's ingress namespace (SWARM_NET=vip only)
@@ -90,21 +91,24 @@ fi
 
 # Drain a worker that runs a producer task but not the consumer, so that the consumer's own view
 # is what we watch: it must go on receiving.
-drained=$(producer_nodes | grep -vx -e "$(consumer_node)" -e "$manager" | head -n 1)
-[ -n "$drained" ] || fail "no worker runs a producer task without the consumer: $(producer_nodes | paste -sd ' ')"
-before=$(received) errors_before=$(errors)
-docker node update --availability drain "$drained" >/dev/null
-moved() { ! producer_nodes | grep -qx "$drained" && [ "$(producer_nodes | wc -l)" = "$nodes" ] && converged "$stack"; }
-wait_until 120 "the producer tasks leave drained $drained" moved
-wait_until 60 "the consumer goes on receiving after the drain" at_least $((before + 4)) received
-[ "$(errors)" -eq "$errors_before" ] || fail "the consumer failed $(($(errors) - errors_before)) polls during the drain: $(logs | grep '^Error' | tail -n 3)"
-pass "drained $drained: its producer task moved to $(producer_nodes | sort -u | paste -sd ' ') and the consumer kept receiving ($(($(received) - before)) numbers, 0 errors)"
-docker node update --availability active "$drained" >/dev/null
+drained=""
+if [ "$drain" = yes ]; then
+  drained=$(producer_nodes | grep -vx -e "$(consumer_node)" -e "$manager" | head -n 1)
+  [ -n "$drained" ] || fail "no worker runs a producer task without the consumer: $(producer_nodes | paste -sd ' ')"
+  before=$(received) errors_before=$(errors)
+  docker node update --availability drain "$drained" >/dev/null
+  moved() { ! producer_nodes | grep -qx "$drained" && [ "$(producer_nodes | wc -l)" = "$nodes" ] && converged "$stack"; }
+  wait_until 120 "the producer tasks leave drained $drained" moved
+  wait_until 60 "the consumer goes on receiving after the drain" at_least $((before + 4)) received
+  [ "$(errors)" -eq "$errors_before" ] || fail "the consumer failed $(($(errors) - errors_before)) polls during the drain: $(logs | grep '^Error' | tail -n 3)"
+  pass "drained $drained: its producer task moved to $(producer_nodes | sort -u | paste -sd ' ') and the consumer kept receiving ($(($(received) - before)) numbers, 0 errors)"
+  docker node update --availability active "$drained" >/dev/null
+fi
 
 # Pull the plug on the other worker, while a poller asks 10 times a second (through the routing
 # mesh on the manager, or inside the overlay network). Requests to the dead node's replicas fail
 # until the manager marks it Down and takes them out of the balancing; then all succeed again.
-victim=$(docker node ls --format '{{.Hostname}}' | grep -vx -e "$drained" -e "$manager" | head -n 1)
+victim=$(docker node ls --format '{{.Hostname}}' | grep -vx -e "$manager" ${drained:+-e "$drained"} | sort | tail -n 1)
 poller_start "$stack" "$new" "$poll_url"
 wait_until 30 "the poller receives numbers" at_least 5 poller_count "Received number: "
 answered_before=$(poller_count "Received number: ")
@@ -121,4 +125,4 @@ poller_stop
 failed=$(poller_count "Error fetching the number: ")
 poller_remove
 [ "$answered_outage" -gt 0 ] || fail "no request was answered between the loss of $victim and the recovery"
-pass "killed $victim: marked Down, its replicas restored on $(producer_nodes | sort -u | paste -sd ' '); requests kept succeeding ($answered_outage answered meanwhile, $failed failed before the dead replica left the balancing, then 30 of 30)"
+pass "killed $victim: marked Down, all $(producer_nodes | wc -l) replicas running again, on $(producer_nodes | sort | paste -sd ' '); requests kept succeeding ($answered_outage answered meanwhile, $failed failed before the dead replica left the balancing, then 30 of 30)"

@@ -12,7 +12,7 @@ missing=$(lab_missing)
 [ -z "$missing" ] || skip_or_fail "the swarm lab needs $missing"
 [ ! -e "$LAB_RUN" ] || skip_or_fail "a swarm lab is already running here (make swarm-lab-down removes it)"
 
-stack=fogdeft-lab-test nodes=$LAB_NODES old=lab1 new=lab2
+stack=fogdeft-lab-test nodes=$LAB_NODES old=lab1 new=lab2 drain=yes
 export REGISTRY=fogdeft-lab-test POLL_INTERVAL=300ms PRODUCER_REPLICAS=$LAB_NODES
 m() { make --no-print-directory STACK="$stack" "$@"; }
 cleanup() {
