@@ -21,7 +21,13 @@ VM_REGISTRY_PORT=$(free_port)
 push=127.0.0.1:$VM_REGISTRY_PORT/$stack   # this host's name for the registry
 m() { make --no-print-directory STACK="$stack" "$@"; }
 cleanup() {
+  local status=$?
   [ -z "${poller_name:-}" ] || poller_remove
+  if [ "$status" -ne 0 ] && [ -n "${DOCKER_HOST:-}" ]; then
+    echo "--- the stack's tasks, and what ended them:" >&2
+    docker service ps "${stack}_producer" "${stack}_consumer" --no-trunc \
+      --format '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}' >&2 || true
+  fi
   unset DOCKER_HOST
   scripts/vm-lab-down.sh >/dev/null || echo "FAIL: make vm-lab-down" >&2
   docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$push/" | xargs -r docker rmi >/dev/null 2>&1 || true
@@ -42,9 +48,9 @@ expected=(x86_64 aarch64 armv7l)
 for node in $(seq "$nodes"); do
   arch=$(vm_docker "$node" info --format '{{.Architecture}}')
   [ "$arch" = "${expected[$((node - 1))]}" ] || fail "$(vm_name "$node") runs $arch, expected ${expected[$((node - 1))]}"
-  found+=("$(vm_name "$node"): $arch, Docker $(vm_docker "$node" version --format '{{.Server.Version}}');")
+  found+=("$(vm_name "$node") $arch")
 done
-pass "each node runs its own architecture's kernel and Debian's docker.io: ${found[*]}"
+pass "each node runs its own architecture's kernel, with Debian's docker.io $(vm_docker 3 version --format '{{.Server.Version}}'): ${found[*]}"
 
 for tag in "$old" "$new"; do
   m images-multiarch REGISTRY="$push" TAG="$tag" >/tmp/fogdeft-vm-images.log 2>&1 ||
