@@ -34,13 +34,13 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust
-test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	shellcheck -x scripts/*.sh .ci/run
+	shellcheck -x scripts/*.sh vm/*.sh .ci/run
 
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace
@@ -157,6 +157,31 @@ test-autoscale: ## End-to-end test on the lab: scale up under load, down after i
 
 autoscale-demo: ## The tutorial's Day 2 exercise on the lab: stepped load, a timeline, demo/autoscale.svg
 	scripts/autoscale-demo.sh
+
+##@ VM lab: the tutorial's cluster as QEMU machines (amd64 manager, arm64 and armv7 Pis), root
+# Publish with REGISTRY=127.0.0.1:$(VM_REGISTRY_PORT)/fogdeft; deploy with DOCKER_HOST=tcp://172.31.253.11:2375
+# and REGISTRY=172.31.253.1:$(VM_REGISTRY_PORT)/fogdeft (make vm-lab-up prints both).
+VM_REGISTRY_PORT ?= 5055
+export VM_REGISTRY_PORT
+CMD ?= nsenter --net=/var/run/docker/netns/ingress_sbox ipvsadm -Ln
+.PHONY: vm-lab-up vm-lab-down vm-lab-kill vm-lab-exec vm-lab-clean test-vm-lab
+vm-lab-up: ## Boot 3 VMs (amd64, arm64, armv7), form a swarm, start a registry on this host
+	scripts/vm-lab-up.sh
+
+vm-lab-down: ## Stop every VM and the registry, remove the network; waits until all is gone
+	scripts/vm-lab-down.sh
+
+vm-lab-kill: ## Pull the plug on VM NODE (NODE=3): its QEMU process is killed outright
+	scripts/vm-lab-kill.sh $(NODE)
+
+vm-lab-exec: ## Run CMD as root on VM NODE (default CMD: Swarm's IPVS table, ipvsadm -Ln)
+	scripts/vm-lab-exec.sh $(NODE) $(CMD)
+
+vm-lab-clean: ## Remove the cached guest images (the next vm-lab-up builds them again)
+	rm -rf "$${VM_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/fogdeft-vm}"
+
+test-vm-lab: ## End-to-end test on the VM lab: arm nodes, registry, routing mesh, update, node loss
+	scripts/test-vm-lab.sh
 
 ##@ Benchmarks
 .PHONY: bench

@@ -15,6 +15,11 @@ case "$what" in
       docker-registry                   # a real registry for the multi-arch test
       openssh-server openssh-client     # the stand-in Pi for `make pi-install`
       shellcheck                        # make lint checks every script
+      # The VM lab: QEMU for amd64, arm64 and armv7 guests, and what builds their images.
+      qemu-system-x86 qemu-system-arm debootstrap e2fsprogs kmod cpio ipvsadm
+      # qemu-system-* 7.2 comes from bookworm; a qemu-utils from backports (10.x), as on some
+      # Debian images, Breaks qemu-system-common 7.2, so take bookworm's (a downgrade if need be).
+      qemu-utils/bookworm
     )
     ;;
   bench)
@@ -35,7 +40,7 @@ fi
 say "installing: ${packages[*]}"
 "${sudo[@]}" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-  "${packages[@]}" >/dev/null
+  --allow-downgrades "${packages[@]}" >/dev/null
 if [ "$what" = test ]; then
   rustup component add rustfmt clippy
 fi

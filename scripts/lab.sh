@@ -37,14 +37,18 @@ lab_missing() {
 # Every process of node N: the daemons and the containers they run.
 lab_node_pids() { find "$LAB_CGROUP/node-$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true; }
 
-# Pulls node N's plug: kills every process of the node at once, as a power cut would.
+# Pulls node N's plug: kills every process of the node at once, as a power cut would, and returns
+# once they are all gone (a killed process leaves its cgroup before its parent has reaped it).
 lab_kill() {
-  local node=$1 tries=50 pids
+  local node=$1 tries=50 pids seen=()
   while pids=$(lab_node_pids "$node") && [ -n "$pids" ]; do
+    # shellcheck disable=SC2206 # one pid per word
+    seen+=($pids)
     # shellcheck disable=SC2086 # one pid per word
     kill -9 $pids 2>/dev/null || true
     tries=$((tries - 1))
     [ "$tries" -gt 0 ] || fail "node $node: processes survive kill -9: $pids"
     sleep 0.1
   done
+  [ ${#seen[@]} -eq 0 ] || wait_until 10 "node $node's processes exit (${seen[*]})" gone "${seen[@]}"
 }

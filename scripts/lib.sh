@@ -33,6 +33,10 @@ wait_until() {
 at_least() { local n=$1; shift; [ "$("$@")" -ge "$n" ]; }
 prints()   { local text=$1; shift; [ "$("$@")" = "$text" ]; }
 
+# Condition for wait_until: `gone PID...` holds once none of these processes exists any more
+# (not even as a zombie that its parent has yet to reap).
+gone() { local pid; for pid in "$@"; do [ ! -e "/proc/$pid" ] || return 1; done; }
+
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -46,6 +50,24 @@ PROGRAMS=(producer consumer autoscaler)
 
 # The version in Cargo.toml, for image labels.
 project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n 1; }
+
+# The network of a lab (swarm-lab, vm-lab): a bridge br0 inside network namespace NAME-switch, so
+# that this host's firewall never sees the lab's traffic, and this host joined to it as SUBNET.1
+# through veth NAME. The nodes' cables plug into br0. switch_down removes it all.
+switch_up() {
+  local name=$1 subnet=$2 switch=$1-switch
+  ip netns add "$switch"
+  ip -n "$switch" link add br0 type bridge
+  ip -n "$switch" link set br0 up
+  ip link add "$name" type veth peer name host netns "$switch"
+  ip addr add "$subnet.1/24" dev "$name"
+  ip link set "$name" up
+  ip -n "$switch" link set host master br0 up
+}
+switch_down() {
+  ip netns del "$1-switch" 2>/dev/null || true   # its bridge and cables go with it
+  ip link del "$1" 2>/dev/null || true             # gone with the switch already, unless that failed
+}
 
 # Swarm's VIPs and routing mesh need IPVS in the kernel; without it, use SWARM_NET=dnsrr.
 ipvs_available() { [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; }
@@ -71,23 +93,55 @@ wait_converged() {
   wait_until "$2" "stack $1 converged: $(docker stack services "$1" --format '{{.Name}} {{.Replicas}}' 2>&1 | tr '\n' ' ')" converged "$1"
 }
 
-# The rolling-update check of test-swarm.sh and test-swarm-lab.sh. A client inside the stack's
-# overlay network (no port needed) polls 10 times a second all through `make swarm-update
-# TAG=NEW`, and every poll must be answered. WHAT names the update in the PASS line.
-# Usage: poll_through_update STACK OLD_TAG NEW_TAG WHAT   (the poller is container STACK-poller)
+# A client that polls 10 times a second and logs every answer, for the checks that nothing fails
+# while the stack changes. With a URL it is this host's consumer binary (from dist/, built by
+# make images or images-multiarch), polling through the routing mesh; without one, a container
+# STACK-poller of REGISTRY/consumer:TAG inside the stack's overlay network.
+# poller_start STACK TAG [URL]; poller_log; poller_count PREFIX; poller_stop
+poller_start() {
+  poller_pid="" poller_name=$1-poller
+  if [ -n "${3:-}" ]; then
+    poller_file=$(mktemp /tmp/fogdeft-poller.XXXXXX)
+    "dist/$(make -s --no-print-directory print-host-platform)/consumer" \
+      --url "$3" --interval 100ms --timeout 1s >"$poller_file" 2>&1 &
+    poller_pid=$!
+  else
+    docker run -d --name "$poller_name" --network "$1_numbers" "$REGISTRY/consumer:$2" \
+      --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
+  fi
+}
+poller_log() {
+  if [ -n "$poller_pid" ]; then cat "$poller_file"; else docker logs "$poller_name" 2>&1; fi
+}
+poller_count() { poller_log | grep -c "^$1" || true; }
+poller_stop() {
+  if [ -n "$poller_pid" ]; then
+    kill "$poller_pid" 2>/dev/null || true
+    wait "$poller_pid" 2>/dev/null || true
+  else
+    docker stop "$poller_name" >/dev/null 2>&1 || true
+  fi
+}
+poller_remove() {
+  poller_stop
+  if [ -n "${poller_pid:-}" ]; then rm -f "$poller_file"; else docker rm -f "${poller_name:-}" >/dev/null 2>&1 || true; fi
+  poller_pid="" poller_name=""
+}
+
+# The rolling-update check of the swarm tests: a poller (above) asks 10 times a second all
+# through `make swarm-update TAG=NEW`, and every poll must be answered. WHAT names the update in
+# the PASS line. Usage: poll_through_update STACK OLD_TAG NEW_TAG WHAT [URL]
 poll_through_update() {
-  local stack=$1 old=$2 new=$3 what=$4 poller=$1-poller image ok failed
-  docker run -d --name "$poller" --network "${stack}_numbers" "$REGISTRY/consumer:$old" \
-    --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
-  polls() { docker logs "$poller" 2>&1 | grep -c "^$1" || true; }
-  wait_until 30 "the poller receives numbers" at_least 5 polls "Received number: "
+  local stack=$1 old=$2 new=$3 what=$4 image ok failed
+  poller_start "$stack" "$old" "${5:-}"
+  wait_until 30 "the poller receives numbers" at_least 5 poller_count "Received number: "
   make --no-print-directory STACK="$stack" swarm-update TAG="$new" >/dev/null || fail "make swarm-update TAG=$new"
   image=$(docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_producer")
   [[ $image == "$REGISTRY/producer:$new"* ]] || fail "after the update the producer runs $image"
-  docker stop "$poller" >/dev/null
-  ok=$(polls "Received number: ") failed=$(polls "Error fetching the number: ")
+  poller_stop
+  ok=$(poller_count "Received number: ") failed=$(poller_count "Error fetching the number: ")
   say "during the rolling update: $ok requests answered, $failed failed"
-  [ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(docker logs "$poller" 2>&1 | grep -m3 '^Error')"
-  docker rm "$poller" >/dev/null
+  [ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(poller_log | grep -m3 '^Error')"
+  poller_remove
   pass "$what with 0 failed requests out of $ok"
 }

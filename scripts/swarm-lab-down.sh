@@ -15,8 +15,7 @@ done
 for node in $(seq "$LAB_NODES"); do
   ip netns del "$(lab_ns "$node")" 2>/dev/null || true
 done
-ip netns del "$LAB-switch" 2>/dev/null || true
-ip link del "$LAB" 2>/dev/null || true   # gone with the switch already, unless that failed
+switch_down "$LAB"
 # Made by swarm-lab-up.sh only if it was missing (the nodes mount a tmpfs on it).
 [ ! -e "$LAB_RUN/made-run-containerd" ] || rmdir /run/containerd 2>/dev/null || true
 rm -rf "$LAB_RUN" "$LAB_DATA"

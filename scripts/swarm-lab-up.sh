@@ -20,14 +20,8 @@ trap '[ $? -eq 0 ] || "$(dirname "$0")/swarm-lab-down.sh"' EXIT
 
 # The network: a switch (a bridge in a namespace of its own, so the host's firewall never sees
 # the lab's traffic), this host on it as .1, and one veth cable per node.
+switch_up "$LAB" "$LAB_SUBNET"
 switch=$LAB-switch
-ip netns add "$switch"
-ip -n "$switch" link add br0 type bridge
-ip -n "$switch" link set br0 up
-ip link add "$LAB" type veth peer name host netns "$switch"
-ip addr add "$LAB_SUBNET.1/24" dev "$LAB"
-ip link set "$LAB" up
-ip -n "$switch" link set host master br0 up
 for node in $(seq "$LAB_NODES"); do
   ns=$(lab_ns "$node")
   ip netns add "$ns"

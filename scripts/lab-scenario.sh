@@ -1,0 +1,130 @@
+# shellcheck shell=bash
+# Scenario 02 on a three-node lab, shared by test-swarm-lab.sh (network namespaces) and
+# test-vm-lab.sh (virtual machines): `. "$(dirname "$0")/lab-scenario.sh"` once the lab is up,
+# DOCKER_HOST names its manager and both tags of the images are where the nodes find them.
+#
+# The test that sources it sets: STACK (exported) and stack, nodes (how many), old and new (the
+# two tags), REGISTRY, SWARM_NET, drain (yes or no: whether to drain a node too), and defines
+# three functions for its kind of lab:
+#   node_docker N ARG...   docker against node N's own engine
+#   node_kill N            pull the plug on node N (make swarm-lab-kill / vm-lab-kill)
+#   node_ipvs N            print `ipvsadm -Ln` of node N's ingress namespace (SWARM_NET=vip only)
+# Node N's hostname ends in -N (fogdeft-lab-2, fogdeft-vm-2).
+# shellcheck disable=SC2154 # stack, nodes, old and new are set by the test that sources this file
+
+# The nodes, and the platform of each as Docker names images' platforms.
+status() { docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}'; }
+[ "$(status | grep -c ' Ready Active$')" = "$nodes" ] || fail "nodes: $(status)"
+platform() {
+  case "$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$1")" in
+    x86_64) echo linux/amd64 ;;
+    aarch64) echo linux/arm64 ;;
+    armv7l) echo linux/arm/v7 ;;
+    *) echo "unknown" ;;
+  esac
+}
+hosts=$(docker node ls --format '{{.Hostname}}' | sort)
+manager=$(docker node ls --filter role=manager --format '{{.Hostname}}' | head -n 1)
+pass "$nodes nodes Ready: $(for h in $hosts; do printf '%s (%s) ' "$h" "$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$h")"; done)"
+
+stack_make swarm-deploy TAG="$old" >/dev/null || fail "make swarm-deploy TAG=$old against the lab"
+
+# Where the tasks run, and what the consumer hears.
+tasks() { docker service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.ID}}'; }
+producer_nodes() { tasks producer | cut -d' ' -f1; }
+consumer_node() { tasks consumer | cut -d' ' -f1; }
+logs() { docker service logs --raw "${stack}_consumer" 2>/dev/null; }
+received() { logs | grep -c '^Received number: ' || true; }
+errors() { logs | grep -c '^Error fetching the number: ' || true; }
+source_nodes() { logs | sed -n 's/^Received number: .* (from \(.*\)-producer-[0-9]*)$/\1/p' | sort -u; }
+
+# A replica that failed its first health checks (slow emulated nodes) is replaced: wait for it.
+spread() { [ "$(producer_nodes | sort -u | wc -l)" = "$nodes" ] && converged "$stack"; }
+wait_until 120 "a producer replica on each of the $nodes nodes" spread
+pass "$(producer_nodes | wc -l) producer replicas, one on each node: $(producer_nodes | sort | paste -sd ' ')"
+
+# Each node pulled (or was given) the image of its own platform: read it off the container.
+checked=()
+while read -r node task; do
+  container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$task")
+  image=$(node_docker "${node##*-}" inspect --format '{{.Image}}' "$container")
+  actual=$(node_docker "${node##*-}" image inspect --format '{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}' "$image")
+  [ "$actual" = "$(platform "$node")" ] || fail "the producer on $node ($(platform "$node")) runs an image for $actual"
+  checked+=("$node:$actual")
+done < <(tasks producer)
+pass "every producer replica runs the image for its node's platform: ${checked[*]}"
+
+source_node_count() { source_nodes | wc -l; }
+wait_until 90 "the consumer hears replicas on all $nodes nodes" at_least "$nodes" source_node_count
+pass "the consumer on $(consumer_node) receives numbers from replicas on $(source_nodes | paste -sd ' ') (over the overlay network)"
+
+if [ "$SWARM_NET" = vip ]; then
+  # The routing mesh: IPVS in each node's ingress namespace balances the published port over
+  # the replicas' addresses on the ingress network.
+  ingress_ips=$(tasks producer | while read -r _ task; do
+    docker inspect --format '{{range .NetworksAttachments}}{{if eq .Network.Spec.Name "ingress"}}{{range .Addresses}}{{.}}{{end}}{{end}}{{end}}' "$task" | cut -d/ -f1
+  done | sort | paste -sd ' ')
+  ipvs_ips=$(node_ipvs "${manager##*-}" | sed -n 's/^ *-> \([0-9.]*\):.*/\1/p' | sort | paste -sd ' ')
+  [ -n "$ipvs_ips" ] || fail "ipvsadm in $manager's ingress_sbox lists no replica"
+  [ "$ipvs_ips" = "$ingress_ips" ] ||
+    fail "ipvsadm in ingress_sbox lists '$ipvs_ips', the replicas' ingress addresses are '$ingress_ips'"
+  pass "IPVS in use: ipvsadm in $manager's ingress_sbox balances over the $nodes replicas' ingress addresses ($ipvs_ips)"
+
+  # curl any node: every node answers on the published port, also with replicas on other nodes.
+  for host in $hosts; do
+    addr=$(docker node inspect --format '{{.Status.Addr}}' "$host")
+    served=$(for _ in 1 2 3 4 5 6; do
+      curl -fsS -m 5 -D- -o /dev/null "http://$addr:${PRODUCER_PORT:-5000}/number" | tr -d '\r' | sed -n 's/^X-Served-By: //Ip'
+    done | sort -u)
+    [ -n "$served" ] || fail "curl http://$addr:${PRODUCER_PORT:-5000}/number ($host): no answer"
+    grep -vq "^$host-" <<<"$served" || fail "curl $host:${PRODUCER_PORT:-5000}: only replicas on $host answered: $served"
+    pass "curl http://$addr:${PRODUCER_PORT:-5000}/number ($host) is answered by $(paste -sd ' ' <<<"$served")"
+  done
+  poll_url=http://$(docker node inspect --format '{{.Status.Addr}}' "$manager"):${PRODUCER_PORT:-5000}/number
+  poll_through_update "$stack" "$old" "$new" "rolling update to $new polled from this host through the routing mesh ($poll_url)" "$poll_url"
+else
+  # dnsrr: no routing mesh; the poller asks from inside the overlay network instead.
+  poll_url=""
+  poll_through_update "$stack" "$old" "$new" "rolling update to $new across the nodes, polled inside the overlay network"
+fi
+
+# Drain a worker that runs a producer task but not the consumer, so that the consumer's own view
+# is what we watch: it must go on receiving.
+drained=""
+if [ "$drain" = yes ]; then
+  drained=$(producer_nodes | grep -vx -e "$(consumer_node)" -e "$manager" | head -n 1)
+  [ -n "$drained" ] || fail "no worker runs a producer task without the consumer: $(producer_nodes | paste -sd ' ')"
+  before=$(received) errors_before=$(errors)
+  docker node update --availability drain "$drained" >/dev/null
+  moved() { ! producer_nodes | grep -qx "$drained" && [ "$(producer_nodes | wc -l)" = "$nodes" ] && converged "$stack"; }
+  wait_until 120 "the producer tasks leave drained $drained" moved
+  wait_until 60 "the consumer goes on receiving after the drain" at_least $((before + 4)) received
+  [ "$(errors)" -eq "$errors_before" ] || fail "the consumer failed $(($(errors) - errors_before)) polls during the drain: $(logs | grep '^Error' | tail -n 3)"
+  pass "drained $drained: its producer task moved to $(producer_nodes | sort -u | paste -sd ' ') and the consumer kept receiving ($(($(received) - before)) numbers, 0 errors)"
+  docker node update --availability active "$drained" >/dev/null
+fi
+
+# Pull the plug on the other worker, while a poller asks 10 times a second (through the routing
+# mesh on the manager, or inside the overlay network). Requests to the dead node's replicas fail
+# until the manager marks it Down and takes them out of the balancing; then all succeed again.
+victim=$(docker node ls --format '{{.Hostname}}' | grep -vx -e "$manager" ${drained:+-e "$drained"} | sort | tail -n 1)
+poller_start "$stack" "$new" "$poll_url"
+wait_until 30 "the poller receives numbers" at_least 5 poller_count "Received number: "
+answered_before=$(poller_count "Received number: ")
+node_kill "${victim##*-}"
+node_down() { docker node ls --format '{{.Hostname}} {{.Status}}' | grep -qx "$victim Down"; }
+wait_until 90 "the manager marks $victim Down" node_down
+restored() {
+  placement=$(producer_nodes | sort | paste -sd ' ')
+  ! grep -qw "$victim" <<<"$placement $(consumer_node)" && [ "$(wc -w <<<"$placement")" = "$nodes" ] && converged "$stack"
+}
+wait_until 180 "Swarm restores every replica away from $victim" restored
+answered_outage=$(($(poller_count "Received number: ") - answered_before))
+# From here on every request must succeed: the last 30 polls, all answered.
+last_ok() { [ "$(poller_log | tail -n 30 | grep -c '^Received number: ')" = 30 ]; }
+wait_until 60 "every poll is answered again after $victim was lost" last_ok
+poller_stop
+failed=$(poller_count "Error fetching the number: ")
+poller_remove
+[ "$answered_outage" -gt 0 ] || fail "no request was answered between the loss of $victim and the recovery"
+pass "killed $victim: marked Down, and all $nodes replicas run again, on $placement; requests kept succeeding ($answered_outage answered meanwhile, $failed failed before the dead replica left the balancing, then 30 of 30)"
