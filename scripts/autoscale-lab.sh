@@ -18,14 +18,11 @@ AS_LAB_STARTED=
 
 # SKIPs (fails under REQUIRE_DOCKER=1) when something is missing or the lab is in use.
 autoscale_lab_check() {
-  require_docker
-  local missing tool
-  missing=$(lab_missing)
-  [ -z "$missing" ] || skip_or_fail "the swarm lab needs $missing"
+  local tool
+  require_lab "swarm lab" lab_missing "$LAB_RUN"
   for tool in prometheus hey; do
-    command -v "$tool" >/dev/null || skip_or_fail "$tool is missing (apt-get install prometheus hey)"
+    command -v "$tool" >/dev/null || skip_or_fail "$tool is missing (make deps installs it)"
   done
-  [ ! -e "$LAB_RUN" ] || skip_or_fail "a swarm lab is already running here (make swarm-lab-down removes it)"
 }
 
 # Builds the images, starts the lab, deploys the stack; then DOCKER_HOST names the lab's manager.

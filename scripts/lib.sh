@@ -72,6 +72,33 @@ switch_down() {
 # Swarm's VIPs and routing mesh need IPVS in the kernel; without it, use SWARM_NET=dnsrr.
 ipvs_available() { [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; }
 
+# require_lab NAME MISSING RUN: a test's SKIP (a failure under REQUIRE_DOCKER=1) unless this
+# machine has a Docker engine and what lab NAME needs (MISSING prints what it lacks), and no such
+# lab is running (RUN exists while one is).
+require_lab() {
+  local name=$1 missing
+  require_docker
+  missing=$("$2")
+  [ -z "$missing" ] || skip_or_fail "the $name needs $missing"
+  [ ! -e "$3" ] || skip_or_fail "a $name is already running here (its down target removes it)"
+}
+
+# form_swarm NODES DOCKER IP SECONDS [INIT_ARG...]: node 1 starts a swarm and the others join it
+# as workers; `DOCKER N ARG...` runs docker on node N and `IP N` prints its address. Then waits
+# up to SECONDS until every node is Ready.
+form_swarm() {
+  local nodes=$1 docker=$2 ip=$3 limit=$4 token node
+  shift 4
+  "$docker" 1 swarm init --advertise-addr "$("$ip" 1)" "$@" >/dev/null
+  token=$("$docker" 1 swarm join-token -q worker)
+  for node in $(seq 2 "$nodes"); do
+    "$docker" "$node" swarm join --token "$token" --advertise-addr "$("$ip" "$node")" "$("$ip" 1):2377" >/dev/null
+  done
+  wait_until "$limit" "all $nodes nodes Ready" nodes_ready "$nodes" "$docker"
+}
+# nodes_ready NODES DOCKER: the manager (node 1) sees NODES nodes Ready.
+nodes_ready() { [ "$("$2" 1 node ls --format '{{.Status}}' | grep -c '^Ready$')" = "$1" ]; }
+
 # `make` for the stack a test works on: the swarm targets act on stack $STACK.
 stack_make() { make --no-print-directory STACK="${STACK:?}" "$@"; }
 

@@ -73,13 +73,7 @@ done
 say "images loaded into every node: ${images[*]}"
 
 # The swarm. A short heartbeat lets the manager notice a lost node within seconds.
-lab_docker 1 swarm init --advertise-addr "$(lab_ip 1)" --dispatcher-heartbeat 2s >/dev/null
-token=$(lab_docker 1 swarm join-token -q worker)
-for node in $(seq 2 "$LAB_NODES"); do
-  lab_docker "$node" swarm join --token "$token" --advertise-addr "$(lab_ip "$node")" "$(lab_ip 1):2377" >/dev/null
-done
-ready() { [ "$(lab_docker 1 node ls --format '{{.Status}}' | grep -c '^Ready$')" = "$LAB_NODES" ]; }
-wait_until 60 "all $LAB_NODES nodes Ready" ready
+form_swarm "$LAB_NODES" lab_docker lab_ip 60 --dispatcher-heartbeat 2s
 lab_docker 1 node ls --format '{{.Hostname}}  {{.Status}}  {{.ManagerStatus}}'
 
 # Without IPVS there is no routing mesh: then ask from inside the overlay network instead.

@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lab.sh"
 cd "$(dirname "$0")/.."
-require_docker
-missing=$(lab_missing)
-[ -z "$missing" ] || skip_or_fail "the swarm lab needs $missing"
-[ ! -e "$LAB_RUN" ] || skip_or_fail "a swarm lab is already running here (make swarm-lab-down removes it)"
+require_lab "swarm lab" lab_missing "$LAB_RUN"
 
 export STACK=fogdeft-lab-test
 stack=$STACK nodes=$LAB_NODES old=lab1 new=lab2 drain=yes

@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
 cd "$(dirname "$0")/.."
-require_docker
-missing=$(vm_missing)
-[ -z "$missing" ] || skip_or_fail "the VM lab needs $missing"
-[ ! -e "$VM_RUN" ] || skip_or_fail "a VM lab is already running here (make vm-lab-down removes it)"
+require_lab "VM lab" vm_missing "$VM_RUN"
 
 started=$SECONDS
 # The drain step is left to the namespace lab: under emulation it costs about 40 s of this test's

@@ -108,13 +108,7 @@ say "daemons: dockerd answers on every node"
 
 # The swarm, with Docker's default heartbeat (5 s): emulated nodes on a busy host can miss a
 # shorter one, and then the manager takes them for lost.
-vm_docker 1 swarm init --advertise-addr "$(vm_ip 1)" >/dev/null
-token=$(vm_docker 1 swarm join-token -q worker)
-for node in $(seq 2 "$VM_NODES"); do
-  vm_docker "$node" swarm join --token "$token" --advertise-addr "$(vm_ip "$node")" "$(vm_ip 1):2377" >/dev/null
-done
-ready() { [ "$(vm_docker 1 node ls --format '{{.Status}}' | grep -c '^Ready$')" = "$VM_NODES" ]; }
-wait_until 120 "all $VM_NODES nodes Ready" ready
+form_swarm "$VM_NODES" vm_docker vm_ip 120
 vm_docker 1 node ls -q | xargs docker -H "$(vm_host 1)" node inspect --format \
   '    {{.Description.Hostname}}  {{.Status.State}}  {{.Description.Platform.Architecture}}  {{.Status.Addr}}{{if .ManagerStatus}}  manager{{end}}'
 cat <<EOF
