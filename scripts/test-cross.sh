@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 scripts/cross.sh >/dev/null 2>&1 || scripts/cross.sh   # rerun loudly only if it failed
 { command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null; } ||
-  skip_or_fail "qemu-user is not installed (apt-get install qemu-user)"
+  skip_or_fail "qemu-user is not installed (make deps installs it)"
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT

@@ -6,8 +6,8 @@
 # everything up to the systemctl calls, and the units with `systemd-analyze verify`.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
-[ -x /usr/sbin/sshd ] || skip_or_fail "openssh-server is not installed (apt-get install openssh-server)"
-command -v qemu-arm >/dev/null || skip_or_fail "qemu-user is not installed (apt-get install qemu-user)"
+[ -x /usr/sbin/sshd ] || skip_or_fail "openssh-server is not installed (make deps installs it)"
+command -v qemu-arm >/dev/null || skip_or_fail "qemu-user is not installed (make deps installs it)"
 
 work=$(mktemp -d /tmp/fogdeft-test-pi.XXXXXX)
 port=$(free_port)

@@ -58,7 +58,7 @@ vm_missing() {
   [ "$(id -u)" = 0 ] || { echo "root (the lab makes a network namespace, a bridge and TAP devices)"; return; }
   local tool arch
   for arch in amd64 arm64 armhf; do
-    command -v "$(vm_qemu "$arch")" >/dev/null || { echo "$(vm_qemu "$arch") (apt-get install qemu-system-x86 qemu-system-arm)"; return; }
+    command -v "$(vm_qemu "$arch")" >/dev/null || { echo "$(vm_qemu "$arch") (make deps installs it)"; return; }
   done
   for tool in debootstrap mkfs.ext4 depmod modprobe cpio qemu-img docker-registry ip nsenter; do
     command -v "$tool" >/dev/null || { echo "$tool"; return; }

@@ -116,7 +116,7 @@ fn promtool_check(text: &str) {
     let mut child = match child {
         Ok(child) => child,
         Err(_) if std::env::var("CI").is_err() => {
-            return eprintln!("SKIP: promtool not installed (apt-get install prometheus)");
+            return eprintln!("SKIP: promtool not installed (make deps installs it)");
         }
         Err(e) => panic!("promtool is required in CI: {e}"),
     };
