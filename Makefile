@@ -8,8 +8,7 @@ REGISTRY ?= fogdeft
 TAG      ?= latest
 
 # This machine's platform, as Docker names it and as the dist/ folder is named.
-UNAME_M       := $(shell uname -m)
-HOST_PLATFORM := $(if $(filter x86_64,$(UNAME_M)),linux-amd64,$(if $(filter aarch64 arm64,$(UNAME_M)),linux-arm64,linux-arm-v7))
+HOST_PLATFORM := $(shell bash -c '. scripts/lib.sh && host_platform')
 
 .PHONY: help
 help: ## List the targets (this text)

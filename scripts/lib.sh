@@ -40,6 +40,15 @@ gone() { local pid; for pid in "$@"; do [ ! -e "/proc/$pid" ] || return 1; done;
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# This machine's platform as the dist/ folder names it: linux-amd64, linux-arm64, linux-arm-v7.
+host_platform() {
+  case "$(uname -m)" in
+    x86_64) echo linux-amd64 ;;
+    aarch64 | arm64) echo linux-arm64 ;;
+    *) echo linux-arm-v7 ;;
+  esac
+}
+
 # The dist/ folder name of a platform (linux-arm-v7) split into Docker's words: arm and v7.
 platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
 platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
@@ -129,7 +138,7 @@ poller_start() {
   poller_pid="" poller_name=$1-poller
   if [ -n "${3:-}" ]; then
     poller_file=$(mktemp /tmp/fogdeft-poller.XXXXXX)
-    "dist/$(make -s --no-print-directory print-host-platform)/consumer" \
+    "dist/$(host_platform)/consumer" \
       --url "$3" --interval 100ms --timeout 1s >"$poller_file" 2>&1 &
     poller_pid=$!
   else
