@@ -1,5 +1,5 @@
-//! The few pieces both programs share: reading flags and env, durations, and stop signals.
-//! Each binary includes this file with `mod common;`.
+//! The few pieces all three programs share: their settings (flags, variables, `--help`), and
+//! stop signals. Each binary includes this file with `mod common;`.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -32,7 +32,7 @@ pub fn exit_bad_config(program: &str, message: &str) -> ! {
 //         }
 //     }
 //
-// The same list reads the command line and the environment (`read_settings`) and prints the
+// The same list reads the command line and the environment (`read_command`) and prints the
 // table of `--help` (`settings_table`). Defaults are `Config::default()`, in one place.
 
 /// A program's settings: their defaults (`Default`), their declarations, and the checks that
