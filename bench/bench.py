@@ -216,7 +216,9 @@ def docker_figures():
             subprocess.run(["docker", "rm", name], capture_output=True)
             figures[program] = (size, stop)
     finally:
-        subprocess.run(["docker", "rmi", f"{tag}/producer:bench", f"{tag}/consumer:bench"], capture_output=True)
+        # build-images.sh builds every program's image: remove them all.
+        programs = ("producer", "consumer", "autoscaler")
+        subprocess.run(["docker", "rmi", *(f"{tag}/{p}:bench" for p in programs)], capture_output=True)
     return figures
 
 
