@@ -19,7 +19,7 @@ AS_LAB_STARTED=
 # SKIPs (fails under REQUIRE_DOCKER=1) when something is missing or the lab is in use.
 autoscale_lab_check() {
   local tool
-  require_lab "swarm lab" lab_missing "$LAB_RUN"
+  require_lab "swarm lab" lab_missing swarm_lab_in_use
   for tool in prometheus hey; do
     command -v "$tool" >/dev/null || skip_or_fail "$tool is missing (make deps installs it)"
   done

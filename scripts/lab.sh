@@ -12,6 +12,7 @@ LAB_NODES=3
 LAB_SUBNET=${LAB_SUBNET:-172.31.254}        # a /24 that nothing else on this host uses
 LAB_RUN=/run/$LAB                            # sockets, pid files, exec roots, logs
 LAB_DATA=/var/lib/$LAB                       # data roots: images, containers, swarm state
+LAB_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
   LAB_CGROUP=/sys/fs/cgroup/$LAB             # cgroup v2
 else
@@ -36,6 +37,10 @@ lab_missing() {
 
 # Every process of node N: the daemons and the containers they run.
 lab_node_pids() { find "$LAB_CGROUP/node-$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true; }
+# Whether any process of the lab lives, and whether a lab runs here (a killed run's leftover is
+# removed; see lab_in_use in lib.sh).
+lab_alive() { local node; for node in $(seq "$LAB_NODES"); do [ -z "$(lab_node_pids "$node")" ] || return 0; done; return 1; }
+swarm_lab_in_use() { lab_in_use "swarm lab" "$LAB_RUN" lab_alive "$LAB_SCRIPTS/swarm-lab-down.sh"; }
 
 # Pulls node N's plug: kills every process of the node at once, as a power cut would, and returns
 # once they are all gone (a killed process leaves its cgroup before its parent has reaped it).

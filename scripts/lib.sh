@@ -81,15 +81,33 @@ switch_down() {
 # Swarm's VIPs and routing mesh need IPVS in the kernel; without it, use SWARM_NET=dnsrr.
 ipvs_available() { [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; }
 
-# require_lab NAME MISSING RUN: a test's SKIP (a failure under REQUIRE_DOCKER=1) unless this
+# lab_in_use NAME RUN ALIVE DOWN: true while a NAME runs here. RUN is its folder, the function
+# ALIVE holds while any of its processes lives, the script DOWN removes it. A run that was killed
+# leaves a lab behind: its folder with no process alive, or a lab that a test started (RUN/owner
+# holds the pid in LAB_OWNER, which tests set) after that test is gone. Such a leftover is removed
+# here, so that it never blocks the next run; a lab that a person started is never touched.
+lab_in_use() {
+  local name=$1 run=$2 alive=$3 down=$4 owner
+  [ -e "$run" ] || return 1
+  owner=$(cat "$run/owner" 2>/dev/null) || owner=
+  if "$alive" && { [ -z "$owner" ] || [ -e "/proc/$owner" ]; }; then return 0; fi
+  say "removing the $name that a killed run left behind"
+  "$down" >/dev/null || fail "could not remove the $name that a killed run left behind: run $down"
+  return 1
+}
+# lab_owner RUN: the lab in folder RUN belongs to the test whose pid is in LAB_OWNER, if any.
+lab_owner() { [ -z "${LAB_OWNER:-}" ] || echo "$LAB_OWNER" >"$1/owner"; }
+
+# require_lab NAME MISSING IN_USE: a test's SKIP (a failure under REQUIRE_DOCKER=1) unless this
 # machine has a Docker engine and what lab NAME needs (MISSING prints what it lacks), and no such
-# lab is running (RUN exists while one is).
+# lab is running (IN_USE holds while one is). The test then owns the lab it starts.
 require_lab() {
   local name=$1 missing
   require_docker
   missing=$("$2")
   [ -z "$missing" ] || skip_or_fail "the $name needs $missing"
-  [ ! -e "$3" ] || skip_or_fail "a $name is already running here (its down target removes it)"
+  ! "$3" || skip_or_fail "a $name is already running here (its down target removes it)"
+  export LAB_OWNER=$$
 }
 
 # form_swarm NODES DOCKER IP SECONDS [INIT_ARG...]: node 1 starts a swarm and the others join it

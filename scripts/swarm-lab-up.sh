@@ -8,7 +8,7 @@
 
 missing=$(lab_missing)
 [ -z "$missing" ] || fail "the swarm lab needs $missing"
-[ ! -e "$LAB_RUN" ] || fail "a lab is already here ($LAB_RUN): run 'make swarm-lab-down' first"
+! swarm_lab_in_use || fail "a swarm lab is already running here: run 'make swarm-lab-down' first"
 images=("$@")
 [ ${#images[@]} -gt 0 ] ||
   images=("${REGISTRY:-fogdeft}/producer:${TAG:-latest}" "${REGISTRY:-fogdeft}/consumer:${TAG:-latest}")
@@ -38,8 +38,10 @@ say "network: nodes at $(for n in $(seq "$LAB_NODES"); do printf '%s ' "$(lab_ip
 # for several daemons on one host, and an empty config file so that /etc/docker/daemon.json
 # cannot clash with these flags. vfs storage works on any file system, even inside a container;
 # the images are under 1 MiB, so copying layers costs nothing.
+mkdir -p "$LAB_RUN"
+lab_owner "$LAB_RUN"
 if [ ! -e /run/containerd ]; then
-  mkdir /run/containerd && mkdir -p "$LAB_RUN" && touch "$LAB_RUN/made-run-containerd"
+  mkdir /run/containerd && touch "$LAB_RUN/made-run-containerd"
 fi
 for node in $(seq "$LAB_NODES"); do
   run=$LAB_RUN/node-$node

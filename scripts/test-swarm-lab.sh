@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lab.sh"
 cd "$(dirname "$0")/.."
-require_lab "swarm lab" lab_missing "$LAB_RUN"
+require_lab "swarm lab" lab_missing swarm_lab_in_use
 
 export STACK=fogdeft-lab-test
 stack=$STACK nodes=$LAB_NODES old=lab1 new=lab2 drain=yes
@@ -21,6 +21,29 @@ cleanup() {
   done
 }
 trap cleanup EXIT
+
+# What a killed run leaves behind must not block the next one, and a lab that a person started
+# must not be taken for it. A stand-in lab: its folder, node 1's namespace, and one process in
+# node 1's cgroup, owned first by a test that is gone, then by nobody.
+fake_lab() {
+  mkdir -p "$LAB_RUN" "$LAB_CGROUP/node-1"
+  ip netns add "$(lab_ns 1)"
+  sleep 600 &
+  disown   # killed by the lab's removal; not a job whose death this shell reports
+  echo $! >"$LAB_CGROUP/node-1/cgroup.procs"
+}
+true & dead=$!
+wait "$dead"
+fake_lab
+echo "$dead" >"$LAB_RUN/owner"
+! swarm_lab_in_use >/dev/null || fail "a lab whose test is gone was taken for one in use"
+if [ -e "$LAB_RUN" ] || ip netns list | awk '{print $1}' | grep -qx "$(lab_ns 1)" || lab_alive; then
+  fail "the lab that a killed run left behind was not removed"
+fi
+fake_lab
+swarm_lab_in_use || fail "a running lab that no test owns was taken for a leftover"
+scripts/swarm-lab-down.sh >/dev/null
+pass "a lab that a killed test left behind is removed; a running lab of a person's is not touched"
 
 # No registry: the images are loaded into every node from this host's engine, under both tags.
 stack_make images TAG="$old" >/dev/null 2>&1 || fail "make images"

@@ -38,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 if [ -n "$created_swarm" ]; then
   stack_make swarm-init >/dev/null
-  pass "created a single-node swarm for this test (it is left at the end)"
+  pass "created a single-node swarm for this test (it leaves it at the end)"
 fi
 
 # Without IPVS in the kernel, VIPs and the routing mesh cannot work: use DNS round-robin.

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
 cd "$(dirname "$0")/.."
-require_lab "VM lab" vm_missing "$VM_RUN"
+require_lab "VM lab" vm_missing vm_lab_in_use
 
 started=$SECONDS
 # The drain step is left to the namespace lab: under emulation it costs about 40 s of this test's

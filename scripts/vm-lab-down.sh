@@ -11,7 +11,7 @@ pids=()
 for node in $(seq "$VM_NODES"); do
   pid=$(vm_pid "$node") && pids+=("$pid")
 done
-pid=$(cat "$VM_RUN/registry.pid" 2>/dev/null) && [ -d "/proc/$pid" ] && pids+=("$pid")
+pid=$(vm_registry_pid) && pids+=("$pid")
 if [ ${#pids[@]} -gt 0 ]; then
   # A QEMU that gets SIGTERM exits at once; the disks are throwaway overlays.
   kill "${pids[@]}" 2>/dev/null || true

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 missing=$(vm_missing)
 [ -z "$missing" ] || fail "the VM lab needs $missing"
-[ ! -e "$VM_RUN" ] || fail "a VM lab is already here ($VM_RUN): run 'make vm-lab-down' first"
+! vm_lab_in_use || fail "a VM lab is already running here: run 'make vm-lab-down' first"
 # Whatever fails from here on, leave nothing half built behind.
 on_exit() {
   [ "$1" -ne 0 ] || return 0
@@ -20,6 +20,7 @@ on_exit() {
 }
 trap 'on_exit $?' EXIT
 mkdir -p "$VM_RUN" "$VM_DATA"
+lab_owner "$VM_RUN"
 
 # The guest images: from the cache, or built once per architecture (about a minute each).
 declare -A images

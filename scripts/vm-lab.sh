@@ -13,6 +13,7 @@ VM_NODES=3
 VM_SUBNET=${VM_SUBNET:-172.31.253}          # a /24 that nothing else here uses (the netns lab has .254)
 VM_RUN=/run/$VM                               # pid files, consoles, the registry's config
 VM_DATA=/var/lib/$VM                          # each node's disk overlay and the registry's storage
+VM_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM_REGISTRY_PORT=${VM_REGISTRY_PORT:-5055}    # the host's registry, on every address of this host
 VM_MEMORY=${VM_MEMORY:-1024}                  # MiB per node
 # Guest images, one per architecture, under a key of what they contain (scripts/vm-lab-image.sh).
@@ -73,6 +74,20 @@ vm_pid() {
   pid=$(cat "$VM_RUN/node-$1/qemu.pid" 2>/dev/null) || return 1
   [ -d "/proc/$pid" ] && echo "$pid"
 }
+# The pid of the lab's registry, if it runs.
+vm_registry_pid() {
+  local pid
+  pid=$(cat "$VM_RUN/registry.pid" 2>/dev/null) || return 1
+  [ -d "/proc/$pid" ] && echo "$pid"
+}
+# Whether any process of the lab lives, and whether a lab runs here (a killed run's leftover is
+# removed; see lab_in_use in lib.sh).
+vm_alive() {
+  local node
+  for node in $(seq "$VM_NODES"); do vm_pid "$node" >/dev/null && return 0; done
+  vm_registry_pid >/dev/null
+}
+vm_lab_in_use() { lab_in_use "VM lab" "$VM_RUN" vm_alive "$VM_SCRIPTS/vm-lab-down.sh"; }
 
 # Runs COMMAND as root on node N itself, in the node's own namespaces, through its Docker API (the
 # guests run no ssh server): a throwaway privileged container of busybox-static, taken from the
