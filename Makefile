@@ -39,7 +39,7 @@ test: lint test-rust test-cross test-pi-install test-compose test-multiarch test
 lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
 	cargo fmt --all -- --check
 	cargo clippy --locked --workspace --all-targets -- -D warnings
-	shellcheck -x scripts/*.sh vm/*.sh .ci/run
+	shellcheck scripts/*.sh vm/*.sh .ci/run   # .shellcheckrc: follow sourced files
 
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace
@@ -158,10 +158,8 @@ autoscale-demo: ## The tutorial's Day 2 exercise on the lab: stepped load, a tim
 	scripts/autoscale-demo.sh
 
 ##@ VM lab: the tutorial's cluster as QEMU machines (amd64 manager, arm64 and armv7 Pis), root
-# Publish with REGISTRY=127.0.0.1:$(VM_REGISTRY_PORT)/fogdeft; deploy with DOCKER_HOST=tcp://172.31.253.11:2375
-# and REGISTRY=172.31.253.1:$(VM_REGISTRY_PORT)/fogdeft (make vm-lab-up prints both).
-VM_REGISTRY_PORT ?= 5055
-export VM_REGISTRY_PORT
+# Publish with REGISTRY=127.0.0.1:5055/fogdeft; deploy with DOCKER_HOST=tcp://172.31.253.11:2375
+# and REGISTRY=172.31.253.1:5055/fogdeft (make vm-lab-up prints both; VM_REGISTRY_PORT moves 5055).
 CMD ?= nsenter --net=/var/run/docker/netns/ingress_sbox ipvsadm -Ln
 .PHONY: vm-lab-up vm-lab-down vm-lab-kill vm-lab-exec vm-lab-clean test-vm-lab
 vm-lab-up: ## Boot 3 VMs (amd64, arm64, armv7), form a swarm, start a registry on this host
@@ -177,7 +175,7 @@ vm-lab-exec: ## Run CMD as root on VM NODE (default CMD: Swarm's IPVS table, ipv
 	scripts/vm-lab-exec.sh $(NODE) $(CMD)
 
 vm-lab-clean: ## Remove the cached guest images (the next vm-lab-up builds them again)
-	rm -rf "$${VM_CACHE:-$${XDG_CACHE_HOME:-$$HOME/.cache}/fogdeft-vm}"
+	bash -c '. scripts/lib.sh && . scripts/vm-lab.sh && rm -rf "$$VM_CACHE"'
 
 test-vm-lab: ## End-to-end test on the VM lab: arm nodes, registry, routing mesh, update, node loss
 	scripts/test-vm-lab.sh

@@ -25,7 +25,6 @@ work=$(mktemp -d)
 trap 'autoscale_lab_down; rm -rf "$work"' EXIT
 say "building the images and starting the lab with Prometheus and the autoscaler (about a minute)"
 autoscale_lab_up
-readings() { producer_decisions | grep -c ' req/s on ' || true; }
 # CPU of each producer replica, as docker stats shows it (100 % = one core), over every node.
 producer_cpu() {
   local node ids

@@ -32,9 +32,9 @@ autoscale_lab_up() {
   scripts/scratch-image.sh "$AS_HEY_IMAGE" "$(command -v hey)" >/dev/null
   scripts/swarm-lab-up.sh "${AS_IMAGES[@]}" >/dev/null || fail "scripts/swarm-lab-up.sh"
   AS_LAB_STARTED=1
-  export DOCKER_HOST SWARM_NET=dnsrr
+  export DOCKER_HOST
   DOCKER_HOST=$(lab_host 1)
-  if ipvs_available; then SWARM_NET=vip; fi
+  use_swarm_net
   local log
   log=$(make --no-print-directory swarm-deploy STACK="$AS_STACK" AUTOSCALE=1 2>&1) ||
     fail "make swarm-deploy AUTOSCALE=1 against the lab: $(tail -n 5 <<<"$log")"
@@ -53,6 +53,8 @@ autoscale_lab_down() {
 autoscaler_log() { docker service logs --raw "${AS_STACK}_autoscaler" 2>/dev/null; }
 # Its decisions for the producer.
 producer_decisions() { autoscaler_log | grep "^${AS_STACK}_producer: " || true; }
+# How many of them read a rate.
+readings() { producer_decisions | grep -c ' req/s on ' || true; }
 # The producer's replicas: running now, and wanted by its spec.
 running_replicas() { docker service ls --filter "name=${AS_STACK}_producer" --format '{{.Replicas}}' | cut -d/ -f1; }
 spec_replicas() { docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${AS_STACK}_producer"; }

@@ -16,10 +16,7 @@ case "$what" in
       openssh-server openssh-client     # the stand-in Pi for `make pi-install`
       shellcheck                        # make lint checks every script
       # The VM lab: QEMU for amd64, arm64 and armv7 guests, and what builds their images.
-      qemu-system-x86 qemu-system-arm debootstrap e2fsprogs kmod cpio ipvsadm
-      # qemu-system-* 7.2 comes from bookworm; a qemu-utils from backports (10.x), as on some
-      # Debian images, Breaks qemu-system-common 7.2, so take bookworm's (a downgrade if need be).
-      qemu-utils/bookworm
+      qemu-system-x86 qemu-system-arm qemu-utils debootstrap e2fsprogs kmod cpio ipvsadm
     )
     ;;
   bench)
@@ -37,9 +34,14 @@ if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null || fail "run as root, or install: apt-get install ${packages[*]}"
   sudo=(sudo)
 fi
-say "installing: ${packages[*]}"
 "${sudo[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+# On bookworm, qemu-system-* is 7.2, and a qemu-utils from backports (10.x), as on some Debian
+# images, Breaks qemu-system-common 7.2: take bookworm's (a downgrade if need be).
+if apt-cache policy qemu-utils | grep -q ' bookworm/main '; then
+  packages=("${packages[@]/#qemu-utils/qemu-utils/bookworm}")
+fi
+say "installing: ${packages[*]}"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   --allow-downgrades "${packages[@]}" >/dev/null
 if [ "$what" = test ]; then
   rustup component add rustfmt clippy

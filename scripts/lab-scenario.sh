@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Scenario 02 on a three-node lab, shared by test-swarm-lab.sh (network namespaces) and
-# test-vm-lab.sh (virtual machines): `. "$(dirname "$0")/lab-scenario.sh"` once the lab is up,
-# DOCKER_HOST names its manager and both tags of the images are where the nodes find them.
+# test-vm-lab.sh (virtual machines): `. scripts/lab-scenario.sh` from the repository's root, once
+# the lab is up, DOCKER_HOST names its manager and both tags of the images are where the nodes
+# find them.
 #
 # The test that sources it sets: STACK (exported) and stack, nodes (how many), old and new (the
 # two tags), REGISTRY, SWARM_NET, drain (yes or no: whether to drain a node too), and defines

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# The swarm lab's layout, shared by swarm-lab-up.sh, swarm-lab-down.sh, swarm-lab-kill.sh and
-# test-swarm-lab.sh: `. "$(dirname "$0")/lab.sh"` after lib.sh.
+# The swarm lab's layout, shared by the swarm-lab-*.sh scripts and the tests and demo that run on
+# the lab: `. "$(dirname "$0")/lab.sh"` after lib.sh.
 #
 # Node N is a Docker host of its own: a dockerd (with its own containerd) in network namespace
 # fogdeft-lab-N with address $LAB_SUBNET.1N, in a UTS namespace with hostname fogdeft-lab-N, and

@@ -36,6 +36,8 @@ prints()   { local text=$1; shift; [ "$("$@")" = "$text" ]; }
 # Condition for wait_until: `gone PID...` holds once none of these processes exists any more
 # (not even as a zombie that its parent has yet to reap).
 gone() { local pid; for pid in "$@"; do [ ! -e "/proc/$pid" ] || return 1; done; }
+# live_pid FILE: prints the pid in FILE if that process runs, and fails otherwise.
+live_pid() { local pid; pid=$(cat "$1" 2>/dev/null) && [ -d "/proc/$pid" ] && echo "$pid"; }
 
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -77,9 +79,20 @@ switch_down() {
   ip netns del "$1-switch" 2>/dev/null || true   # its bridge and cables go with it
   ip link del "$1" 2>/dev/null || true             # gone with the switch already, unless that failed
 }
+# network_left NAME: what is left of lab NAME's network namespaces and switch, one per line.
+network_left() {
+  local ns
+  for ns in $(ip netns list | awk '{print $1}'); do [[ $ns != "$1"-* ]] || echo "netns $ns"; done
+  ! ip link show "$1" >/dev/null 2>&1 || echo "link $1"
+}
 
 # Swarm's VIPs and routing mesh need IPVS in the kernel; without it, use SWARM_NET=dnsrr.
 ipvs_available() { [ -e /proc/net/ip_vs ] || [ -d /sys/module/ip_vs ] || modinfo ip_vs >/dev/null 2>&1; }
+# use_swarm_net: exports the SWARM_NET that this kernel can do, and says which.
+use_swarm_net() {
+  if ipvs_available; then export SWARM_NET=vip; else export SWARM_NET=dnsrr; fi
+  say "networking: SWARM_NET=$SWARM_NET (IPVS $([ "$SWARM_NET" = vip ] && echo present || echo absent) in this kernel)"
+}
 
 # lab_in_use NAME RUN ALIVE DOWN: true while a NAME runs here. RUN is its folder, the function
 # ALIVE holds while any of its processes lives, the script DOWN removes it. A run that was killed

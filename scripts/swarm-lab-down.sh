@@ -20,9 +20,7 @@ switch_down "$LAB"
 [ ! -e "$LAB_RUN/made-run-containerd" ] || rmdir /run/containerd 2>/dev/null || true
 rm -rf "$LAB_RUN" "$LAB_DATA"
 
-left=()
+mapfile -t left < <(network_left "$LAB")
 for root in "$LAB_CGROUP" /sys/fs/cgroup/*/"$LAB"; do [ ! -e "$root" ] || left+=("$root"); done
-for ns in $(ip netns list | awk '{print $1}'); do [[ $ns != "$LAB"-* ]] || left+=("netns $ns"); done
-! ip link show "$LAB" >/dev/null 2>&1 || left+=("link $LAB")
 [ ${#left[@]} -eq 0 ] || fail "could not remove: ${left[*]}"
 say "swarm lab removed"

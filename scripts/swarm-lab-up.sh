@@ -16,7 +16,7 @@ for image in "${images[@]}"; do
   docker image inspect "$image" >/dev/null 2>&1 || fail "image $image not found here: run 'make images'"
 done
 # Whatever fails from here on, leave nothing half built behind.
-trap '[ $? -eq 0 ] || "$(dirname "$0")/swarm-lab-down.sh"' EXIT
+trap '[ $? -eq 0 ] || "$LAB_SCRIPTS/swarm-lab-down.sh"' EXIT
 
 # The network: a switch (a bridge in a namespace of its own, so the host's firewall never sees
 # the lab's traffic), this host on it as .1, and one veth cable per node.
@@ -79,7 +79,7 @@ form_swarm "$LAB_NODES" lab_docker lab_ip 60 --dispatcher-heartbeat 2s
 lab_docker 1 node ls --format '{{.Hostname}}  {{.Status}}  {{.ManagerStatus}}'
 
 # Without IPVS there is no routing mesh: then ask from inside the overlay network instead.
-net=dnsrr see="docker run --rm --network ${STACK:-fogdeft}_numbers ${images[-1]} --once --url http://producer:5000/number"
+net=dnsrr see="docker run --rm --network ${STACK:-fogdeft}_numbers ${REGISTRY:-fogdeft}/consumer:${TAG:-latest} --once --url http://producer:5000/number"
 if ipvs_available; then
   net=vip see="curl -i http://$(lab_ip 2):${PRODUCER_PORT:-5000}/number   # any node answers"
 fi

@@ -25,7 +25,6 @@ pass "docker-stack.autoscale.yml has no unsupported keys; prometheus.yml passes 
 autoscale_lab_up
 pass "deployed on the lab with AUTOSCALE=1: $(docker stack services "$AS_STACK" --format '{{.Name}} {{.Replicas}}' | sed "s/^${AS_STACK}_//" | paste -sd ',' | sed 's/,/, /g')"
 
-readings() { producer_decisions | grep -c ' req/s on ' || true; }
 wait_until 90 "the autoscaler reads the producer's rate from Prometheus" at_least 1 readings
 pass "the autoscaler reads the rate from Prometheus: '$(producer_decisions | grep ' req/s on ' | tail -n 1)'"
 consumer_version() { docker service inspect --format '{{.Version.Index}}' "${AS_STACK}_consumer"; }
@@ -33,10 +32,8 @@ consumer_before=$(consumer_version)
 
 # A poller asks 10 times a second all through, each time on a new connection after a new DNS
 # lookup, so it meets every replica that comes and goes. hey adds 200/s for 40 s: 4 replicas' worth.
-docker run -d --name poller --network "${AS_STACK}_numbers" "$REGISTRY/consumer:$TAG" \
-  --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
-polls() { docker logs poller 2>&1 | grep -c "^$1" || true; }
-wait_until 30 "the poller receives numbers" at_least 5 polls "Received number: "
+poller_start "$AS_STACK" "$TAG"
+wait_until 30 "the poller receives numbers" at_least 5 poller_count "Received number: "
 load hey 200 40
 load_started=$SECONDS
 wait_until 60 "a scale-up to 3 or more running replicas within 60 s of the load" at_least 3 running_replicas
@@ -54,9 +51,9 @@ took=$((SECONDS - stopped))
 [ "$took" -ge "$window" ] || fail "back to 1 replica $took s after the load stopped: sooner than the ${window}s window"
 pass "scale-down: back to 1 replica $took s after the load stopped, not before the ${window}s window: $(producer_decisions | grep -c ' scale down ') steps, the last '$(producer_decisions | grep ' scale down ' | tail -n 1)'"
 
-docker stop poller >/dev/null
-ok=$(polls "Received number: ") errors=$(polls "Error fetching the number: ")
-[ "$errors" -eq 0 ] || fail "the poller failed $errors times: $(docker logs poller 2>&1 | grep -m3 '^Error')"
+poller_stop
+ok=$(poller_count "Received number: ") errors=$(poller_count "Error fetching the number: ")
+[ "$errors" -eq 0 ] || fail "the poller failed $errors times: $(poller_log | grep -m3 '^Error')"
 pass "the poller: $ok requests answered, 0 failed, through the scale-up and the scale-down"
 
 # Prometheus stops. Missing data must not read as "no load": replicas scaled up by hand must stay

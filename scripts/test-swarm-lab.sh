@@ -37,7 +37,7 @@ wait "$dead"
 fake_lab
 echo "$dead" >"$LAB_RUN/owner"
 ! swarm_lab_in_use >/dev/null || fail "a lab whose test is gone was taken for one in use"
-if [ -e "$LAB_RUN" ] || ip netns list | awk '{print $1}' | grep -qx "$(lab_ns 1)" || lab_alive; then
+if [ -e "$LAB_RUN" ] || [ -n "$(network_left "$LAB")" ] || lab_alive; then
   fail "the lab that a killed run left behind was not removed"
 fi
 fake_lab
@@ -56,10 +56,9 @@ for node in $(seq "$LAB_NODES"); do
 done
 pass "make swarm-lab-up: $LAB_NODES dockerd hosts, each in its own namespaces"
 
-export DOCKER_HOST SWARM_NET=dnsrr
+export DOCKER_HOST
 DOCKER_HOST=$(lab_host 1)
-if ipvs_available; then SWARM_NET=vip; fi
-say "networking: SWARM_NET=$SWARM_NET (IPVS $([ "$SWARM_NET" = vip ] && echo present || echo absent) in this kernel)"
+use_swarm_net
 node_docker() { lab_docker "$@"; }
 node_kill() { stack_make swarm-lab-kill NODE="$1" >/dev/null; }
 node_ipvs() { nsenter --net="$LAB_RUN/node-$1/exec/netns/ingress_sbox" ipvsadm -Ln; }

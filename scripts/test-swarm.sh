@@ -41,13 +41,7 @@ if [ -n "$created_swarm" ]; then
   pass "created a single-node swarm for this test (it leaves it at the end)"
 fi
 
-# Without IPVS in the kernel, VIPs and the routing mesh cannot work: use DNS round-robin.
-if ipvs_available; then
-  export SWARM_NET=vip
-else
-  export SWARM_NET=dnsrr
-fi
-say "networking: SWARM_NET=$SWARM_NET (IPVS $([ "$SWARM_NET" = vip ] && echo present || echo absent) in this kernel)"
+use_swarm_net
 
 # `stack deploy` silently drops what Swarm does not support; `stack config` names it.
 unsupported=$(docker stack config -c docker-stack.yml 2>&1 >/dev/null) || fail "docker stack config: $unsupported"

@@ -6,12 +6,7 @@
 . "$(dirname "$0")/vm-lab.sh"
 [ "$(id -u)" = 0 ] || fail "removing the VM lab needs root"
 
-# The lab's processes: each node's QEMU and the registry.
-pids=()
-for node in $(seq "$VM_NODES"); do
-  pid=$(vm_pid "$node") && pids+=("$pid")
-done
-pid=$(vm_registry_pid) && pids+=("$pid")
+mapfile -t pids < <(vm_pids)
 if [ ${#pids[@]} -gt 0 ]; then
   # A QEMU that gets SIGTERM exits at once; the disks are throwaway overlays.
   kill "${pids[@]}" 2>/dev/null || true
@@ -21,8 +16,6 @@ fi
 switch_down "$VM"   # the TAP devices go with the switch
 rm -rf "$VM_RUN" "$VM_DATA"
 
-left=()
-for ns in $(ip netns list | awk '{print $1}'); do [[ $ns != "$VM"-* ]] || left+=("netns $ns"); done
-! ip link show "$VM" >/dev/null 2>&1 || left+=("link $VM")
+mapfile -t left < <(network_left "$VM")
 [ ${#left[@]} -eq 0 ] || fail "could not remove: ${left[*]}"
 say "VM lab removed (the guest images stay cached in $VM_CACHE)"

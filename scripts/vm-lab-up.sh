@@ -16,7 +16,7 @@ on_exit() {
   for log in "$VM_RUN"/node-*/console.log; do
     [ ! -s "$log" ] || { echo "--- the end of $log:"; tail -n 15 "$log"; } >&2
   done
-  "$(dirname "$0")/vm-lab-down.sh"
+  "$VM_SCRIPTS/vm-lab-down.sh"
 }
 trap 'on_exit $?' EXIT
 mkdir -p "$VM_RUN" "$VM_DATA"
@@ -89,7 +89,7 @@ for node in $(seq "$VM_NODES"); do
   ln -s "$image" "$run/image"
   qemu-img create -q -f qcow2 -b "$image/rootfs.img" -F raw "$VM_DATA/node-$node/disk.qcow2"
   machine=$(vm_machine "$arch")
-  [ "$arch" != amd64 ] || machine="-M pc $amd64_accel"
+  [ "$arch" != amd64 ] || machine+=" $amd64_accel"
   # shellcheck disable=SC2086 # $machine is several words
   nsenter --net="/run/netns/$switch" "$(vm_qemu "$arch")" $machine -m "$VM_MEMORY" -smp 1 \
     -nodefaults -no-user-config -display none -daemonize -pidfile "$run/qemu.pid" \

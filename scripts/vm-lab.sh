@@ -40,7 +40,7 @@ vm_qemu() {
 }
 vm_machine() {
   case "$1" in
-    amd64) echo "-M pc -cpu max" ;;
+    amd64) echo "-M pc" ;;                     # plus KVM or TCG, whichever works (vm-lab-up.sh)
     arm64) echo "-M virt -cpu cortex-a72" ;;   # a Pi 4's core
     armhf) echo "-M virt -cpu cortex-a15" ;;   # an armv7 core with the virtualization features virt needs
   esac
@@ -68,25 +68,16 @@ vm_missing() {
   ip netns list >/dev/null 2>&1 || echo "'ip netns'"
 }
 
-# The pid of node N's QEMU, if it runs.
-vm_pid() {
-  local pid
-  pid=$(cat "$VM_RUN/node-$1/qemu.pid" 2>/dev/null) || return 1
-  [ -d "/proc/$pid" ] && echo "$pid"
-}
-# The pid of the lab's registry, if it runs.
-vm_registry_pid() {
-  local pid
-  pid=$(cat "$VM_RUN/registry.pid" 2>/dev/null) || return 1
-  [ -d "/proc/$pid" ] && echo "$pid"
+# The pid of node N's QEMU, if it runs; the pids of every process of the lab that runs (each
+# node's QEMU and the registry).
+vm_pid() { live_pid "$VM_RUN/node-$1/qemu.pid"; }
+vm_pids() {
+  local file
+  for file in "$VM_RUN"/node-*/qemu.pid "$VM_RUN/registry.pid"; do live_pid "$file" || true; done
 }
 # Whether any process of the lab lives, and whether a lab runs here (a killed run's leftover is
 # removed; see lab_in_use in lib.sh).
-vm_alive() {
-  local node
-  for node in $(seq "$VM_NODES"); do vm_pid "$node" >/dev/null && return 0; done
-  vm_registry_pid >/dev/null
-}
+vm_alive() { [ -n "$(vm_pids)" ]; }
 vm_lab_in_use() { lab_in_use "VM lab" "$VM_RUN" vm_alive "$VM_SCRIPTS/vm-lab-down.sh"; }
 
 # Runs COMMAND as root on node N itself, in the node's own namespaces, through its Docker API (the
