@@ -126,13 +126,12 @@ pub trait Declare {
     }
 
     /// A flag without a value, off unless given (or `env` is 1, true or yes; "" for none).
-    #[allow(dead_code)] // not every program has one
     fn switch(&mut self, value: &mut bool, flag: &str, env: &str, help: &str);
 }
 
 /// A setting's type: how it reads from text, and how `--help` shows it.
 pub trait Value: Sized {
-    /// How `--help` names the value: N, D, IP, URL.
+    /// How `--help` names the value: N, D, IP, URL, TEXT, X.
     const PLACEHOLDER: &'static str;
     /// Reads the value, or says what was expected.
     fn parse(text: &str) -> Result<Self, String>;

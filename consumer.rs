@@ -96,18 +96,17 @@ struct Target {
 impl Target {
     /// Accepts only plain `http://host[:port]/path`: we are built without TLS, on purpose.
     fn parse(url: &str) -> Result<Target, String> {
-        let invalid = |why: &str| why.to_string();
         let uri: Uri = url
             .parse()
-            .map_err(|_| invalid("expected a URL such as http://producer:5000/number"))?;
+            .map_err(|_| "expected a URL such as http://producer:5000/number".to_string())?;
         match uri.scheme_str() {
             Some("http") => {}
-            Some("https") => return Err(invalid("https is not supported, use http://")),
-            _ => return Err(invalid("it must start with http://")),
+            Some("https") => return Err("https is not supported, use http://".to_string()),
+            _ => return Err("it must start with http://".to_string()),
         }
         let host = match uri.host() {
             Some(host) if !host.is_empty() => host.to_string(),
-            _ => return Err(invalid("it has no host")),
+            _ => return Err("it has no host".to_string()),
         };
         // `Uri::port` reads an out-of-range port as none at all: read the text itself.
         let authority = uri.authority().map_or("", |a| a.as_str());
@@ -117,7 +116,7 @@ impl Target {
         let port = match host_and_port.rsplit_once(':') {
             Some((_, port)) if !host_and_port.ends_with(']') => match port.parse() {
                 Ok(port @ 1..=65535) => port,
-                _ => return Err(invalid("the port must be a number from 1 to 65535")),
+                _ => return Err("the port must be a number from 1 to 65535".to_string()),
             },
             _ => 80,
         };

@@ -231,7 +231,7 @@ fn open_listener(config: &Config) -> io::Result<TcpListener> {
 /// `max_connections` needs and the hard limit allows, and returns how many connections fit.
 #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 fn room_for_connections(max_connections: usize) -> usize {
-    const SPARE_FILES: u64 = 64; // stdio, the listener, the accept thread's pause
+    const SPARE_FILES: u64 = 64; // stdio, the listener, each worker's epoll and eventfd, /proc reads
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

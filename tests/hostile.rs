@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use support::*;
 
-/// Idle connection threads leave after 5 s: give them that and some.
+/// Idle connections close after the idle timeout (10 s by default): give them that and some.
 const SETTLE: Duration = Duration::from_secs(20);
 /// Loopback answers in well under a millisecond; a hundred times that is "at once".
 const PROMPT: Duration = Duration::from_millis(100);

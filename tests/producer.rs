@@ -192,7 +192,6 @@ fn shutdown_delay_keeps_serving_and_reports_draining() {
     assert_eq!(health.status, 503);
     // Answered, and the keep-alive connection closed, so that the client moves on to another
     // replica for its next request.
-    let keep_alive = b"GET /number HTTP/1.1\r\nHost: x\r\n\r\n";
     let (reply, closed) = exchange(address, keep_alive, Duration::from_secs(5));
     assert_eq!(statuses(&reply), [200]);
     assert!(

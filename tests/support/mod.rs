@@ -254,7 +254,6 @@ pub fn raise_open_files_limit() -> u64 {
 /// Returns what came back, and whether the server closed the connection within `limit`.
 pub fn exchange(address: SocketAddr, bytes: &[u8], limit: Duration) -> (String, bool) {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5)).expect("connect");
-    stream.set_read_timeout(Some(limit)).unwrap();
     // A server that answers early and closes may refuse the rest of what we send: fine.
     let _ = stream.write_all(bytes);
     read_until_closed(&mut stream, limit)
@@ -265,21 +264,19 @@ pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> (String, bo
     let deadline = Instant::now() + limit;
     let mut received = Vec::new();
     let mut buffer = [0u8; 16 * 1024];
-    loop {
+    let closed = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return (String::from_utf8_lossy(&received).into_owned(), false);
+            break false;
         }
         stream.set_read_timeout(Some(left)).unwrap();
         match stream.read(&mut buffer) {
-            Ok(0) => return (String::from_utf8_lossy(&received).into_owned(), true),
+            Ok(0) => break true,
             Ok(n) => received.extend_from_slice(&buffer[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return (String::from_utf8_lossy(&received).into_owned(), true)
-            }
-            Err(_) => return (String::from_utf8_lossy(&received).into_owned(), false),
+            Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
         }
-    }
+    };
+    (String::from_utf8_lossy(&received).into_owned(), closed)
 }
 
 /// The status codes of every response in `text`, in order.
@@ -292,23 +289,20 @@ pub fn statuses(text: &str) -> Vec<u16> {
 /// How many file descriptors and threads a process has open now.
 pub fn usage(pid: u32) -> (usize, usize) {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    (fds, field("Threads:"))
+    (fds, status_field(pid, "Threads:"))
 }
 
 /// The most resident memory the process has used, in KiB (VmHWM).
 pub fn peak_rss_kib(pid: u32) -> usize {
+    status_field(pid, "VmHWM:")
+}
+
+/// A number from /proc/PID/status (0 if the process is gone).
+fn status_field(pid: u32, name: &str) -> usize {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(name))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
