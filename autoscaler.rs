@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{say, Declare, Settings};
+use common::{hide_password, say, Declare, Settings};
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -181,8 +181,12 @@ impl common::Value for HttpBase {
         }
         Ok(HttpBase(url.to_string()))
     }
+    /// Logs and errors never show a password.
     fn show(&self) -> String {
-        self.0.clone()
+        hide_password(&self.0)
+    }
+    fn redact(text: &str) -> String {
+        hide_password(text)
     }
 }
 
@@ -243,7 +247,7 @@ impl common::Value for f64 {
         number(text).ok_or_else(|| "expected a number such as 0.1".to_string())
     }
     fn show(&self) -> String {
-        decimal(*self)
+        self.to_string() // exact: 0.99 stays 0.99
     }
 }
 
@@ -255,7 +259,7 @@ fn main() {
     say!(
         "autoscaler: every {} scaling services labelled {LABEL_TARGET}, with Prometheus at {} and Docker at {}{}",
         human(config.interval),
-        config.prometheus.0,
+        common::Value::show(&config.prometheus),
         config.docker_host,
         if config.dry_run { " (dry run: no changes)" } else { "" }
     );
@@ -546,6 +550,8 @@ impl Memory {
 struct Prometheus {
     agent: ureq::Agent,
     url: String,
+    /// The URL as errors show it.
+    address: String,
 }
 
 impl Prometheus {
@@ -553,6 +559,7 @@ impl Prometheus {
         Prometheus {
             agent: agent_config(timeout).build().into(),
             url: url.to_string(),
+            address: hide_password(url),
         }
     }
 
@@ -561,7 +568,7 @@ impl Prometheus {
         let endpoint = format!("{}/api/v1/query", self.url);
         let unreachable = |error: ureq::Error| Error::Unreachable {
             peer: Peer::Prometheus,
-            address: self.url.clone(),
+            address: self.address.clone(),
             cause: Cause::from(error),
         };
         let mut response = self
@@ -699,8 +706,8 @@ impl Docker {
     }
 
     /// Speaks the daemon's own API version, which `/_ping` names: it accepts that one whatever
-    /// its age, and we send back only what it gave us. Asked every round, since dockerd may have
-    /// been upgraded in the meantime; it costs one tiny request.
+    /// its age, and we send back only what it gave us. Asked before each call, since dockerd may
+    /// have been upgraded in the meantime; it costs one tiny request.
     fn api_version(&self) -> Result<String, Error> {
         let response = self
             .agent
@@ -1047,6 +1054,14 @@ mod tests {
     }
 
     #[test]
+    fn prometheus_urls_never_show_a_password() {
+        let c = config(&["--prometheus", "http://ann:secret@p:9090"], &[]);
+        assert_eq!(common::Value::show(&c.prometheus), "http://ann:***@p:9090");
+        let prometheus = Prometheus::new(&c.prometheus.0, Duration::from_secs(1));
+        assert_eq!(prometheus.address, "http://ann:***@p:9090");
+    }
+
+    #[test]
     fn defaults_are_the_issues() {
         let c = config(&[], &[]);
         assert_eq!(c.prometheus, HttpBase("http://127.0.0.1:9090".into()));
@@ -1114,6 +1129,8 @@ mod tests {
              STABILIZATION_WINDOW=2h              | STABILIZATION_WINDOW
              --tolerance 1.5                      | --tolerance/AUTOSCALE_TOLERANCE
              --tolerance -0.1                     | from 0
+             --tolerance 1                        | from 0 to 0.99
+             --prometheus ftp://ann:secret@p      | 'ftp://ann:***@p'
              --query ' '                          | empty
              AUTOSCALE_DRY_RUN=maybe              | AUTOSCALE_DRY_RUN",
         );

@@ -143,6 +143,24 @@ pub trait Value: Sized {
     }
 }
 
+/// `http://user:password@host/` as `http://user:***@host/`, so that logs never show a password.
+#[allow(dead_code)] // the producer takes no URL
+pub fn hide_password(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    match url[start..end].rsplit_once('@') {
+        Some((user, _)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or("");
+            format!(
+                "{}{name}:***@{}",
+                &url[..start],
+                &url[start + user.len() + 1..]
+            )
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Durations a setting may take: from a millisecond to an hour.
 pub const DURATIONS: RangeInclusive<Duration> =
     Duration::from_millis(1)..=Duration::from_secs(3600);

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{say, Declare, Settings, Value};
+use common::{hide_password, say, Declare, Settings, Value};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -141,23 +141,6 @@ impl Value for Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&hide_password(&self.uri.to_string()))
-    }
-}
-
-/// `http://user:password@host/` as `http://user:***@host/`, so that logs never show a password.
-fn hide_password(url: &str) -> String {
-    let start = url.find("://").map_or(0, |i| i + 3);
-    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
-    match url[start..end].rsplit_once('@') {
-        Some((user, _)) if user.contains(':') => {
-            let name = user.split(':').next().unwrap_or("");
-            format!(
-                "{}{name}:***@{}",
-                &url[..start],
-                &url[start + user.len() + 1..]
-            )
-        }
-        _ => url.to_string(),
     }
 }
 
