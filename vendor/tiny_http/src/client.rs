@@ -4,15 +4,14 @@
 //! 501 or 505) with `Connection: close`, and the connection ends. `Server::with_options` (and
 //! so `recv()`) serves this way; `Server::with_handler` uses the event loop of `event.rs`.
 //!
-//! fogdeft patches (see PATCHED.md): "Owned head reader", "Head deadline", "No drain",
-//! "Connection: close" and "Peer address".
+//! fogdeft patches (see PATCHED.md): "Head limits", "Head deadline and idle timeout", "No
+//! drain", "Connection: close" and "One descriptor" (the peer address).
 
-use std::io::{self, BufWriter, Cursor, ErrorKind, Read, Write};
+use std::io::{self, BufWriter, Cursor, ErrorKind, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::HTTPVersion;
 use crate::connection::Connection;
 use crate::head::{self, HeadScanner};
 use crate::util::{RefinedTcpStream, SequentialWriterBuilder, Socket};
@@ -99,24 +98,24 @@ impl ClientConnection {
             }
         };
         let parsed = head::parse(&self.buffer[..end], &options).map_err(Refused)?;
-        self.buffer.drain(..end);
 
         // A small body is read now; anything else is read by the handler, if at all, straight
         // from the connection, which then ends after the response.
         let body: Box<dyn Read + Send> = match parsed.buffered_body() {
             Some(length) => {
-                while self.buffer.len() < length {
+                while self.buffer.len() < end + length {
                     self.read_more(deadline)?;
                 }
-                Box::new(Cursor::new(
-                    self.buffer.drain(..length).collect::<Vec<u8>>(),
-                ))
+                let body = self.buffer[end..end + length].to_vec();
+                self.buffer.drain(..end + length);
+                Box::new(Cursor::new(body))
             }
             None => {
                 // Reads of the body may each take up to `idle_timeout`, as any read between
                 // requests.
                 self.set_read_timeout(options.idle_timeout)?;
-                let rest = Cursor::new(std::mem::take(&mut self.buffer));
+                let rest = Cursor::new(self.buffer.split_off(end));
+                self.buffer.clear();
                 let source = self.source.take().ok_or(Gone)?;
                 head::streamed_body(&parsed, rest.chain(source))
             }
@@ -171,9 +170,7 @@ impl ClientConnection {
     /// Answers a refused request with its status code, and ends the connection after it.
     fn refuse(&mut self, code: u16) {
         let mut writer = self.sink.next_writer();
-        let _ = head::refusal(code)
-            .print(&mut writer, HTTPVersion(1, 1), &[], false, None, true)
-            .and_then(|()| writer.flush());
+        let _ = head::refuse(code, &mut writer);
         self.socket.close_after_response();
     }
 

@@ -28,7 +28,6 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::client::{is_timeout, LINGER};
-use crate::common::HTTPVersion;
 use crate::connection::Connection;
 use crate::head::{self, HeadScanner, BUFFERED_BODY_BYTES};
 use crate::util::Socket;
@@ -186,7 +185,7 @@ impl Worker {
             }
             if Instant::now() >= next_tick {
                 let now = Instant::now();
-                for token in connections.tokens() {
+                for token in 0..connections.slots.len() as u64 {
                     if let Some(connection) = connections.get(token) {
                         connection.check_deadlines(now, options);
                         if connection.is_done() {
@@ -271,10 +270,6 @@ impl Connections {
         let connection = self.slots.get_mut(token as usize)?.take()?;
         self.free.push(token as usize);
         Some(connection)
-    }
-
-    fn tokens(&self) -> impl Iterator<Item = u64> {
-        (0..self.slots.len() as u64).collect::<Vec<_>>().into_iter()
     }
 }
 
@@ -492,9 +487,7 @@ impl Conn {
     /// Answers with `code` and ends the connection. Returns true: that was progress.
     fn refuse(&mut self, code: u16) -> bool {
         let mut writer = Output::new(self);
-        let _ = head::refusal(code)
-            .print(&mut writer, HTTPVersion(1, 1), &[], false, None, true)
-            .and_then(|()| writer.flush());
+        let _ = head::refuse(code, &mut writer);
         self.input.clear();
         self.start_closing();
         true

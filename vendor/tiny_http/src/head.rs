@@ -4,7 +4,7 @@
 //!
 //! fogdeft patches (see PATCHED.md): "Head limits", "Versions" and "Framing".
 
-use std::io::{self, Cursor, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -68,7 +68,8 @@ impl Parsed {
 pub(crate) struct HeadScanner {
     /// Where the header lines start, once the request line is complete.
     headers_start: Option<usize>,
-    /// Where the line being looked at starts, and how far the buffer has been looked at.
+    /// Where the line being looked at starts (the request line, then each header line), and how
+    /// far the buffer has been looked at.
     line_start: usize,
     scanned: usize,
     /// Where the head ends, once found (its body may still be on its way).
@@ -85,22 +86,31 @@ impl HeadScanner {
         let headers_start = match self.headers_start {
             Some(at) => at,
             None => {
-                // RFC 9112, section 2.2: empty lines before a request line are ignored.
-                let start = buffer
-                    .iter()
-                    .position(|&b| b != b'\r' && b != b'\n')
-                    .unwrap_or(buffer.len());
-                let line = buffer[start..].iter().position(|&b| b == b'\n');
-                let length = line.unwrap_or(buffer.len() - start);
+                // The request line. RFC 9112, section 2.2: empty lines before it are ignored,
+                // so until its first byte `line_start` moves on past each CR and LF.
+                let mut end = None;
+                for (at, &byte) in buffer.iter().enumerate().skip(self.scanned) {
+                    match byte {
+                        b'\r' | b'\n' if at == self.line_start => self.line_start = at + 1,
+                        b'\n' => {
+                            end = Some(at);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let start = self.line_start;
                 if start > options.max_request_line
-                    || length > options.max_request_line.saturating_add(1)
+                    || end.unwrap_or(buffer.len()) - start
+                        > options.max_request_line.saturating_add(1)
                 {
                     return Err(414);
                 }
-                let Some(length) = line else {
+                let Some(end) = end else {
+                    self.scanned = buffer.len();
                     return Ok(None);
                 };
-                let at = start + length + 1;
+                let at = end + 1;
                 (self.headers_start, self.line_start, self.scanned) = (Some(at), at, at);
                 at
             }
@@ -185,9 +195,9 @@ pub(crate) fn request<W: Write + Send + 'static>(
     socket: &Arc<Socket>,
     close: bool,
 ) -> Request {
-    let body_length = match (parsed.buffered_body(), &parsed.framing) {
-        (Some(length), _) => Some(length),
-        (None, Framing::Length(length)) => usize::try_from(*length).ok(),
+    // As upstream: the declared Content-Length, if any.
+    let body_length = match parsed.framing {
+        Framing::Length(length) => usize::try_from(length).ok(),
         _ => None,
     };
     let request = new_request(
@@ -209,10 +219,13 @@ pub(crate) fn request<W: Write + Send + 'static>(
     }
 }
 
-/// The answer to a refused request: its status and reason, and nothing else.
-pub(crate) fn refusal(code: u16) -> Response<Cursor<Vec<u8>>> {
+/// Writes the answer to a refused request: its status and reason, and nothing else, with
+/// `Connection: close`.
+pub(crate) fn refuse<W: Write>(code: u16, writer: &mut W) -> io::Result<()> {
     Response::from_string(format!("{}\n", StatusCode(code).default_reason_phrase()))
         .with_status_code(code)
+        .print(&mut *writer, HTTPVersion(1, 1), &[], false, None, true)?;
+    writer.flush()
 }
 
 /// `method SP request-target SP HTTP-version` (RFC 9112, section 3). HTTP/1.x with a minor

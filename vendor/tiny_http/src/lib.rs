@@ -88,11 +88,12 @@
 //! let _ = request.respond(response);
 //! ```
 //!
-//! ## Answering on the connection's thread (fogdeft patch)
+//! ## Answering where the request was read (fogdeft patch)
 //!
 //! `Server::with_handler` calls a handler for each request on the thread that read it, instead
-//! of queueing it for `recv()`: no hand-over between threads, and a client that stalls holds
-//! only its own thread.
+//! of queueing it for `recv()`: no hand-over between threads. On Linux that thread is one of a
+//! few event-loop workers that serve every connection (`event.rs`); a client that stalls holds
+//! only its own connection.
 //!
 //! ```no_run
 //! let listener = std::net::TcpListener::bind("0.0.0.0:8000").unwrap();
@@ -206,7 +207,8 @@ pub struct ServerOptions {
     /// Open connections at most. At the limit the server accepts no more until one closes;
     /// clients wait in the listening socket's queue.
     pub max_connections: usize,
-    /// Stack size of the threads that serve connections; `None` takes Rust's default.
+    /// Stack size of the threads that serve a connection each (`with_options`, and
+    /// `with_handler` elsewhere than Linux); `None` takes Rust's default.
     pub thread_stack_size: Option<usize>,
     /// With a handler on Linux: the event-loop threads that serve every connection.
     pub workers: usize,
@@ -230,11 +232,9 @@ impl Default for ServerOptions {
 /// Where the requests of every connection go.
 #[derive(Clone)]
 enum Dispatch {
-    /// Into the queue that `recv()` reads, from a thread per connection.
-    Queue(Arc<MessagesQueue<Request>>),
-    /// To this handler, on a thread per connection (where there is no event loop).
-    #[cfg_attr(target_os = "linux", allow(dead_code))]
-    Handler(Arc<dyn Fn(Request) + Send + Sync>),
+    /// To this function, on a thread per connection: into the queue that `recv()` reads, or to
+    /// the handler where there is no event loop.
+    Threads(Arc<dyn Fn(Request) + Send + Sync>),
     /// To the handler of these event-loop workers.
     #[cfg(target_os = "linux")]
     Events(Arc<event::Workers>),
@@ -291,7 +291,8 @@ impl Server {
         options: ServerOptions,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let messages = MessagesQueue::with_capacity(8);
-        let dispatch = Dispatch::Queue(messages.clone());
+        let queue = messages.clone();
+        let dispatch = Dispatch::Threads(Arc::new(move |request| queue.push(request)));
         let close = Arc::new(AtomicBool::new(false));
         Self::start(
             listener.into(),
@@ -325,7 +326,7 @@ impl Server {
             &close,
         )?));
         #[cfg(not(target_os = "linux"))]
-        let dispatch = Dispatch::Handler(Arc::new(handler));
+        let dispatch = Dispatch::Threads(Arc::new(handler));
         Self::start(listener.into(), options, dispatch, messages, close)
     }
 
@@ -443,8 +444,8 @@ impl Drop for Server {
     }
 }
 
-/// The accept thread: it accepts connections while there is room for them, and gives each one
-/// a thread of its own.
+/// The accept thread: it accepts connections while there is room for them, and hands each one
+/// to the event loop or to a thread of its own.
 ///
 /// fogdeft patch (see PATCHED.md, "Accept forever"): upstream ended this loop at the first
 /// accept error (tiny-http issue #283), and the server stayed alive but deaf. Errors now pause
@@ -463,7 +464,7 @@ impl Accept {
         let pool = match self.dispatch {
             #[cfg(target_os = "linux")]
             Dispatch::Events(_) => None,
-            _ => Some(util::TaskPool::new(self.options.thread_stack_size)),
+            Dispatch::Threads(_) => Some(util::TaskPool::new(self.options.thread_stack_size)),
         };
         let mut pause = Duration::ZERO;
         log::debug!("Running accept thread");
@@ -505,11 +506,7 @@ impl Accept {
                 workers.adopt(connection, remote_addr, slot);
                 return Ok(());
             }
-            Dispatch::Queue(messages) => {
-                let messages = messages.clone();
-                Arc::new(move |request| messages.push(request))
-            }
-            Dispatch::Handler(handler) => handler.clone(),
+            Dispatch::Threads(deliver) => deliver.clone(),
         };
         let client = ClientConnection::new(connection, remote_addr, self.options.clone());
         let mut task = Some(move || {

@@ -1,13 +1,17 @@
 //! Running out of threads (fogdeft patch "Thread limits"), with `recv()`, where each connection
 //! has a thread. Upstream, a thread that could not be started panicked the accept thread, and
-//! the server stayed alive but deaf. Now that one connection is closed and the server goes on. This test is its own process, so that it can
-//! lower its own address-space limit until no thread stack fits.
+//! the server stayed alive but deaf. Now that one connection is closed and the server goes on.
+//! This test is its own process, so that it can lower its own address-space limit until no
+//! thread stack fits.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod support;
+
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use tiny_http::{Response, Server, ServerOptions};
+use support::{get, hello_server};
+use tiny_http::ServerOptions;
 
 /// Sets this process's soft address-space limit, in bytes (`None`: back to the hard limit).
 fn limit_address_space(bytes: Option<u64>) {
@@ -34,19 +38,8 @@ fn address_space() -> u64 {
     kib * 1024
 }
 
-fn get(address: std::net::SocketAddr) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    Ok(answer)
-}
-
 #[test]
 fn running_out_of_threads_never_deafens_the_server() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
     // Large stacks, so that a few connections use up the room left below.
     let options = ServerOptions {
         thread_stack_size: Some(64 << 20),
@@ -54,13 +47,7 @@ fn running_out_of_threads_never_deafens_the_server() {
     };
     // `recv()`: a thread per connection reads its requests (a handler would be served by the
     // event loop, which starts no thread per connection).
-    let server = std::sync::Arc::new(Server::with_options(listener, options).unwrap());
-    let responder = server.clone();
-    std::thread::spawn(move || {
-        for request in responder.incoming_requests() {
-            let _ = request.respond(Response::from_string("hello"));
-        }
-    });
+    let (_server, address) = hello_server(false, options);
     assert!(get(address).unwrap().ends_with("hello"));
 
     // Room for one more stack at most: the connections after it find no thread, and are

@@ -68,10 +68,12 @@ impl Socket {
     }
 }
 
-/// One half of a connection: dropping it shuts its direction of the socket down.
+/// One half of a connection. Dropping the writing half shuts our side down, so that the client
+/// sees the end of the last response; the reading half shuts nothing, so that what the client
+/// still sends can be read and discarded (patch "Connection: close"). The socket closes when
+/// the last of them goes.
 pub struct RefinedTcpStream {
     socket: Arc<Socket>,
-    close_read: bool,
     close_write: bool,
 }
 
@@ -80,12 +82,10 @@ impl RefinedTcpStream {
     pub(crate) fn new(socket: &Arc<Socket>) -> (RefinedTcpStream, RefinedTcpStream) {
         let read = RefinedTcpStream {
             socket: Arc::clone(socket),
-            close_read: true,
             close_write: false,
         };
         let write = RefinedTcpStream {
             socket: Arc::clone(socket),
-            close_read: false,
             close_write: true,
         };
         (read, write)
@@ -94,10 +94,6 @@ impl RefinedTcpStream {
 
 impl Drop for RefinedTcpStream {
     fn drop(&mut self) {
-        if self.close_read {
-            self.socket.connection.shutdown(Shutdown::Read).ok();
-        }
-
         if self.close_write {
             self.socket.connection.shutdown(Shutdown::Write).ok();
         }

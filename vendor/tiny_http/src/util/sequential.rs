@@ -1,7 +1,7 @@
 //! Writers that take turns: with pipelining, the responses to one connection's requests may be
 //! ready in any order, but must be written in the order of the requests.
 //!
-//! fogdeft patch (see PATCHED.md, "Owned head reader"): the matching `SequentialReader` is gone;
+//! fogdeft patch (see PATCHED.md, "No TLS"): the matching `SequentialReader` is gone;
 //! a connection's reader is either kept by the connection or handed whole to a request's body.
 
 use std::io::Result as IoResult;
