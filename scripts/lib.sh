@@ -56,8 +56,19 @@ platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
 platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
 
 # The programs that cross.sh builds and build-images.sh puts into images, one image each.
-# shellcheck disable=SC2034 # read by the scripts that source this file
 PROGRAMS=(producer consumer autoscaler)
+
+# What tests clean up: `remove_images TAG...` removes REGISTRY/PROGRAM:TAG of every program,
+# `remove_images_under PREFIX` every image of this host named PREFIX/...
+remove_images() {
+  local tag program
+  for tag in "$@"; do
+    for program in "${PROGRAMS[@]}"; do docker rmi "$REGISTRY/$program:$tag" >/dev/null 2>&1 || true; done
+  done
+}
+remove_images_under() {
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$1/" | xargs -r docker rmi >/dev/null 2>&1 || true
+}
 
 # The version in Cargo.toml, for image labels.
 project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n 1; }

@@ -14,7 +14,7 @@ PRODUCER_PORT=$(free_port)
 compose() { scripts/compose.sh "$@"; }
 cleanup() {
   compose down --volumes --remove-orphans >/dev/null 2>&1 || true
-  for program in "${PROGRAMS[@]}"; do docker rmi "$REGISTRY/$program:$TAG" >/dev/null 2>&1 || true; done
+  remove_images "$TAG"
 }
 trap cleanup EXIT
 

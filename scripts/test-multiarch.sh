@@ -22,7 +22,7 @@ docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
 registry_pid=$!
 cleanup() {
   kill "$registry_pid" 2>/dev/null || true
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$registry/" | xargs -r docker rmi >/dev/null 2>&1 || true
+  remove_images_under "$registry"
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -16,9 +16,7 @@ cleanup() {
   [ -z "${poller_name:-}" ] || poller_remove
   unset DOCKER_HOST
   scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
-  for tag in "$old" "$new"; do
-    for program in "${PROGRAMS[@]}"; do docker rmi "$REGISTRY/$program:$tag" >/dev/null 2>&1 || true; done
-  done
+  remove_images "$old" "$new"
 }
 trap cleanup EXIT
 

@@ -26,9 +26,7 @@ cleanup() {
   docker stack rm "$stack" >/dev/null 2>&1 || true
   wait_until 60 "stack removed" prints "" docker ps -aq --filter "label=com.docker.stack.namespace=$stack" || true
   docker network rm "${stack}_numbers" >/dev/null 2>&1 || true
-  for tag in swarm1 swarm2; do
-    for program in "${PROGRAMS[@]}"; do docker rmi "$REGISTRY/$program:$tag" >/dev/null 2>&1 || true; done
-  done
+  remove_images swarm1 swarm2
   if [ -n "$created_swarm" ]; then
     docker swarm leave --force >/dev/null 2>&1 || true
     # `swarm init` made this bridge, and `swarm leave` keeps it.

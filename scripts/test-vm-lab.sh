@@ -27,7 +27,7 @@ cleanup() {
   fi
   unset DOCKER_HOST
   scripts/vm-lab-down.sh >/dev/null || echo "FAIL: make vm-lab-down" >&2
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$push/" | xargs -r docker rmi >/dev/null 2>&1 || true
+  remove_images_under "$push"
 }
 trap cleanup EXIT
 
