@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -545,15 +544,10 @@ fn bad_configuration_exits_2_with_one_line() {
         &["--docker-host", "ssh://pi@manager"],
         &["--bogus"],
     ] {
-        let output = Command::new(AUTOSCALER).args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let stderr = assert_refuses_to_start(AUTOSCALER, args);
         assert!(stderr.starts_with("autoscaler: "), "{stderr}");
     }
-    let help = Command::new(AUTOSCALER).arg("--help").output().unwrap();
-    assert_eq!(help.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&help.stdout).contains("fogdeft.autoscale.target-rps"));
+    assert_help_and_version(AUTOSCALER, "autoscaler", "fogdeft.autoscale.target-rps");
 }
 
 #[test]

@@ -104,8 +104,8 @@ pub const PRODUCER: &str = env!("CARGO_BIN_EXE_producer");
 pub const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer");
 pub const STARTUP: Duration = Duration::from_secs(10);
 
-/// `binary ARGS` must refuse to start: exit 2, one line on stderr, nothing on stdout.
-pub fn assert_refuses_to_start(binary: &str, args: &[&str]) {
+/// `binary ARGS` must refuse to start: exit 2, one line on stderr (returned), nothing on stdout.
+pub fn assert_refuses_to_start(binary: &str, args: &[&str]) -> String {
     let output = Command::new(binary)
         .args(args)
         .env_remove("PORT")
@@ -113,9 +113,10 @@ pub fn assert_refuses_to_start(binary: &str, args: &[&str]) {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{args:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
     assert!(output.stdout.is_empty(), "nothing starts for {args:?}");
+    stderr
 }
 
 /// `binary --help` mentions `needle`, and `binary --version` prints `name` and the version.
