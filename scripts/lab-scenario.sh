@@ -31,9 +31,12 @@ pass "$nodes nodes Ready: $(for h in $hosts; do printf '%s (%s) ' "$h" "$(docker
 stack_make swarm-deploy TAG="$old" >/dev/null || fail "make swarm-deploy TAG=$old against the lab"
 
 # Where the tasks run, and what the consumer hears.
-tasks() { docker service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.ID}}'; }
+tasks() { docker service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.ID}} {{.CurrentState}}'; }
 producer_nodes() { tasks producer | cut -d' ' -f1; }
 consumer_node() { tasks consumer | cut -d' ' -f1; }
+# Where a service's tasks run now. Once a node is lost, counting replicas is no help: its tasks
+# keep their last state, Running, and `docker stack services` may count them (producer 4/3).
+running_nodes() { tasks "$1" | awk '$3 == "Running" {print $1}'; }
 logs() { docker service logs --raw "${stack}_consumer" 2>/dev/null; }
 received() { logs | grep -c '^Received number: ' || true; }
 errors() { logs | grep -c '^Error fetching the number: ' || true; }
@@ -46,7 +49,7 @@ pass "$(producer_nodes | wc -l) producer replicas, one on each node: $(producer_
 
 # Each node pulled (or was given) the image of its own platform: read it off the container.
 checked=()
-while read -r node task; do
+while read -r node task _; do
   container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$task")
   image=$(node_docker "${node##*-}" inspect --format '{{.Image}}' "$container")
   actual=$(node_docker "${node##*-}" image inspect --format '{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}' "$image")
@@ -116,8 +119,8 @@ node_kill "${victim##*-}"
 node_down() { docker node ls --format '{{.Hostname}} {{.Status}}' | grep -qx "$victim Down"; }
 wait_until 90 "the manager marks $victim Down" node_down
 restored() {
-  placement=$(producer_nodes | sort | paste -sd ' ')
-  ! grep -qw "$victim" <<<"$placement $(consumer_node)" && [ "$(wc -w <<<"$placement")" = "$nodes" ] && converged "$stack"
+  placement=$(running_nodes producer | sort | paste -sd ' ') consumer=$(running_nodes consumer)
+  [ -n "$consumer" ] && ! grep -qw "$victim" <<<"$placement $consumer" && [ "$(wc -w <<<"$placement")" = "$nodes" ]
 }
 wait_until 180 "Swarm restores every replica away from $victim" restored
 answered_outage=$(($(poller_count "Received number: ") - answered_before))

@@ -21,7 +21,9 @@ cleanup() {
   local status=$?
   [ -z "${poller_name:-}" ] || poller_remove
   if [ "$status" -ne 0 ] && [ -n "${DOCKER_HOST:-}" ]; then
-    echo "--- the stack's tasks, and what ended them:" >&2
+    echo "--- the nodes, the stack's services, its tasks and what ended them:" >&2
+    docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}' >&2 || true
+    docker stack services "$stack" --format '{{.Name}} {{.Replicas}}' >&2 || true
     docker service ps "${stack}_producer" "${stack}_consumer" --no-trunc \
       --format '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}' >&2 || true
   fi
