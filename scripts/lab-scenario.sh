@@ -31,12 +31,15 @@ pass "$nodes nodes Ready: $(for h in $hosts; do printf '%s (%s) ' "$h" "$(docker
 stack_make swarm-deploy TAG="$old" >/dev/null || fail "make swarm-deploy TAG=$old against the lab"
 
 # Where the tasks run, and what the consumer hears.
-tasks() { docker service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.ID}} {{.CurrentState}}'; }
+tasks() { docker service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.ID}}'; }
 producer_nodes() { tasks producer | cut -d' ' -f1; }
 consumer_node() { tasks consumer | cut -d' ' -f1; }
 # Where a service's tasks run now. Once a node is lost, counting replicas is no help: its tasks
 # keep their last state, Running, and `docker stack services` may count them (producer 4/3).
-running_nodes() { tasks "$1" | awk '$3 == "Running" {print $1}'; }
+running_nodes() {
+  docker service ps "${stack}_$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' |
+    awk '$2 == "Running" {print $1}'
+}
 logs() { docker service logs --raw "${stack}_consumer" 2>/dev/null; }
 received() { logs | grep -c '^Received number: ' || true; }
 errors() { logs | grep -c '^Error fetching the number: ' || true; }
@@ -49,7 +52,7 @@ pass "$(producer_nodes | wc -l) producer replicas, one on each node: $(producer_
 
 # Each node pulled (or was given) the image of its own platform: read it off the container.
 checked=()
-while read -r node task _; do
+while read -r node task; do
   container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$task")
   image=$(node_docker "${node##*-}" inspect --format '{{.Image}}' "$container")
   actual=$(node_docker "${node##*-}" image inspect --format '{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}' "$image")
