@@ -20,10 +20,10 @@ build() {
   esac
   # A fresh machine has only the host target: add what is missing, once.
   if [ -n "$toolchain" ]; then
-    rustup toolchain list | grep -q "^$toolchain-" ||
+    grep -q "^$toolchain-" <<<"$(rustup toolchain list)" ||
       rustup toolchain install "$toolchain" --profile minimal --no-self-update
   fi
-  rustup ${toolchain:++$toolchain} target list --installed | grep -qx "$target" ||
+  grep -qx "$target" <<<"$(rustup ${toolchain:++$toolchain} target list --installed)" ||
     rustup ${toolchain:++$toolchain} target add "$target"
 
   say "building $platform ($target${toolchain:+, Rust $toolchain})"

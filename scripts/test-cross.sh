@@ -5,9 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
+require_tools "make test-cross" qemu-aarch64 qemu-arm file curl
 scripts/cross.sh >/dev/null 2>&1 || scripts/cross.sh   # rerun loudly only if it failed
-{ command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null; } ||
-  skip_or_fail "qemu-user is not installed (make deps installs it)"
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
@@ -27,8 +26,9 @@ check() {
   $qemu "dist/$platform/producer" --host 127.0.0.1 --port "$port" >/dev/null &
   pids+=($!)
   wait_until 20 "$platform producer answers" curl -fsS "http://127.0.0.1:$port/healthz"
-  curl -fsS "http://127.0.0.1:$port/number" | grep -q '"number"' || fail "$platform /number"
-  local line
+  local body line
+  body=$(curl -fsS "http://127.0.0.1:$port/number") || fail "$platform /number"
+  grep -q '"number"' <<<"$body" || fail "$platform /number said: $body"
   line=$($qemu "dist/$platform/consumer" --once --url "http://127.0.0.1:$port/number") ||
     fail "$platform consumer --once: $line"
   pass "$platform under ${qemu:-no emulation}: producer serves /number; consumer --once says '$line'"
