@@ -136,7 +136,7 @@ fn names_an_unresolvable_host() {
     let (code, out) = once("http://no-such-producer.invalid:5000/number", &[]);
     assert_eq!(code, Some(1));
     assert!(
-        out.contains("cannot resolve host 'no-such-producer.invalid'"),
+        out.contains("cannot reach the producer at http://no-such-producer.invalid:5000/number: its host name does not resolve"),
         "{out}"
     );
 }

@@ -106,16 +106,22 @@ pub const STARTUP: Duration = Duration::from_secs(10);
 
 /// `binary ARGS` must refuse to start: exit 2, one line on stderr (returned), nothing on stdout.
 pub fn assert_refuses_to_start(binary: &str, args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .args(args)
-        .env_remove("PORT")
-        .env_remove("PRODUCER_URL")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    assert_refuses(Command::new(binary).args(args), &format!("{args:?}"))
+}
+
+/// `command` (`what`, for the messages) must refuse to start: exit 2, one line on stderr
+/// (returned), nothing on stdout. PORT and PRODUCER_URL are unset unless `command` sets them.
+pub fn assert_refuses(command: &mut Command, what: &str) -> String {
+    let unset = ["PORT", "PRODUCER_URL"];
+    let set: Vec<_> = command.get_envs().map(|(k, _)| k.to_owned()).collect();
+    for name in unset.iter().filter(|n| !set.iter().any(|k| k == *n)) {
+        command.env_remove(name);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{what}: {output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
-    assert!(output.stdout.is_empty(), "nothing starts for {args:?}");
+    assert_eq!(stderr.lines().count(), 1, "one line for {what}: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing starts for {what}");
     stderr
 }
 
