@@ -76,6 +76,7 @@ fn main() {
     loop {
         let started = Instant::now();
         let round = Round {
+            now: started,
             config: &config,
             prometheus: &prometheus,
             docker: &docker,
@@ -94,6 +95,8 @@ fn log(line: &str) {
 
 /// What one round needs.
 struct Round<'a> {
+    /// When it started: every decision of the round is taken at this time.
+    now: Instant,
     config: &'a Config,
     prometheus: &'a Prometheus,
     docker: &'a Docker,
@@ -121,7 +124,7 @@ fn told(outcome: Outcome, reason: &'static str, line: String) -> Told {
 impl Round<'_> {
     /// List the services that opted in, and decide for each. Every path ends in one line.
     fn run(&self, memories: &mut HashMap<String, Memory>) {
-        let now = Instant::now();
+        let now = self.now;
         let listing = match self.docker.autoscaled_services(self.config.max_replicas) {
             Ok(listing) => listing,
             Err(error) => {
@@ -143,7 +146,7 @@ impl Round<'_> {
 
         for service in services {
             let memory = memories.entry(service.id.clone()).or_default();
-            let told = self.decide_and_act(service, memory, now);
+            let told = self.decide_and_act(service, memory);
             self.metrics
                 .decision(&service.name, told.outcome, told.reason);
             if let (Ok(current), Some(replicas)) = (&service.replicas, told.replicas) {
@@ -156,8 +159,8 @@ impl Round<'_> {
     }
 
     /// Decides for one service, applies the decision, and says what happened.
-    fn decide_and_act(&self, service: &Service, memory: &mut Memory, now: Instant) -> Told {
-        let config = self.config;
+    fn decide_and_act(&self, service: &Service, memory: &mut Memory) -> Told {
+        let (config, now) = (self.config, self.now);
         let policy = match Policy::from_labels(&service.labels, config.window) {
             Ok(policy) => policy,
             Err(problem) => {
@@ -188,7 +191,7 @@ impl Round<'_> {
                 limit: Some(limit),
             };
             let reading = format!("{}:", replicas_text(current));
-            return self.act(service, &policy, memory, now, current, decision, reading);
+            return self.act(service, &policy, memory, current, decision, reading);
         }
 
         let window = config.rate_window.show();
@@ -198,9 +201,13 @@ impl Round<'_> {
             .unwrap_or(&config.query)
             .replace("{service}", &service.short_name)
             .replace("{window}", &window);
+        // No data: what runs stays, and counts as what was wanted.
         let no_data = |memory: &mut Memory, reason, line: String| {
             memory.hold(now, current);
-            told(Outcome::NoData, reason, line)
+            Told {
+                replicas: Some(current),
+                ..told(Outcome::NoData, reason, line)
+            }
         };
         let rate = match self.prometheus.value(&query) {
             Ok(rate) => rate,
@@ -239,17 +246,15 @@ impl Round<'_> {
             }
         }
         let decision = memory.decide(now, current, wanted, &policy);
-        self.act(service, &policy, memory, now, current, decision, reading)
+        self.act(service, &policy, memory, current, decision, reading)
     }
 
     /// Applies a decision, and says what happened.
-    #[allow(clippy::too_many_arguments)]
     fn act(
         &self,
         service: &Service,
         policy: &Policy,
         memory: &mut Memory,
-        now: Instant,
         current: u32,
         decision: Decision,
         reading: String,
@@ -291,7 +296,7 @@ impl Round<'_> {
         }
         match self.docker.scale(service, target) {
             Ok(()) => {
-                memory.scaled(now, current, target, policy);
+                memory.scaled(self.now, current, target, policy);
                 done(outcome, change, target)
             }
             Err(error) => {

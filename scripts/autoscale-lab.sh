@@ -42,6 +42,8 @@ autoscale_lab_up() {
 
 # Removes what autoscale_lab_up made, and only that: a lab someone else started stays.
 autoscale_lab_down() {
+  # AUTOSCALER_LOG=FILE keeps the autoscaler's log, with times, for a look after the run.
+  [ -z "${AUTOSCALER_LOG:-}" ] || autoscaler_log_timed >"$AUTOSCALER_LOG" || true
   unset DOCKER_HOST
   if [ -n "$AS_LAB_STARTED" ]; then
     scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: scripts/swarm-lab-down.sh" >&2

@@ -879,33 +879,3 @@ fn serves_its_own_metrics_and_health() {
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
     assert_eq!(request(address, "GET", "/").status, 404);
 }
-
-/// `promtool check metrics` finds nothing to say about `text`.
-fn promtool_check_metrics(text: &str) {
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        assert!(
-            std::env::var_os("REQUIRE_DOCKER").is_none(),
-            "promtool is missing (make deps installs it)"
-        );
-        return println!("SKIP: promtool check metrics (make deps installs it)");
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && said.trim().is_empty(),
-        "promtool: {said}"
-    );
-}

@@ -346,3 +346,34 @@ impl Running {
         }
     }
 }
+
+/// `promtool check metrics`, the reference linter, finds nothing to say about `text`. Without
+/// promtool it says SKIP aloud; in CI (CI or REQUIRE_DOCKER set) that is a failure.
+pub fn promtool_check_metrics(text: &str) {
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e)
+            if std::env::var_os("CI").is_some() || std::env::var_os("REQUIRE_DOCKER").is_some() =>
+        {
+            panic!("promtool is required in CI: {e}")
+        }
+        Err(_) => return eprintln!("SKIP: promtool not installed (make deps installs it)"),
+    };
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(text.as_bytes()));
+    assert!(matches!(written, Some(Ok(()))), "cannot feed promtool");
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool: {said}"
+    );
+}
