@@ -165,6 +165,29 @@ fn value(text: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The answer to `path`: status, content type and body. `/healthz` is 503 once `idle` (the time
+/// since the last round ended, or since the start) passes `stale_after`: the loop is stuck.
+fn answer(
+    metrics: &Metrics,
+    path: &str,
+    idle: Duration,
+    stale_after: Duration,
+) -> (u16, &'static str, String) {
+    match path {
+        "/metrics" => (200, "text/plain; version=0.0.4", metrics.render()),
+        "/healthz" if idle <= stale_after => (200, "text/plain", "ok\n".into()),
+        "/healthz" => {
+            let why = format!("stuck: no round has ended for {} s\n", idle.as_secs());
+            (503, "text/plain", why)
+        }
+        _ => (
+            404,
+            "text/plain",
+            "not found: try /metrics or /healthz\n".into(),
+        ),
+    }
+}
+
 /// Serves `/metrics` and `/healthz` on `listener` from a thread of its own, until we exit.
 /// `/healthz` answers 200 while a round has ended within `stale_after` (or since the start), 503
 /// once the loop is stuck. All of tiny_http that the autoscaler uses is in this function.
@@ -179,26 +202,12 @@ pub fn serve(
     let started = Instant::now();
     thread::spawn(move || {
         while let Ok(request) = server.recv() {
-            let since = metrics.last_round().unwrap_or(started).elapsed();
-            let (status, content_type, body) = match request.url() {
-                "/metrics" => (200, "text/plain; version=0.0.4", metrics.render()),
-                "/healthz" if since <= stale_after => (200, "text/plain", "ok\n".to_string()),
-                "/healthz" => (
-                    503,
-                    "text/plain",
-                    format!("stuck: no round has ended for {} s\n", since.as_secs()),
-                ),
-                _ => (
-                    404,
-                    "text/plain",
-                    "not found: try /metrics or /healthz\n".into(),
-                ),
-            };
-            let header = tiny_http::Header::from_bytes("Content-Type", content_type)
-                .expect("a valid header");
-            let response = tiny_http::Response::from_string(body)
-                .with_status_code(status)
-                .with_header(header);
+            let idle = metrics.last_round().unwrap_or(started).elapsed();
+            let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
+            let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+            if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
+                response = response.with_header(header);
+            }
             let _ = request.respond(response);
         }
     });
@@ -236,5 +245,22 @@ mod tests {
         assert!(!text.contains("autoscaler_current_replicas{"), "{text}");
         assert!(text.contains("autoscaler_rounds_total 1"), "{text}");
         assert!(text.contains("outcome=\"scale_up\""), "{text}");
+    }
+
+    #[test]
+    fn healthz_says_when_the_loop_is_stuck() {
+        let (metrics, limit) = (Metrics::default(), Duration::from_secs(60));
+        let health = |idle| answer(&metrics, "/healthz", Duration::from_secs(idle), limit);
+        assert_eq!(health(60), (200, "text/plain", "ok\n".into()));
+        let stuck = health(61);
+        assert_eq!(
+            (stuck.0, stuck.2.as_str()),
+            (503, "stuck: no round has ended for 61 s\n")
+        );
+        assert_eq!(answer(&metrics, "/", Duration::ZERO, limit).0, 404);
+        assert_eq!(
+            answer(&metrics, "/metrics", Duration::ZERO, limit).1,
+            "text/plain; version=0.0.4"
+        );
     }
 }

@@ -102,6 +102,8 @@ fn reports_bad_answers() {
             "HTTP 500 Internal Server Error",
         ),
         ("200 OK", b"<html>hello</html>", "not valid JSON"),
+        // Redirects are not followed (common/http.rs): a 3xx is an answer like any other.
+        ("301 Moved Permanently", b"", "HTTP 301 Moved Permanently"),
         ("200 OK", b"{\"value\": 3}", "no \"number\" field"),
         (
             "200 OK",
