@@ -291,11 +291,12 @@ pub enum Limit {
     Max(u32),
     /// Below the label's min: up to it at once.
     Min(u32),
-    /// Held by the recommendations of the window; `wait` until the oldest that holds expires.
+    /// Held by the recommendations of the window: wholly, for `wait` more (until the newest
+    /// that holds expires), or partly (None): a step to the window's highest (lowest) count.
     Stabilized {
         direction: Direction,
         window: Duration,
-        wait: Duration,
+        wait: Option<Duration>,
     },
     /// The policies allow no more change within their periods.
     Policies { direction: Direction, rules: Rules },
@@ -320,19 +321,29 @@ impl Limit {
             Limit::Max(max) => format!("its max is {max}"),
             Limit::Min(min) => format!("its min is {min}"),
             Limit::Stabilized {
-                direction: Direction::Down,
+                direction,
                 window,
-                wait,
-            } => format!(
-                "scales down once the rate has stayed low for {} ({} to go)",
-                human(*window),
-                human(*wait)
-            ),
-            Limit::Stabilized { window, wait, .. } => format!(
-                "scales up once the rate has stayed high for {} ({} to go)",
-                human(*window),
-                human(*wait)
-            ),
+                wait: Some(wait),
+            } => {
+                let (way, rate) = match direction {
+                    Direction::Down => ("down", "low"),
+                    Direction::Up => ("up", "high"),
+                };
+                format!(
+                    "scales {way} once the rate has stayed {rate} for {} ({} to go)",
+                    human(*window),
+                    human(*wait)
+                )
+            }
+            Limit::Stabilized {
+                direction, window, ..
+            } => {
+                let most = match direction {
+                    Direction::Down => "highest",
+                    Direction::Up => "lowest",
+                };
+                format!("the {most} count wanted over the last {}", human(*window))
+            }
             Limit::Policies { direction, rules } if rules.select == Select::Disabled => {
                 format!(
                     "scale-{} is disabled by its select-policy label",
@@ -407,6 +418,7 @@ impl Memory {
                 .max()
                 .unwrap_or(now);
             let wait = rules.window.saturating_sub(now.duration_since(newest));
+            let wait = (stabilized == current).then_some(wait);
             Limit::Stabilized {
                 direction,
                 window: rules.window,
@@ -710,7 +722,7 @@ mod tests {
         assert_eq!(step(&mut memory, at(0), 8, 8, &p), 8);
         let held = memory.decide(at(15), 8, 1, &p);
         assert_eq!(held.replicas, 8);
-        let wait = Duration::from_secs(285);
+        let wait = Some(Duration::from_secs(285));
         let limit = Limit::Stabilized {
             direction: Direction::Down,
             window: FIVE_MINUTES,
@@ -738,7 +750,11 @@ mod tests {
         step(&mut memory, at(30), 6, 4, &p);
         step(&mut memory, at(45), 6, 2, &p);
         // At 61 s the 6 is gone; the highest since is 4.
-        assert_eq!(step(&mut memory, at(61), 6, 2, &p), 4);
+        let partial = memory.decide(at(61), 6, 2, &p);
+        assert_eq!(partial.replicas, 4);
+        let explained = partial.limit.unwrap().explain();
+        assert_eq!(explained, "the highest count wanted over the last 1m");
+        memory.scaled(at(61), 6, 4, &p);
         assert_eq!(step(&mut memory, at(91), 4, 2, &p), 2);
     }
 
