@@ -28,9 +28,8 @@ pub(crate) const CHUNK_SLACK: usize = 1024;
 /// After our last answer, how long we read what the client still sends before closing, so that
 /// the answer is not destroyed by a reset (as nginx's lingering close, and Go).
 const LINGER: Duration = Duration::from_millis(500);
-/// Empty buffers keep up to this much room for the next request; larger ones are freed.
-const KEEP_INPUT: usize = 1024;
-const KEEP_OUTPUT: usize = 4096;
+/// A connection idle this long gives back the room its buffers grew to in a burst.
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
 
 /// Where a connection stands.
 enum Phase {
@@ -251,9 +250,6 @@ impl Conn {
             }
         }
         self.input.drain(..start);
-        if self.input.is_empty() && self.input.capacity() > KEEP_INPUT {
-            self.input = Vec::new(); // an idle connection keeps no burst's buffer
-        }
     }
 
     /// Answers the request that starts at `input[start..]`, if it is all in.
@@ -334,9 +330,6 @@ impl Conn {
             }
         }
         self.output.drain(..written);
-        if self.output.is_empty() && self.output.capacity() > KEEP_OUTPUT {
-            self.output = Vec::new();
-        }
         self.stalled_since = match self.output.is_empty() {
             true => None,
             false => self.stalled_since.or(Some(now)),
@@ -377,6 +370,13 @@ impl Conn {
         }
         match self.phase {
             Phase::Idle(since) if now > since + idle => self.phase = Phase::Done,
+            Phase::Idle(since) if now > since + SHRINK_AFTER && self.output.is_empty() => {
+                // Busy, a connection keeps its buffers: answering allocates nothing. Idle, it
+                // keeps none.
+                self.input = Vec::new();
+                self.output = Vec::new();
+                self.chunked = Vec::new();
+            }
             Phase::Request(deadline) if now > deadline => {
                 self.refuse(408, date);
                 self.flush(now);
