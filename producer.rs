@@ -182,10 +182,10 @@ fn serve(config: Config) {
         }
     };
     let max_connections = room_for_connections(config.max_connections);
-    print_banner(&config, &listener, max_connections);
+    let options = server_options(&config, max_connections);
+    print_banner(&config, &listener, &options);
 
     let app = Arc::new(App::new(&config));
-    let options = server_options(&config, max_connections);
     // The server lives until we exit; its threads do all the serving.
     let _server = match Server::with_handler(listener, options, Arc::clone(&app)) {
         Ok(server) => server,
@@ -250,14 +250,18 @@ fn room_for_connections(max_connections: usize) -> usize {
 }
 
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
-fn print_banner(config: &Config, listener: &TcpListener, max_connections: usize) {
+/// With the worst case of memory the connections may take, so that limits can be checked.
+fn print_banner(config: &Config, listener: &TcpListener, options: &ServerOptions) {
     let port = listener.local_addr().map_or(config.port, |a| a.port());
+    let budget = options.connection_budget(LARGEST_ANSWER);
     say!(
-        "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections)",
+        "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections, {} KiB each at most: {} MiB)",
         env!("CARGO_PKG_VERSION"),
         config.min,
         config.max,
-        max_connections
+        options.max_connections,
+        budget / 1024,
+        (budget as u64 * options.max_connections as u64).div_ceil(1 << 20)
     );
     let addresses = match config.host {
         IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -325,6 +329,8 @@ fn hostname() -> String {
 
 /// Bodies we read at most: no route takes one, so only enough to keep the connection going.
 const MAX_BODY: usize = 1024;
+/// Our largest answer, in bytes: /metrics, with every counter set.
+const LARGEST_ANSWER: usize = 4096;
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
