@@ -16,5 +16,10 @@ func main() {
 		w.Header().Set("X-Served-By", host)
 		fmt.Fprintf(w, "{\"number\": %d}\n", rand.Intn(180)+1)
 	})
+	// For the fairness rows of make bench: a fresh client's probe beside hostile ones.
+	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, "{\"status\":\"ok\"}\n")
+	})
 	fmt.Fprintln(os.Stderr, http.ListenAndServe("127.0.0.1:"+os.Args[1], nil))
 }
