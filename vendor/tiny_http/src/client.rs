@@ -81,8 +81,9 @@ impl ClientConnection {
         }
     }
 
-    /// Reads the next request: its head, then its body or what will read it.
-    fn read_request(&mut self) -> Result<Request, ReadError> {
+    /// Reads the next request: its head, then its body or what will read it. True: the request
+    /// is about the server itself (`OPTIONS *`), which we answer, not the caller.
+    fn read_request(&mut self) -> Result<(Request, bool), ReadError> {
         let options = Arc::clone(&self.options);
         // Between requests, the client may take `idle_timeout` to start the next one, and then
         // `header_timeout` for the whole head.
@@ -122,14 +123,16 @@ impl ClientConnection {
         };
         let close = parsed.close || parsed.buffered_body().is_none();
         self.no_more_requests = close;
-        Ok(head::request(
+        let for_the_server = parsed.for_the_server();
+        let request = head::request(
             parsed,
             self.remote_addr,
             body,
             self.sink.next_writer(),
             &self.socket,
             close,
-        ))
+        );
+        Ok((request, for_the_server))
     }
 
     /// Reads more of the request into the buffer. With no `deadline` (between requests) it
@@ -202,21 +205,24 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        if self.no_more_requests || self.socket.is_closing() {
-            // A response closed the connection: let the client see all of it. (With `recv`, the
-            // response may still be on its way: then the last writer closes the connection.)
-            if self.socket.is_closing() {
-                self.linger();
+        loop {
+            if self.no_more_requests || self.socket.is_closing() {
+                // A response closed the connection: let the client see all of it. (With `recv`,
+                // the response may still be on its way: then the last writer closes it.)
+                if self.socket.is_closing() {
+                    self.linger();
+                }
+                return None;
             }
-            return None;
-        }
-        match self.read_request() {
-            Ok(request) => Some(request),
-            Err(Gone) => None,
-            Err(Refused(code)) => {
-                self.refuse(code);
-                self.linger();
-                None
+            match self.read_request() {
+                Ok((request, true)) => head::answer_for_the_server(request),
+                Ok((request, false)) => return Some(request),
+                Err(Gone) => return None,
+                Err(Refused(code)) => {
+                    self.refuse(code);
+                    self.linger();
+                    return None;
+                }
             }
         }
     }

@@ -151,7 +151,7 @@ impl PartialOrd<StatusCode> for u16 {
 #[derive(Debug, Clone)]
 pub struct Header {
     pub field: HeaderField,
-    pub value: AsciiString,
+    pub value: HeaderValue,
 }
 
 impl Header {
@@ -169,7 +169,7 @@ impl Header {
         B2: Into<Vec<u8>> + AsRef<[u8]>,
     {
         let header = HeaderField::from_bytes(header).or(Err(()))?;
-        let value = AsciiString::from_ascii(value).or(Err(()))?;
+        let value = HeaderValue::from_bytes(value)?;
 
         Ok(Header {
             field: header,
@@ -187,7 +187,7 @@ impl FromStr for Header {
         let field = elems.next().and_then(|f| f.parse().ok()).ok_or(())?;
         let value = elems
             .next()
-            .and_then(|v| AsciiString::from_ascii(v.trim()).ok())
+            .and_then(|v| HeaderValue::from_bytes(v.trim()).ok())
             .ok_or(())?;
 
         Ok(Header { field, value })
@@ -196,7 +196,52 @@ impl FromStr for Header {
 
 impl Display for Header {
     fn fmt(&self, formatter: &mut Formatter<'_>) -> Result<(), fmt::Error> {
-        write!(formatter, "{}: {}", self.field, self.value.as_str())
+        write!(formatter, "{}: {}", self.field, self.value)
+    }
+}
+
+/// The value of a header field (RFC 9110, section 5.5): visible ASCII, spaces, tabs, and bytes
+/// from 0x80 up (obs-text: what old clients send as Latin-1, and new ones as UTF-8). Never CR,
+/// LF, NUL nor another control character, so a value can never end its header line and start
+/// another header: no value, whoever supplied it, can inject one.
+///
+/// fogdeft patch (see PATCHED.md, "Field values"): upstream's values were `AsciiString`s, which
+/// refused 8-bit values from clients and let CR LF through in ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderValue(Vec<u8>);
+
+impl HeaderValue {
+    /// The value, if every byte may be in a field value.
+    #[allow(clippy::result_unit_err)]
+    pub fn from_bytes<B: Into<Vec<u8>>>(bytes: B) -> Result<HeaderValue, ()> {
+        let bytes = bytes.into();
+        let allowed = |b: &u8| *b == b'\t' || (b' '..=b'~').contains(b) || *b >= 0x80;
+        match bytes.iter().all(allowed) {
+            true => Ok(HeaderValue(bytes)),
+            false => Err(()),
+        }
+    }
+
+    /// The value's bytes, as received or given.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The value as text, if it is UTF-8 (as every ASCII value is); `Display` shows any value,
+    /// with each byte that is not UTF-8 replaced.
+    pub fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.0).ok()
+    }
+
+    /// Whether the value is `text`, ignoring ASCII case (as tokens such as `close` compare).
+    pub fn eq_ignore_ascii_case(&self, text: &str) -> bool {
+        self.0.eq_ignore_ascii_case(text.as_bytes())
+    }
+}
+
+impl Display for HeaderValue {
+    fn fmt(&self, formatter: &mut Formatter<'_>) -> Result<(), fmt::Error> {
+        write!(formatter, "{}", String::from_utf8_lossy(&self.0))
     }
 }
 
@@ -395,7 +440,7 @@ impl From<(u8, u8)> for HTTPVersion {
 
 #[cfg(test)]
 mod test {
-    use super::Header;
+    use super::{Header, HeaderValue};
     use httpdate::HttpDate;
     use std::time::{Duration, SystemTime};
 
@@ -404,7 +449,7 @@ mod test {
         let header: Header = "Content-Type: text/html".parse().unwrap();
 
         assert!(header.field.equiv("content-type"));
-        assert!(header.value.as_str() == "text/html");
+        assert!(header.value.as_str() == Some("text/html"));
 
         assert!("hello world".parse::<Header>().is_err());
     }
@@ -421,7 +466,7 @@ mod test {
         let header: Header = "Time: 20: 34".parse().unwrap();
 
         assert!(header.field.equiv("time"));
-        assert!(header.value.as_str() == "20: 34");
+        assert!(header.value.as_str() == Some("20: 34"));
     }
 
     // This tests reslstance to RUSTSEC-2020-0031: "HTTP Request smuggling
@@ -436,5 +481,29 @@ mod test {
         assert!("Transfer-Encoding: chunked".parse::<Header>().is_ok());
         assert!("Transfer-Encoding: chunked ".parse::<Header>().is_ok());
         assert!("Transfer-Encoding:   chunked ".parse::<Header>().is_ok());
+    }
+
+    #[test]
+    fn values_hold_8_bit_bytes_and_never_a_line_break() {
+        let cafe = HeaderValue::from_bytes(&b"caf\xc3\xa9 \tx"[..]).unwrap();
+        assert_eq!(cafe.as_str(), Some("caf\u{e9} \tx"));
+        let latin1 = HeaderValue::from_bytes(&b"caf\xe9"[..]).unwrap();
+        assert_eq!(
+            (latin1.as_str(), latin1.as_bytes()),
+            (None, &b"caf\xe9"[..])
+        );
+        assert_eq!(latin1.to_string(), "caf\u{fffd}");
+        for bad in [
+            &b"a\r\nSet-Cookie: x=1"[..],
+            b"a\nb",
+            b"a\rb",
+            b"a\0b",
+            b"\x7f",
+            b"\x1b[0m",
+        ] {
+            assert!(HeaderValue::from_bytes(bad).is_err(), "{bad:?}");
+            assert!(Header::from_bytes(&b"X"[..], bad).is_err(), "{bad:?}");
+        }
+        assert!("X: a\rb".parse::<Header>().is_err());
     }
 }

@@ -470,9 +470,14 @@ impl Conn {
             self.input = Vec::new(); // an idle connection keeps no burst's buffer
         }
         let writer = Output::new(self);
+        let for_the_server = parsed.for_the_server();
         let request = head::request(parsed, self.remote_addr, body, writer, &self.socket, close);
-        // A handler that panics loses its request (answered 500 as it drops), not the worker.
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| handler(request)));
+        if for_the_server {
+            head::answer_for_the_server(request);
+        } else {
+            // A handler that panics loses its request (answered 500 as it drops), not the worker.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| handler(request)));
+        }
         if streamed {
             let _ = self.socket.connection().set_nonblocking(true);
         }

@@ -105,7 +105,7 @@ where
     for header in headers.iter() {
         writer.write_all(header.field.as_str().as_ref())?;
         write!(&mut writer, ": ")?;
-        writer.write_all(header.value.as_str().as_ref())?;
+        writer.write_all(header.value.as_bytes())?;
         write!(&mut writer, "\r\n")?;
     }
 
@@ -147,7 +147,7 @@ fn choose_transfer_encoding(
         // getting the corresponding TransferEncoding
         .and_then(|value| {
             // getting list of requested elements
-            let mut parse = util::parse_header_value(value.as_str()); // TODO: remove conversion
+            let mut parse = util::parse_header_value(value.as_str().unwrap_or_default());
 
             // sorting elements by most priority
             parse.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
@@ -258,7 +258,7 @@ where
     {
         let header = header.into();
 
-        if header.field.equiv("Connection") && header.value.as_str().eq_ignore_ascii_case("close") {
+        if header.field.equiv("Connection") && header.value.eq_ignore_ascii_case("close") {
             self.close_connection = true;
             return;
         }
@@ -274,7 +274,7 @@ where
 
         // if the header is Content-Length, setting the data length
         if header.field.equiv("Content-Length") {
-            if let Ok(val) = usize::from_str(header.value.as_str()) {
+            if let Some(Ok(val)) = header.value.as_str().map(usize::from_str) {
                 self.data_length = Some(val)
             }
 

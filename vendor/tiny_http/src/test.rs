@@ -1,5 +1,4 @@
-use crate::{request::new_request, HTTPVersion, Header, HeaderField, Method, Request};
-use ascii::AsciiString;
+use crate::{request::new_request, HTTPVersion, Header, HeaderField, HeaderValue, Method, Request};
 use std::net::SocketAddr;
 use std::str::FromStr;
 
@@ -61,7 +60,7 @@ impl From<TestRequest> for Request {
         {
             mock.headers.push(Header {
                 field: HeaderField::from_str("Content-Length").unwrap(),
-                value: AsciiString::from_ascii(mock.body.len().to_string()).unwrap(),
+                value: HeaderValue::from_bytes(mock.body.len().to_string()).unwrap(),
             });
         }
         new_request(
