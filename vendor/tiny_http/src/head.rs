@@ -303,9 +303,14 @@ pub(crate) fn parse_request_line(line: &[u8]) -> Result<(Method, Target, HTTPVer
 }
 
 /// Which of the four forms `target` is in (RFC 9112, section 3.2), or 400. Paths and queries
-/// may hold any visible ASCII, as Go and nginx allow: clients send `|` and `{}` unescaped.
+/// may hold any visible ASCII, as Go and nginx allow (clients send `|` and `{}` unescaped), but
+/// each `%` must start an escape (`%2F`), as both of them check too.
 fn parse_target(method: &Method, target: &str) -> Result<Target, u16> {
-    if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
+    let escapes_ok = target
+        .split('%')
+        .skip(1)
+        .all(|after| after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) || !escapes_ok {
         return Err(400);
     }
     match target {
@@ -717,6 +722,7 @@ mod test {
         };
         assert_eq!(target("GET /number?x=1 HTTP/1.1"), origin("/number?x=1"));
         assert_eq!(target("GET /a|{b} HTTP/1.1"), origin("/a|{b}"));
+        assert_eq!(target("GET /caf%C3%A9 HTTP/1.1"), origin("/caf%C3%A9"));
         assert_eq!(
             target("GET http://host/number HTTP/1.1"),
             absolute("host", "/number")
@@ -743,6 +749,9 @@ mod test {
             "GET http://:80/number HTTP/1.1",
             "GET http://user@h/number HTTP/1.1",
             "GET http://a%zz/ HTTP/1.1",
+            "GET /%zz HTTP/1.1",
+            "GET /a%2 HTTP/1.1",
+            "GET /a?q=100% HTTP/1.1",
             "GET http:/h/number HTTP/1.1",
         ] {
             assert_eq!(target(bad), Err(400), "{bad:?}");
