@@ -32,7 +32,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 	./target/release/consumer
 
 ##@ Tests
-.PHONY: test lint test-rust
+.PHONY: test lint test-rust test-conformance
 test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
@@ -43,6 +43,9 @@ lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on ev
 
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace
+
+test-conformance: ## Only the RFC 9112 comparison with Go and nginx, and its table (test-rust runs it too)
+	cargo test --release --locked --test conformance
 
 ##@ Docker images and Compose (Scenario 01)
 COMPOSE := scripts/compose.sh

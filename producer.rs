@@ -307,15 +307,32 @@ fn interface_addresses() -> Vec<IpAddr> {
     found
 }
 
-fn hostname() -> String {
+/// The host name, as `X-Served-By` says it. The kernel takes any bytes as a host name (a
+/// container's is whatever `--hostname` said), and a header value must not hold all of them:
+/// CR LF would start a header of its own. So every byte that is not visible ASCII, and `%`, is
+/// sent %-escaped, as in a URL: `café` is `caf%C3%A9`. We serve rather than refuse to start:
+/// the name is the machine's, often not the user's to choose, and the escaped form still tells
+/// the replicas apart.
+fn host_name() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: gethostname writes at most buffer.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     match rc {
-        0 if end > 0 => String::from_utf8_lossy(&buffer[..end]).into_owned(),
+        0 if end > 0 => percent_escaped(&buffer[..end]),
         _ => "unknown".to_string(),
     }
+}
+
+fn percent_escaped(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        match byte {
+            b'!'..=b'~' if byte != b'%' => text.push(byte as char),
+            _ => text.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    text
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,7 +460,7 @@ impl App {
             span: (config.max as i64 - config.min as i64 + 1) as u32,
             draining: AtomicBool::new(false),
             metrics: Metrics::new(),
-            served_by: hostname(),
+            served_by: host_name(),
         }
     }
 }
@@ -730,6 +747,16 @@ mod tests {
         assert!(text.contains("producer_requests_total{path=\"/healthz\",status=\"503\"} 1\n"));
         assert!(text.contains("producer_number_sum 16\nproducer_number_count 2\n"));
         assert_eq!(metrics.total(), 3);
+    }
+
+    #[test]
+    fn host_names_are_sent_escaped_when_not_visible_ascii() {
+        assert_eq!(percent_escaped(b"pi-4.local_1"), "pi-4.local_1");
+        assert_eq!(
+            percent_escaped(b"caf\xc3\xa9 \r\nSet-Cookie: x=1%"),
+            "caf%C3%A9%20%0D%0ASet-Cookie:%20x=1%25"
+        );
+        assert_eq!(percent_escaped(b"\x00\x7f\xff"), "%00%7F%FF");
     }
 
     #[test]
