@@ -34,7 +34,11 @@ id=$(docker inspect --format '{{.Id}}' "$name")
 cgroup=/sys/fs/cgroup/memory/docker/$id
 [ -r "$cgroup/memory.max_usage_in_bytes" ] || fail "no cgroup v1 memory figures at $cgroup"
 at_rest=$(cat "$cgroup/memory.usage_in_bytes")
-say "$(docker logs "$name" 2>&1 | head -n 1)"
+banner=$(docker logs "$name" 2>&1)
+banner=${banner%%$'\n'*}
+say "$banner"
+budget=$(sed -n 's/.*connections, \([0-9]*\) KiB each at most.*/\1/p' <<<"$banner")
+[ -n "$budget" ] || fail "the banner states no budget per connection: $banner"
 
 say "$hostile hostile clients and 8 full-speed pipeliners, for 15 s, in ${memory} MB"
 result=$(python3 scripts/hostile-clients.py "$port" "$hostile" 15)
@@ -49,4 +53,5 @@ pass "/healthz answered every time beside them"
 wait_until 10 "/healthz after the clients left" healthy
 peak=$(cat "$cgroup/memory.max_usage_in_bytes")
 per=$(((peak - at_rest) / hostile))
-pass "peak $((peak >> 20)) MiB of ${memory} MB, $((per / 1024)) KiB per hostile connection (at rest $((at_rest >> 20)) MiB)"
+[ "$per" -le $((budget * 1024)) ] || fail "$((per / 1024)) KiB per connection, over the stated $budget KiB"
+pass "peak $((peak >> 20)) MiB of ${memory} MB: $((per / 1024)) KiB per hostile connection, within the stated $budget KiB (at rest $((at_rest >> 20)) MiB)"
