@@ -180,6 +180,15 @@ FAIR_SLACK = 0.005
 GET = b"GET /number HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
+def drain(s):
+    """Reads and drops what the server sends, until it closes (or we do)."""
+    try:
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
 def hostile(port, kind, stop):
     """One hostile client of `kind`, until `stop` is set."""
     try:
@@ -193,7 +202,7 @@ def hostile(port, kind, stop):
             return
         s = socket.create_connection(("127.0.0.1", port))
         if kind == "full speed":
-            reader = threading.Thread(target=lambda: [None for _ in iter(lambda: s.recv(65536), b"")], daemon=True)
+            reader = threading.Thread(target=drain, args=(s,), daemon=True)
             reader.start()
             while not stop.is_set():
                 s.sendall(GET * 100)
