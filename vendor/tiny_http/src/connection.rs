@@ -143,7 +143,7 @@ impl Conn {
         self.flush(turn.now);
         match self.phase {
             Phase::Idle(_) | Phase::Request(_) if self.output.len() < OUTPUT_LIMIT => {
-                self.read_input(turn.scratch, self.input_limit(turn.options));
+                self.read_input(turn.scratch, turn.options.input_limit());
                 self.answer(turn);
                 self.flush(turn.now);
             }
@@ -156,16 +156,11 @@ impl Conn {
         self.next(turn.options)
     }
 
-    /// Bytes of input at most: the longest head, the largest body and a chunked body's framing.
-    fn input_limit(&self, options: &ServerOptions) -> usize {
-        options.max_request_line + options.max_header_bytes + options.max_body_bytes + CHUNK_SLACK
-    }
-
     fn next(&self, options: &ServerOptions) -> Next {
         match self.phase {
             Phase::Done => Next::Done,
             Phase::Idle(_) | Phase::Request(_) => {
-                let room = self.input.len() < self.input_limit(options);
+                let room = self.input.len() < options.input_limit();
                 let can_read = self.readable && room && self.output.len() < OUTPUT_LIMIT;
                 if can_read || (self.backlog && self.output.len() < OUTPUT_LIMIT) {
                     Next::Again
@@ -249,7 +244,7 @@ impl Conn {
                     }
                     self.phase = Phase::Idle(turn.now);
                 }
-                Step::Incomplete if self.input.len() - start >= self.input_limit(turn.options) => {
+                Step::Incomplete if self.input.len() - start >= turn.options.input_limit() => {
                     // The request fills the input and is not whole: the limits keep a head and
                     // a body within it, so only a chunked body's framing can. Too large.
                     self.refuse(413, turn.date);
