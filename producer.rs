@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use std::{env, process, thread};
 
 use oorandom::Rand32;
-use tiny_http::{Header, Method, Request, Response, Server, ServerOptions};
+use tiny_http::{Handler, Method, Request, Response, Server, ServerOptions};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: each setting once, with its default. `--help` is made from these.
@@ -55,8 +55,9 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(10),
             // A client that sends its head a byte now and then (slowloris) is dropped.
             header_timeout: Duration::from_secs(10),
-            // nginx allows 32 KiB; proxies add headers.
-            max_header_size: 64 * 1024,
+            // As nginx's large_client_header_buffers (8 KiB a line): far above what browsers
+            // and proxies send, and it keeps each connection's memory small (README).
+            max_header_size: 8 * 1024,
         }
     }
 }
@@ -181,15 +182,12 @@ fn serve(config: Config) {
         }
     };
     let max_connections = room_for_connections(config.max_connections);
-    print_banner(&config, &listener, max_connections);
+    let options = server_options(&config, max_connections);
+    print_banner(&config, &listener, &options);
 
     let app = Arc::new(App::new(&config));
-    let handler_app = Arc::clone(&app);
-    let options = server_options(&config, max_connections);
     // The server lives until we exit; its threads do all the serving.
-    let _server = match Server::with_handler(listener, options, move |request| {
-        handler_app.respond(request)
-    }) {
+    let _server = match Server::with_handler(listener, options, Arc::clone(&app)) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("producer: cannot start serving: {error}");
@@ -252,14 +250,18 @@ fn room_for_connections(max_connections: usize) -> usize {
 }
 
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
-fn print_banner(config: &Config, listener: &TcpListener, max_connections: usize) {
+/// With the worst case of memory the connections may take, so that limits can be checked.
+fn print_banner(config: &Config, listener: &TcpListener, options: &ServerOptions) {
     let port = listener.local_addr().map_or(config.port, |a| a.port());
+    let budget = options.connection_budget(LARGEST_ANSWER);
     say!(
-        "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections)",
+        "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections, {} KiB each at most: {} MiB)",
         env!("CARGO_PKG_VERSION"),
         config.min,
         config.max,
-        max_connections
+        options.max_connections,
+        budget / 1024,
+        (budget as u64 * options.max_connections as u64).div_ceil(1 << 20)
     );
     let addresses = match config.host {
         IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -305,30 +307,54 @@ fn interface_addresses() -> Vec<IpAddr> {
     found
 }
 
-fn hostname() -> String {
+/// The host name, as `X-Served-By` says it. The kernel takes any bytes as a host name (a
+/// container's is whatever `--hostname` said), and a header value must not hold all of them:
+/// CR LF would start a header of its own. So every byte that is not visible ASCII, and `%`, is
+/// sent %-escaped, as in a URL: `café` is `caf%C3%A9`. We serve rather than refuse to start:
+/// the name is the machine's, often not the user's to choose, and the escaped form still tells
+/// the replicas apart.
+fn host_name() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: gethostname writes at most buffer.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     match rc {
-        0 if end > 0 => String::from_utf8_lossy(&buffer[..end]).into_owned(),
+        0 if end > 0 => percent_escaped(&buffer[..end]),
         _ => "unknown".to_string(),
     }
+}
+
+fn percent_escaped(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        match byte {
+            b'!'..=b'~' if byte != b'%' => text.push(byte as char),
+            _ => text.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    text
 }
 
 // ---------------------------------------------------------------------------------------------
 // Serving.
 //
 // tiny_http's event loop serves every connection with one thread per core, as nginx does: it
-// reads requests as they arrive and answers each one with `App::respond`, on the spot. A slow or
-// hostile client holds no thread, only its connection, and the limits below bound how long and
-// how much it may hold that. (tiny_http's own limits: an 8 KiB request line, 100 headers.)
+// reads each request whole, as it arrives, and answers it with `App::respond`, which borrows
+// the request and returns the response. A slow or hostile client holds no thread, only its
+// connection, and the limits below bound how long and how much it may hold that. (tiny_http's
+// own limits: an 8 KiB request line, 100 headers, 4 KiB of unread answers.)
+
+/// Bodies we read at most: no route takes one, so only enough to keep the connection going.
+const MAX_BODY: usize = 1024;
+/// Our largest answer, in bytes: /metrics, with every counter set.
+const LARGEST_ANSWER: usize = 4096;
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
         max_header_bytes: config.max_header_size,
-        header_timeout: Some(config.header_timeout),
-        idle_timeout: Some(config.idle_timeout),
+        max_body_bytes: MAX_BODY,
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
         max_connections,
         ..ServerOptions::default()
     }
@@ -411,87 +437,88 @@ impl Status {
 }
 
 /// HEAD is GET without a body, which tiny_http takes care of.
-fn method_allowed(method: &Method) -> bool {
+fn method_allowed(method: Method) -> bool {
     matches!(method, Method::Get | Method::Head)
 }
 
-/// What all workers share: settings, counters and the ready-made headers.
+const JSON: &str = "application/json";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// What all workers share: settings, counters and the host name for `X-Served-By`.
 struct App {
     min: i32,
     span: u32,
     draining: AtomicBool,
     metrics: Metrics,
-    served_by: Header,
-    json: Header,
-    text: Header,
-    allow: Header,
-    close: Header,
+    served_by: String,
 }
 
 impl App {
     fn new(config: &Config) -> App {
-        let header = |name: &str, value: &str| {
-            Header::from_bytes(name, value).expect("header names and values are ASCII")
-        };
         App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
             draining: AtomicBool::new(false),
             metrics: Metrics::new(),
-            served_by: header("X-Served-By", &hostname()),
-            json: header("Content-Type", "application/json"),
-            text: header("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
-            allow: header("Allow", "GET, HEAD"),
-            close: header("Connection", "close"),
+            served_by: host_name(),
         }
     }
+}
 
-    fn respond(&self, request: Request) {
+impl Handler for App {
+    /// Answers one request. The hot routes make no allocation: their bodies are static or
+    /// formatted in place, and every header value is borrowed from `self`.
+    fn respond<'a>(&'a self, request: &Request<'_>) -> Response<'a> {
         let route = route(request.url());
         let draining = self.draining.load(Relaxed);
-        let (status, body, content_type) = match route.map(|r| ROUTES[r].endpoint) {
+        let (status, response, content_type) = match route.map(|r| ROUTES[r].endpoint) {
             None => {
                 let path = request.url().split('?').next().unwrap_or("");
                 let body = serde_json::json!({ "error": "not found", "path": path });
-                (Status::NotFound, format!("{body}\n"), &self.json)
+                (
+                    Status::NotFound,
+                    Response::from_data(format!("{body}\n")),
+                    JSON,
+                )
             }
             Some(_) if !method_allowed(request.method()) => {
-                let body =
-                    serde_json::json!({ "error": "method not allowed", "allow": "GET, HEAD" });
-                (Status::MethodNotAllowed, format!("{body}\n"), &self.json)
+                let body = b"{\"error\":\"method not allowed\",\"allow\":\"GET, HEAD\"}\n";
+                let response = Response::from_slice(body).with_header("Allow", "GET, HEAD");
+                (Status::MethodNotAllowed, response, JSON)
             }
             Some(Endpoint::Number) => {
                 let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
                 let number = self.min as i64 + draw as i64;
                 self.metrics.number(number);
-                (
-                    Status::Ok,
-                    format!("{{\"number\": {number}}}\n"),
-                    &self.json,
-                )
+                let body = format_args!("{{\"number\": {number}}}\n");
+                (Status::Ok, Response::from_fmt(body), JSON)
             }
             Some(Endpoint::Health) if draining => (
                 Status::Draining,
-                "{\"status\":\"draining\"}\n".to_string(),
-                &self.json,
+                Response::from_slice(b"{\"status\":\"draining\"}\n"),
+                JSON,
             ),
-            Some(Endpoint::Health) => (Status::Ok, "{\"status\":\"ok\"}\n".to_string(), &self.json),
-            Some(Endpoint::Metrics) => (Status::Ok, self.metrics.render(), &self.text),
+            Some(Endpoint::Health) => (
+                Status::Ok,
+                Response::from_slice(b"{\"status\":\"ok\"}\n"),
+                JSON,
+            ),
+            Some(Endpoint::Metrics) => (
+                Status::Ok,
+                Response::from_data(self.metrics.render()),
+                PROMETHEUS_TEXT,
+            ),
         };
         self.metrics.request(route, status);
 
-        let mut response = Response::from_string(body)
+        let response = response
             .with_status_code(status.code())
-            .with_header(content_type.clone())
-            .with_header(self.served_by.clone());
-        if status == Status::MethodNotAllowed {
-            response.add_header(self.allow.clone());
+            .with_header("Content-Type", content_type)
+            .with_header("X-Served-By", &self.served_by);
+        match draining {
+            true => response.closing(),
+            false => response,
         }
-        if draining {
-            response.add_header(self.close.clone());
-        }
-        // A client that hung up is no error of ours.
-        let _ = request.respond(response);
     }
 }
 
@@ -702,8 +729,8 @@ mod tests {
         assert_eq!(endpoint("/metrics"), Some(Endpoint::Metrics));
         assert_eq!(endpoint("/"), None);
         assert_eq!(endpoint("/number/"), None);
-        assert!(method_allowed(&Method::Get) && method_allowed(&Method::Head));
-        assert!(!method_allowed(&Method::Post) && !method_allowed(&Method::Delete));
+        assert!(method_allowed(Method::Get) && method_allowed(Method::Head));
+        assert!(!method_allowed(Method::Post) && !method_allowed(Method::Delete));
     }
 
     #[test]
@@ -720,6 +747,16 @@ mod tests {
         assert!(text.contains("producer_requests_total{path=\"/healthz\",status=\"503\"} 1\n"));
         assert!(text.contains("producer_number_sum 16\nproducer_number_count 2\n"));
         assert_eq!(metrics.total(), 3);
+    }
+
+    #[test]
+    fn host_names_are_sent_escaped_when_not_visible_ascii() {
+        assert_eq!(percent_escaped(b"pi-4.local_1"), "pi-4.local_1");
+        assert_eq!(
+            percent_escaped(b"caf\xc3\xa9 \r\nSet-Cookie: x=1%"),
+            "caf%C3%A9%20%0D%0ASet-Cookie:%20x=1%25"
+        );
+        assert_eq!(percent_escaped(b"\x00\x7f\xff"), "%00%7F%FF");
     }
 
     #[test]

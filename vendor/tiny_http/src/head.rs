@@ -1,32 +1,55 @@
 //! Request heads, read from a buffer: where a head ends, what it says, and whether its framing
-//! is one that every reader agrees on (RFC 9112). Both ways of serving use this: the thread of a
-//! connection (`client.rs`) and the event loop (`event.rs`). No I/O here.
+//! is one that every reader agrees on (RFC 9112). Everything borrows from the buffer; no I/O
+//! and no allocation here.
 //!
-//! fogdeft patches (see PATCHED.md): "Head limits", "Versions" and "Framing".
+//! fogdeft patches (see PATCHED.md): "Head limits", "Versions", "Framing", "Targets and
+//! Host" and "Field values".
 
-use std::io::{self, Read, Write};
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::net::Ipv6Addr;
 
-use ascii::AsciiString;
-use chunked_transfer::Decoder;
+use crate::common::{HTTPVersion, Method};
+use crate::request::Header;
+use crate::ServerOptions;
 
-use crate::common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
-use crate::request::new_request;
-use crate::util::{EqualReader, FusedReader, Socket};
-use crate::{Request, Response, ServerOptions};
+/// Header fields a request may have at most (nginx and Go allow more by size only; a hundred
+/// is far beyond what browsers and proxies send). More: 431.
+pub const MAX_HEADERS: usize = 100;
 
-/// Bodies up to this size are read together with their head, so that the connection can go on
-/// to the next request. A larger body is left to the handler, and its connection ends after the
-/// response: nothing is ever drained or buffered by a size the client declared.
-pub(crate) const BUFFERED_BODY_BYTES: u64 = 1024;
-
-/// A request head: its request line and header fields.
-pub(crate) struct Head {
+/// A request head: its request line and header fields, borrowed from the connection's buffer.
+pub(crate) struct Head<'a> {
     pub method: Method,
-    pub target: String,
+    pub method_str: &'a str,
+    /// The path and query, whatever the form of the target (`*` for asterisk-form).
+    pub target: Cow<'a, str>,
+    /// `OPTIONS *`: about the server itself, which the engine answers, not the handler.
+    pub for_the_server: bool,
     pub version: HTTPVersion,
-    pub headers: Vec<Header>,
+    fields: [Header<'a>; MAX_HEADERS],
+    count: usize,
+}
+
+impl<'a> Head<'a> {
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.fields[..self.count]
+    }
+}
+
+/// A request target, in the form the request line gave it (RFC 9112, section 3.2).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Target<'a> {
+    /// `/path?query`: origin-form, what clients send to a server.
+    Origin(&'a str),
+    /// `http://authority/path?query`: absolute-form, what clients send to a proxy, and which a
+    /// server must accept too. Its authority stands in for the `Host` header (section 3.2.2).
+    Absolute {
+        authority: &'a str,
+        path: Cow<'a, str>,
+    },
+    /// `host:port`: authority-form, the target of CONNECT and only of CONNECT.
+    Authority(&'a str),
+    /// `*`: asterisk-form, OPTIONS about the server as a whole.
+    Asterisk,
 }
 
 /// How a request's body is delimited (RFC 9112, section 6).
@@ -38,27 +61,12 @@ pub(crate) enum Framing {
 }
 
 /// A head, and what the connection does with the rest of the request.
-pub(crate) struct Parsed {
-    pub head: Head,
+pub(crate) struct Parsed<'a> {
+    pub head: Head<'a>,
     pub framing: Framing,
     pub expects_continue: bool,
-    pub upgrade: bool,
     /// The client asked to close after the response (or is HTTP/1.0 without keep-alive).
     pub close: bool,
-}
-
-impl Parsed {
-    /// The body is read with the head (up to `BUFFERED_BODY_BYTES`), else by the handler.
-    pub fn buffered_body(&self) -> Option<usize> {
-        match self.framing {
-            _ if self.upgrade => None,
-            Framing::None => Some(0),
-            Framing::Length(length) if length <= BUFFERED_BODY_BYTES && !self.expects_continue => {
-                Some(length as usize)
-            }
-            _ => None,
-        }
-    }
 }
 
 /// Finds the end of a head in a growing buffer without rescanning it: each call looks only at
@@ -137,33 +145,42 @@ impl HeadScanner {
 }
 
 /// Parses a complete head (as `HeadScanner::end` found it) and checks its framing.
-pub(crate) fn parse(head: &[u8], options: &ServerOptions) -> Result<Parsed, u16> {
-    let mut lines = head
+pub(crate) fn parse(text: &[u8]) -> Result<Parsed<'_>, u16> {
+    let mut lines = text
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .skip_while(|line| line.is_empty());
-    let (method, target, version) = parse_request_line(lines.next().unwrap_or_default())?;
-    let mut headers = Vec::new();
-    for line in lines.take_while(|line| !line.is_empty()) {
-        if headers.len() == options.max_headers {
-            return Err(431);
-        }
-        headers.push(parse_header(line)?);
-    }
-    let head = Head {
-        method,
-        target,
+    let (method_str, target, version) = parse_request_line(lines.next().unwrap_or_default())?;
+    let mut head = Head {
+        method: Method::from_token(method_str),
+        method_str,
+        target: Cow::Borrowed("*"),
+        for_the_server: target == Target::Asterisk,
         version,
-        headers,
+        fields: [Header::default(); MAX_HEADERS],
+        count: 0,
     };
-
+    for line in lines.take_while(|line| !line.is_empty()) {
+        let slot = head.fields.get_mut(head.count).ok_or(431u16)?;
+        *slot = parse_header(line)?;
+        head.count += 1;
+    }
+    check_host(head.headers(), version)?;
+    head.target = match target {
+        Target::Origin(path) | Target::Authority(path) => Cow::Borrowed(path),
+        Target::Absolute { authority, path } => {
+            take_host_from_target(&mut head, authority)?;
+            path
+        }
+        Target::Asterisk => Cow::Borrowed("*"),
+    };
     let framing = framing(&head)?;
-    let expects_continue = expects_continue(&head.headers)?;
-    let connection = list_values(&head.headers, "Connection");
-    let has = |token: &str| connection.iter().any(|t| t.eq_ignore_ascii_case(token));
+    let expects_continue = expects_continue(head.headers())?;
+    let has = |token: &str| {
+        list_values(head.headers(), "Connection").any(|t| t.eq_ignore_ascii_case(token))
+    };
     let close = has("close") || (head.version < (1, 1) && !has("keep-alive"));
     Ok(Parsed {
-        upgrade: has("upgrade"),
         head,
         framing,
         expects_continue,
@@ -171,73 +188,16 @@ pub(crate) fn parse(head: &[u8], options: &ServerOptions) -> Result<Parsed, u16>
     })
 }
 
-/// The reader of a body that is not read with its head: the rest of the connection, cut to
-/// the body's length or decoded from chunks. (`source` starts with what was read already.)
-pub(crate) fn streamed_body<R: Read + Send + 'static>(
-    parsed: &Parsed,
-    source: R,
-) -> Box<dyn Read + Send> {
-    match parsed.framing {
-        _ if parsed.upgrade => Box::new(source),
-        Framing::Length(length) => Box::new(EqualReader::new(source, length)),
-        Framing::Chunked => Box::new(FusedReader::new(Decoder::new(source))),
-        Framing::None => Box::new(io::empty()),
-    }
-}
-
-/// The `Request` for a parsed head, its body, and where its response goes. `close`: the
-/// connection ends after the response.
-pub(crate) fn request<W: Write + Send + 'static>(
-    parsed: Parsed,
-    remote_addr: Option<SocketAddr>,
-    body: Box<dyn Read + Send>,
-    writer: W,
-    socket: &Arc<Socket>,
-    close: bool,
-) -> Request {
-    // As upstream: the declared Content-Length, if any.
-    let body_length = match parsed.framing {
-        Framing::Length(length) => usize::try_from(length).ok(),
-        _ => None,
-    };
-    let request = new_request(
-        false,
-        parsed.head.method,
-        parsed.head.target,
-        parsed.head.version,
-        parsed.head.headers,
-        remote_addr,
-        body,
-        body_length,
-        writer,
-    )
-    .on_connection(socket, close);
-    if parsed.expects_continue {
-        request.expecting_continue()
-    } else {
-        request
-    }
-}
-
-/// Writes the answer to a refused request: its status and reason, and nothing else, with
-/// `Connection: close`.
-pub(crate) fn refuse<W: Write>(code: u16, writer: &mut W) -> io::Result<()> {
-    Response::from_string(format!("{}\n", StatusCode(code).default_reason_phrase()))
-        .with_status_code(code)
-        .print(&mut *writer, HTTPVersion(1, 1), &[], false, None, true)?;
-    writer.flush()
-}
-
 /// `method SP request-target SP HTTP-version` (RFC 9112, section 3). HTTP/1.x with a minor
 /// version above 1 is taken as HTTP/1.1 (section 2.3); any other major version gets 505.
-pub(crate) fn parse_request_line(line: &[u8]) -> Result<(Method, String, HTTPVersion), u16> {
+pub(crate) fn parse_request_line(line: &[u8]) -> Result<(&str, Target<'_>, HTTPVersion), u16> {
     let text = std::str::from_utf8(line).map_err(|_| 400u16)?;
     let mut parts = text.split(' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(method), Some(target), Some(version), None) => (method, target, version),
         _ => return Err(400),
     };
-    if !is_token(method) || target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_token(method) {
         return Err(400);
     }
     let version = match version.as_bytes() {
@@ -251,13 +211,145 @@ pub(crate) fn parse_request_line(line: &[u8]) -> Result<(Method, String, HTTPVer
         }
         _ => return Err(400),
     };
-    let method = method.parse().map_err(|_| 400u16)?;
-    Ok((method, target.to_owned(), version))
+    let target = parse_target(Method::from_token(method), target)?;
+    Ok((method, target, version))
 }
 
-/// `field-name ":" OWS field-value OWS` (RFC 9112, section 5). No space before the colon, no
-/// line folding, and only visible ASCII, spaces and tabs in the value.
-pub(crate) fn parse_header(line: &[u8]) -> Result<Header, u16> {
+/// Which of the four forms `target` is in (RFC 9112, section 3.2), or 400. Paths and queries
+/// may hold any visible ASCII, as Go and nginx allow (clients send `|` and `{}` unescaped), but
+/// each `%` must start an escape (`%2F`), as both of them check too.
+fn parse_target(method: Method, target: &str) -> Result<Target<'_>, u16> {
+    let escapes_ok = target
+        .split('%')
+        .skip(1)
+        .all(|after| after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) || !escapes_ok {
+        return Err(400);
+    }
+    match target {
+        _ if target.starts_with('/') => Ok(Target::Origin(target)),
+        "*" if method == Method::Options => Ok(Target::Asterisk),
+        _ if method == Method::Connect => match target.rsplit_once(':') {
+            // uri-host ":" port, with both parts there (section 3.2.3).
+            Some((host, port)) if !host.is_empty() && !port.is_empty() && is_host(target) => {
+                Ok(Target::Authority(target))
+            }
+            _ => Err(400),
+        },
+        _ => parse_absolute_form(target),
+    }
+}
+
+/// `http://authority/path?query` (or https), section 3.2.2. Its host must not be empty (RFC
+/// 9110, section 4.2.1), and userinfo (`user@`) is refused, as RFC 9110, section 4.2.4, asks.
+/// Other schemes are refused: their resources are not ours to serve.
+fn parse_absolute_form(target: &str) -> Result<Target<'_>, u16> {
+    let (scheme, rest) = target.split_once("://").ok_or(400u16)?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(400);
+    }
+    let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    if authority.is_empty() || authority.starts_with(':') || !is_host(authority) {
+        return Err(400);
+    }
+    let path = match path.starts_with('/') {
+        true => Cow::Borrowed(path),
+        false => Cow::Owned(format!("/{path}")), // `http://h` is `/`, and `http://h?q` is `/?q`
+    };
+    Ok(Target::Absolute { authority, path })
+}
+
+/// The Host header (RFC 9112, section 3.2): one in HTTP/1.1, at most one before, and valid;
+/// else 400. Checked even when an absolute-form target will replace it, as Go does: a proxy in
+/// front of us might have read it.
+fn check_host(headers: &[Header<'_>], version: HTTPVersion) -> Result<(), u16> {
+    let mut hosts = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Host"));
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err(400),
+        (None, _) if version >= (1, 1) => Err(400),
+        (Some(host), _) if !std::str::from_utf8(host.value).is_ok_and(is_host) => Err(400),
+        _ => Ok(()),
+    }
+}
+
+/// An absolute-form target's authority is the request's Host, whatever the Host header said
+/// (RFC 9112, section 3.2.2): the handler reads it where it always does.
+fn take_host_from_target<'a>(head: &mut Head<'a>, authority: &'a str) -> Result<(), u16> {
+    let host = Header {
+        name: "Host",
+        value: authority.as_bytes(),
+    };
+    let count = head.count;
+    match head.fields[..count]
+        .iter_mut()
+        .find(|h| h.name.eq_ignore_ascii_case("Host"))
+    {
+        Some(field) => *field = host,
+        None => {
+            *head.fields.get_mut(count).ok_or(431u16)? = host;
+            head.count += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `uri-host [":" port]` (RFC 9110, section 7.2, in RFC 3986's grammar): a bracketed IPv6 (or
+/// future) address or a name of letters, digits, `-._~`, `!$&'()*+,;=` and %-escapes, then
+/// optionally `:` and digits. An empty name is valid: it is the Host of a URI without one.
+/// So `a b`, `a/b`, `a, b` and `a@b` are not hosts.
+fn is_host(text: &str) -> bool {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(literal) => match literal.split_once(']') {
+            Some((address, port)) if is_ip_literal(address) => ("", port),
+            _ => return false,
+        },
+        None => text.split_at(text.find(':').unwrap_or(text.len())),
+    };
+    let port_ok = match port.strip_prefix(':') {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_digit()),
+        None => port.is_empty(),
+    };
+    port_ok && is_reg_name(host)
+}
+
+/// `IPv6address / IPvFuture`, the inside of `[...]` (RFC 3986, section 3.2.2).
+fn is_ip_literal(address: &str) -> bool {
+    match address.strip_prefix(['v', 'V']) {
+        Some(future) => future.split_once('.').is_some_and(|(version, rest)| {
+            !version.is_empty()
+                && version.bytes().all(|b| b.is_ascii_hexdigit())
+                && !rest.is_empty()
+                && rest.bytes().all(|b| b == b':' || is_name_byte(b))
+        }),
+        None => address.parse::<Ipv6Addr>().is_ok(),
+    }
+}
+
+/// `reg-name`: unreserved characters, sub-delimiters and %-escapes (RFC 3986, section 3.2.2).
+fn is_reg_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    while let Some(byte) = bytes.next() {
+        let escape = byte == b'%'
+            && bytes.next().is_some_and(|b| b.is_ascii_hexdigit())
+            && bytes.next().is_some_and(|b| b.is_ascii_hexdigit());
+        if !escape && !is_name_byte(byte) {
+            return false;
+        }
+    }
+    true
+}
+
+/// An unreserved character or a sub-delimiter (RFC 3986, section 2).
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&byte)
+}
+
+/// `field-name/// `field-name ":" OWS field-value OWS` (RFC 9112, section 5). No space before the colon and no
+/// line folding (section 5.2 allows refusing it). The value may hold 8-bit bytes (obs-text), as
+/// Go and nginx allow, but no control character but tab (RFC 9110, section 5.5).
+pub(crate) fn parse_header(line: &[u8]) -> Result<Header<'_>, u16> {
     let colon = line.iter().position(|&b| b == b':').ok_or(400u16)?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     let name = std::str::from_utf8(name).map_err(|_| 400u16)?;
@@ -274,78 +366,69 @@ pub(crate) fn parse_header(line: &[u8]) -> Result<Header, u16> {
         .rposition(|b| !is_space(b))
         .map_or(start, |i| i + 1);
     let value = &value[start..end];
-    if !value.iter().all(|&b| b.is_ascii_graphic() || is_space(&b)) {
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+    {
         return Err(400);
     }
-    Ok(Header {
-        field: HeaderField::from_bytes(name).map_err(|_| 400u16)?,
-        value: AsciiString::from_ascii(value).map_err(|_| 400u16)?,
-    })
+    Ok(Header { name, value })
 }
 
 /// A token (RFC 9110, section 5.6.2): one or more of the characters allowed in a method or a
 /// field name.
-fn is_token(text: &str) -> bool {
+pub(crate) fn is_token(text: &str) -> bool {
     !text.is_empty()
         && text
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// The values of every `name` header field, split at commas.
-fn list_values<'a>(headers: &'a [Header], name: &'static str) -> Vec<&'a str> {
+/// The values of every `name` header field, split at commas (values that are not text
+/// count as one empty value).
+fn list_values<'a>(headers: &'a [Header<'_>], name: &'static str) -> impl Iterator<Item = &'a str> {
     headers
         .iter()
-        .filter(|h| h.field.equiv(name))
-        .flat_map(|h| h.value.as_str().split(','))
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .flat_map(|h| std::str::from_utf8(h.value).unwrap_or("").split(','))
         .map(str::trim)
-        .collect()
 }
 
 /// How the body is delimited, or why the request is refused (RFC 9112, sections 3.2 and 6).
 /// Anything a proxy in front of us might read differently is refused: that is how requests get
 /// smuggled past a proxy.
-fn framing(head: &Head) -> Result<Framing, u16> {
-    let hosts = head
-        .headers
+fn framing(head: &Head<'_>) -> Result<Framing, u16> {
+    let headers = head.headers();
+    let mut lengths = list_values(headers, "Content-Length");
+    if headers
         .iter()
-        .filter(|h| h.field.equiv("Host"))
-        .count();
-    if hosts > 1 || (hosts == 0 && head.version >= (1, 1)) {
-        return Err(400);
-    }
-    let lengths = list_values(&head.headers, "Content-Length");
-    if head
-        .headers
-        .iter()
-        .any(|h| h.field.equiv("Transfer-Encoding"))
+        .any(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
     {
         // With a Content-Length too, or from an HTTP/1.0 client, the framing is ambiguous.
-        if !lengths.is_empty() || head.version < (1, 1) {
+        if lengths.next().is_some() || head.version < (1, 1) {
             return Err(400);
         }
-        let codings = list_values(&head.headers, "Transfer-Encoding");
-        let is_chunked = |c: &&str| c.eq_ignore_ascii_case("chunked");
-        return match codings.split_last() {
-            // The body's length is known only when chunked comes last, and only once.
-            Some((last, before)) if is_chunked(last) && !before.iter().any(is_chunked) => {
-                if before.iter().all(|c| c.is_empty()) {
-                    Ok(Framing::Chunked)
-                } else {
-                    Err(501) // a coding we do not decode, such as gzip
-                }
-            }
-            _ => Err(400),
+        // The body's length is known only when chunked comes last, and only once.
+        let (mut chunked, mut last_is_chunked, mut other) = (0, false, false);
+        for coding in list_values(headers, "Transfer-Encoding") {
+            last_is_chunked = coding.eq_ignore_ascii_case("chunked");
+            chunked += last_is_chunked as usize;
+            other |= !last_is_chunked && !coding.is_empty();
+        }
+        return match (last_is_chunked && chunked == 1, other) {
+            (false, _) => Err(400),
+            (true, true) => Err(501), // a coding we do not decode, such as gzip
+            (true, false) => Ok(Framing::Chunked),
         };
     }
-    match lengths.split_first() {
+    match lengths.next() {
         None => Ok(Framing::None),
-        Some((first, rest)) => {
+        Some(first) => {
             // Digits only (no sign), and every copy the same.
             if first.is_empty() || !first.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(400);
             }
-            if rest.iter().any(|other| other != first) {
+            if lengths.any(|other| other != first) {
                 return Err(400);
             }
             first.parse().map(Framing::Length).map_err(|_| 400)
@@ -354,10 +437,13 @@ fn framing(head: &Head) -> Result<Framing, u16> {
 }
 
 /// Whether the client waits for `100 Continue`; any other expectation gets 417.
-fn expects_continue(headers: &[Header]) -> Result<bool, u16> {
+fn expects_continue(headers: &[Header<'_>]) -> Result<bool, u16> {
     let mut expects = false;
-    for header in headers.iter().filter(|h| h.field.equiv("Expect")) {
-        if !header.value.as_str().eq_ignore_ascii_case("100-continue") {
+    for header in headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Expect"))
+    {
+        if !header.value.eq_ignore_ascii_case(b"100-continue") {
             return Err(417);
         }
         expects = true;
@@ -365,20 +451,83 @@ fn expects_continue(headers: &[Header]) -> Result<bool, u16> {
     Ok(expects)
 }
 
+/// A chunked body at the start of `buffer` (RFC 9112, section 7.1), decoded into `body`:
+/// `Ok(Some(end))` once its last chunk and trailer section are in (`end`: where it ends in
+/// `buffer`), `Ok(None)` while it is arriving, and 400 for bad framing or 413 past `limit`
+/// decoded bytes. Chunk extensions and trailer fields are read and ignored.
+pub(crate) fn dechunk(
+    buffer: &[u8],
+    limit: usize,
+    body: &mut Vec<u8>,
+) -> Result<Option<usize>, u16> {
+    body.clear();
+    let mut at = 0;
+    let line = |at: usize| -> Result<Option<(&[u8], usize)>, u16> {
+        match buffer[at..].windows(2).position(|w| w == b"\r\n") {
+            Some(len) => Ok(Some((&buffer[at..at + len], at + len + 2))),
+            None if buffer.len() - at > 4096 => Err(400), // no line is that long
+            None => Ok(None),
+        }
+    };
+    loop {
+        let Some((size_line, data)) = line(at)? else {
+            return Ok(None);
+        };
+        let digits = size_line.split(|&b| b == b';').next().unwrap_or_default();
+        let digits = std::str::from_utf8(digits)
+            .map_err(|_| 400u16)?
+            .trim_end_matches([' ', '\t']);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_hexdigit()) || digits.len() > 8 {
+            return Err(400);
+        }
+        let size = usize::from_str_radix(digits, 16).map_err(|_| 400u16)?;
+        if body.len() + size > limit {
+            return Err(413);
+        }
+        if size == 0 {
+            // The trailer section: field lines up to an empty line.
+            let mut at = data;
+            loop {
+                match line(at)? {
+                    None => return Ok(None),
+                    Some((b"", end)) => return Ok(Some(end)),
+                    Some((_, end)) => at = end,
+                }
+            }
+        }
+        if buffer.len() < data + size + 2 {
+            return Ok(None);
+        }
+        if &buffer[data + size..data + size + 2] != b"\r\n" {
+            return Err(400);
+        }
+        body.extend_from_slice(&buffer[data..data + size]);
+        at = data + size + 2;
+    }
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
 
-    fn head(version: (u8, u8), headers: &[&str]) -> Head {
-        Head {
+    fn head(version: (u8, u8), headers: &[&'static str]) -> Head<'static> {
+        let mut head = Head {
             method: Method::Get,
-            target: "/".into(),
+            method_str: "GET",
+            target: Cow::Borrowed("/"),
+            for_the_server: false,
             version: HTTPVersion(version.0, version.1),
-            headers: headers
-                .iter()
-                .map(|h| parse_header(h.as_bytes()).unwrap())
-                .collect(),
+            fields: [Header::default(); MAX_HEADERS],
+            count: headers.len(),
+        };
+        for (slot, h) in head.fields.iter_mut().zip(headers) {
+            *slot = parse_header(h.as_bytes()).unwrap();
         }
+        head
+    }
+
+    fn check(head: &Head<'_>) -> Result<Framing, u16> {
+        check_host(head.headers(), head.version).and_then(|()| framing(head))
     }
 
     /// Where `HeadScanner` finds the end of `text`, fed in pieces of `step` bytes.
@@ -472,7 +621,7 @@ mod test {
             assert_eq!(at_once, in_pieces, "{text:?}");
             if let Ok(Some(end)) = in_pieces {
                 assert_eq!(scanner.end(&text, &options), Ok(Some(end)), "asked again");
-                let _ = parse(&text[..end], &options);
+                let _ = parse(&text[..end]);
             }
         }
     }
@@ -489,10 +638,7 @@ mod test {
         let long_headers = format!("GET / HTTP/1.1\r\nX: {}", "b".repeat(40));
         assert_eq!(end_of(&long_headers, 5, &options), Err(431));
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X: 1\r\n".repeat(101));
-        assert_eq!(
-            parse(many.as_bytes(), &ServerOptions::default()).err(),
-            Some(431)
-        );
+        assert_eq!(parse(many.as_bytes()).err(), Some(431));
     }
 
     #[test]
@@ -520,7 +666,7 @@ mod test {
     #[test]
     fn header_lines_follow_rfc_9112() {
         let header = parse_header(b"Host:  example  ").unwrap();
-        assert_eq!(header.value.as_str(), "example");
+        assert_eq!(header.value, b"example");
         for bad in [
             &b"Host : x"[..],
             b" folded",
@@ -528,31 +674,196 @@ mod test {
             b"no colon",
             b": no name",
             b"X: a\rb",
-            b"X: caf\xc3\xa9",
+            b"X: a\0b",
+            b"X: a\x1bb",
+            b"X: a\x7fb",
+            b"Caf\xc3\xa9: x",
         ] {
             assert!(parse_header(bad).is_err(), "{bad:?}");
         }
     }
 
+    /// obs-text (RFC 9112, section 5; RFC 9110, section 5.5): served, kept as bytes.
+    #[test]
+    fn header_values_may_hold_8_bit_bytes() {
+        let utf8 = parse_header(b"User-Agent: caf\xc3\xa9/1.0").unwrap();
+        assert_eq!(utf8.value, "caf\u{e9}/1.0".as_bytes());
+        let latin1 = parse_header(b"Referer: http://x/caf\xe9").unwrap();
+        assert_eq!(latin1.value, b"http://x/caf\xe9");
+        let text = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: \xff\xfe\r\n\r\n";
+        let parsed = parse(text).unwrap();
+        let request = crate::Request {
+            head: parsed.head,
+            body: b"",
+            remote_addr: None,
+        };
+        assert_eq!(request.header("user-agent"), None); // not text
+        assert_eq!(request.headers()[1].value, b"\xff\xfe");
+    }
+
+    #[test]
+    fn request_targets_come_in_four_forms() {
+        let target = |line: &'static str| parse_request_line(line.as_bytes()).map(|(_, t, _)| t);
+        let origin = |path| Ok(Target::Origin(path));
+        let absolute = |authority, path: &'static str| {
+            Ok(Target::Absolute {
+                authority,
+                path: path.into(),
+            })
+        };
+        assert_eq!(target("GET /number?x=1 HTTP/1.1"), origin("/number?x=1"));
+        assert_eq!(target("GET /a|{b} HTTP/1.1"), origin("/a|{b}"));
+        assert_eq!(target("GET /caf%C3%A9 HTTP/1.1"), origin("/caf%C3%A9"));
+        assert_eq!(
+            target("GET http://host/number HTTP/1.1"),
+            absolute("host", "/number")
+        );
+        assert_eq!(
+            target("GET HTTPS://[::1]:8080/n?q HTTP/1.1"),
+            absolute("[::1]:8080", "/n?q")
+        );
+        assert_eq!(target("GET http://h HTTP/1.1"), absolute("h", "/"));
+        assert_eq!(target("GET http://h?q HTTP/1.1"), absolute("h", "/?q"));
+        assert_eq!(
+            target("CONNECT h:443 HTTP/1.1"),
+            Ok(Target::Authority("h:443"))
+        );
+        assert_eq!(target("OPTIONS * HTTP/1.1"), Ok(Target::Asterisk));
+        for bad in [
+            "GET * HTTP/1.1",
+            "GET number HTTP/1.1",
+            "GET h:443 HTTP/1.1",
+            "CONNECT h HTTP/1.1",
+            "CONNECT :443 HTTP/1.1",
+            "GET ftp://h/number HTTP/1.1",
+            "GET http:///number HTTP/1.1",
+            "GET http://:80/number HTTP/1.1",
+            "GET http://user@h/number HTTP/1.1",
+            "GET http://a%zz/ HTTP/1.1",
+            "GET /%zz HTTP/1.1",
+            "GET /a%2 HTTP/1.1",
+            "GET /a?q=100% HTTP/1.1",
+            "GET http:/h/number HTTP/1.1",
+        ] {
+            assert_eq!(target(bad), Err(400), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn host_values_follow_rfc_9110() {
+        for good in [
+            "example.com",
+            "example.com:5000",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:5000",
+            "[v1.fe:x]",
+            "a_b-c~d",
+            "caf%C3%A9",
+            "a,b", // sub-delimiters are allowed in a name, as Go and nginx allow them
+            "h:",
+            "",
+        ] {
+            assert!(is_host(good), "{good:?}");
+        }
+        for bad in [
+            "a b",
+            "a/b",
+            "a, b",
+            "a@b",
+            "a\tb",
+            "[::1",
+            "[nope]",
+            "[::1]x",
+            "h:x",
+            "h:80:80",
+            "caf\u{e9}",
+            "a%2",
+            "a%zz",
+            "a?b",
+            "a#b",
+        ] {
+            assert!(!is_host(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exactly_one_valid_host_or_400() {
+        let status = |text: &'static str| parse(text.as_bytes()).err();
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: x:5000\r\n\r\n"), None);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost:\r\n\r\n"), None);
+        assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), None);
+        for bad in [
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: caf\u{e9}\r\n\r\n",
+            "GET http://h/ HTTP/1.1\r\n\r\n",
+            "GET http://h/ HTTP/1.1\r\nHost: a b\r\n\r\n",
+        ] {
+            assert_eq!(status(bad), Some(400), "{bad:?}");
+        }
+    }
+
+    /// RFC 9112, section 3.2.2: the authority of an absolute-form target is the request's Host.
+    #[test]
+    fn absolute_form_takes_its_host_from_the_target() {
+        let hosts = |text: &'static str| {
+            let parsed = parse(text.as_bytes()).unwrap();
+            let hosts: Vec<String> = (parsed.head.headers().iter())
+                .filter(|h| h.name.eq_ignore_ascii_case("host"))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                .collect();
+            (parsed.head.target.into_owned(), hosts)
+        };
+        let expected = ("/number".to_string(), vec!["h:5000".to_string()]);
+        assert_eq!(
+            hosts("GET http://h:5000/number HTTP/1.1\r\nHost: other\r\n\r\n"),
+            expected
+        );
+        assert_eq!(hosts("GET http://h:5000/number HTTP/1.0\r\n\r\n"), expected);
+    }
+
+    #[test]
+    fn options_asterisk_is_for_the_server() {
+        let parsed = |text: &'static str| parse(text.as_bytes());
+        assert!(
+            parsed("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .head
+                .for_the_server
+        );
+        assert!(
+            !parsed("OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .head
+                .for_the_server
+        );
+        assert_eq!(parsed("GET * HTTP/1.1\r\nHost: x\r\n\r\n").err(), Some(400));
+    }
+
     #[test]
     fn framing_accepts_one_clear_length() {
-        assert_eq!(framing(&head((1, 1), &["Host: x"])), Ok(Framing::None));
+        assert_eq!(check(&head((1, 1), &["Host: x"])), Ok(Framing::None));
         assert_eq!(
-            framing(&head((1, 1), &["Host: x", "Content-Length: 5"])),
+            check(&head((1, 1), &["Host: x", "Content-Length: 5"])),
             Ok(Framing::Length(5))
         );
         assert_eq!(
-            framing(&head(
+            check(&head(
                 (1, 1),
                 &["Host: x", "Content-Length: 5", "content-length: 5"]
             )),
             Ok(Framing::Length(5))
         );
         assert_eq!(
-            framing(&head((1, 1), &["Host: x", "Transfer-Encoding: chunked"])),
+            check(&head((1, 1), &["Host: x", "Transfer-Encoding: chunked"])),
             Ok(Framing::Chunked)
         );
-        assert_eq!(framing(&head((1, 0), &[])), Ok(Framing::None));
+        assert_eq!(check(&head((1, 0), &[])), Ok(Framing::None));
     }
 
     #[test]
@@ -594,13 +905,13 @@ mod test {
                 501,
             ),
         ] {
-            assert_eq!(framing(&head(version, headers)), Err(status), "{headers:?}");
+            assert_eq!(check(&head(version, headers)), Err(status), "{headers:?}");
         }
     }
 
     #[test]
     fn only_100_continue_is_expected() {
-        let headers = |h: &str| vec![parse_header(h.as_bytes()).unwrap()];
+        let headers = |h: &'static str| vec![parse_header(h.as_bytes()).unwrap()];
         assert_eq!(expects_continue(&headers("Expect: 100-Continue")), Ok(true));
         assert_eq!(expects_continue(&headers("Expect: teapot")), Err(417));
         assert_eq!(expects_continue(&[]), Ok(false));
@@ -608,12 +919,27 @@ mod test {
 
     #[test]
     fn connection_options_decide_the_close() {
-        let parsed = |text: &str| parse(text.as_bytes(), &ServerOptions::default()).unwrap();
+        let parsed = |text: &'static str| parse(text.as_bytes()).unwrap();
         assert!(!parsed("GET / HTTP/1.1\r\nHost: x\r\n\r\n").close);
         assert!(parsed("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").close);
         assert!(parsed("GET / HTTP/1.0\r\n\r\n").close);
         assert!(!parsed("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").close);
-        let upgrade = parsed("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n");
-        assert!(upgrade.upgrade && upgrade.buffered_body().is_none());
+        // An upgrade is not offered: the request is served as any other (RFC 9110, 7.8).
+        assert!(!parsed("GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\n\r\n").close);
+    }
+
+    #[test]
+    fn chunked_bodies_are_decoded_once_whole() {
+        let whole = b"3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: x\r\n\r\nGET";
+        let mut body = Vec::new();
+        for end in 0..whole.len() - 3 {
+            assert_eq!(dechunk(&whole[..end], 100, &mut body), Ok(None), "{end}");
+        }
+        assert_eq!(dechunk(whole, 100, &mut body), Ok(Some(whole.len() - 3)));
+        assert_eq!(body, b"abcde");
+        assert_eq!(dechunk(whole, 4, &mut body), Err(413));
+        for bad in [&b"x\r\n"[..], b"3\r\nabcd\r\n", b"-1\r\n", b"123456789\r\n"] {
+            assert_eq!(dechunk(bad, 100, &mut body), Err(400), "{bad:?}");
+        }
     }
 }
