@@ -56,7 +56,8 @@ fn main() {
     let stale_after = config.interval * 3 + config.timeout * 10;
     let listening = TcpListener::bind((config.host, config.port))
         .and_then(|listener| metrics::serve(listener, Arc::clone(&metrics), stale_after));
-    let address = listening.unwrap_or_else(|error| {
+    // The server answers until it is dropped, at the end of main.
+    let server = listening.unwrap_or_else(|error| {
         eprintln!(
             "autoscaler: cannot listen on {}:{}: {error}",
             config.host, config.port
@@ -64,10 +65,11 @@ fn main() {
         process::exit(1)
     });
     say!(
-        "autoscaler: every {} scaling services labelled {LABEL_TARGET}, with Prometheus at {} and Docker at {}; metrics at http://{address}/metrics{}",
+        "autoscaler: every {} scaling services labelled {LABEL_TARGET}, with Prometheus at {} and Docker at {}; metrics at http://{}/metrics{}",
         human(config.interval),
         config.prometheus,
         config.docker_host,
+        server.server_addr(),
         if config.dry_run { " (dry run: no changes)" } else { "" }
     );
     let prometheus = Prometheus::new(&config.prometheus, config.timeout);

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::Peer;
@@ -188,30 +187,29 @@ fn answer(
     }
 }
 
-/// Serves `/metrics` and `/healthz` on `listener` from a thread of its own, until we exit.
+/// Serves `/metrics` and `/healthz` on `listener` until the returned server is dropped.
 /// `/healthz` answers 200 while a round has ended within `stale_after` (or since the start), 503
 /// once the loop is stuck. All of tiny_http that the autoscaler uses is in this function.
 pub fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     stale_after: Duration,
-) -> std::io::Result<SocketAddr> {
-    let address = listener.local_addr()?;
-    let server = tiny_http::Server::from_listener(listener, None)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+) -> std::io::Result<tiny_http::Server> {
     let started = Instant::now();
-    thread::spawn(move || {
-        while let Ok(request) = server.recv() {
-            let idle = metrics.last_round().unwrap_or(started).elapsed();
-            let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
-            let mut response = tiny_http::Response::from_string(body).with_status_code(status);
-            if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
-                response = response.with_header(header);
-            }
-            let _ = request.respond(response);
-        }
-    });
-    Ok(address)
+    // One small worker is plenty for a scraper and a health check.
+    let options = tiny_http::ServerOptions {
+        workers: 1,
+        max_connections: 64,
+        ..Default::default()
+    };
+    let handler = move |request: &tiny_http::Request<'_>| {
+        let idle = metrics.last_round().unwrap_or(started).elapsed();
+        let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
+        tiny_http::Response::from_string(body)
+            .with_status_code(status)
+            .with_header("Content-Type", content_type)
+    };
+    tiny_http::Server::with_handler(listener, options, handler)
 }
 
 #[cfg(test)]
