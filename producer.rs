@@ -1,9 +1,9 @@
 //! producer: the tutorial's `producer.py`, in Rust.
 //!
 //! An HTTP server on 0.0.0.0:5000. `GET /number` answers `{"number": N}` with N random in 1..=180.
-//! It also answers `/healthz` (for Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and
-//! every response names the host that served it in `X-Served-By`, so you can watch Swarm spread
-//! the load over the replicas.
+//! It also answers `/` (a live page for browsers, a few lines of text for curl), `/healthz` (for
+//! Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and every response names the host that
+//! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas.
 //!
 //! Read it top to bottom: configuration, start-up, serving, routing, metrics, and the
 //! `producer healthcheck` subcommand.
@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, process, thread};
 
 use oorandom::Rand32;
@@ -255,7 +255,7 @@ fn room_for_connections(max_connections: usize) -> usize {
 fn print_banner(config: &Config, listener: &TcpListener, max_connections: usize) {
     let port = listener.local_addr().map_or(config.port, |a| a.port());
     say!(
-        "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections)",
+        "producer {}: numbers {}..={} at /number, a live page at /, /healthz, /metrics (up to {} connections)",
         env!("CARGO_PKG_VERSION"),
         config.min,
         config.max,
@@ -347,6 +347,7 @@ thread_local! {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Endpoint {
+    Page,
     Number,
     Health,
     Metrics,
@@ -358,7 +359,12 @@ struct Route {
     about: &'static str,
 }
 
-const ROUTES: [Route; 3] = [
+const ROUTES: [Route; 4] = [
+    Route {
+        path: "/",
+        endpoint: Endpoint::Page,
+        about: "a live page for browsers; name, arch, version, uptime as text for curl",
+    },
     Route {
         path: "/number",
         endpoint: Endpoint::Number,
@@ -377,7 +383,7 @@ const ROUTES: [Route; 3] = [
 ];
 
 /// The route a request names, as its place in `ROUTES`; `None` for any other path. The query
-/// string is ignored, as Flask does.
+/// string is ignored, as Flask does (but `?close`, see `asks_to_close`).
 fn route(url: &str) -> Option<usize> {
     let path = url.split('?').next().unwrap_or("");
     ROUTES.iter().position(|route| route.path == path)
@@ -421,35 +427,50 @@ struct App {
     span: u32,
     draining: AtomicBool,
     metrics: Metrics,
+    /// This host's name, which `X-Served-By` carries.
+    name: String,
     served_by: Header,
     json: Header,
     text: Header,
+    plain: Header,
+    html: Header,
+    vary: Header,
     allow: Header,
     close: Header,
 }
+
+/// The live page (web/live.html), in the binary: it needs nothing from the internet.
+const PAGE: &str = include_str!("web/live.html");
 
 impl App {
     fn new(config: &Config) -> App {
         let header = |name: &str, value: &str| {
             Header::from_bytes(name, value).expect("header names and values are ASCII")
         };
+        let name = hostname();
         App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
             draining: AtomicBool::new(false),
-            metrics: Metrics::new(),
-            served_by: header("X-Served-By", &hostname()),
+            metrics: Metrics::new(&name),
+            served_by: header("X-Served-By", &name),
+            name,
             json: header("Content-Type", "application/json"),
             text: header("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+            plain: header("Content-Type", "text/plain; charset=utf-8"),
+            html: header("Content-Type", "text/html; charset=utf-8"),
+            vary: header("Vary", "Accept"),
             allow: header("Allow", "GET, HEAD"),
             close: header("Connection", "close"),
         }
     }
 
     fn respond(&self, request: Request) {
+        let started = Instant::now();
         let route = route(request.url());
         let draining = self.draining.load(Relaxed);
-        let (status, body, content_type) = match route.map(|r| ROUTES[r].endpoint) {
+        let endpoint = route.map(|r| ROUTES[r].endpoint);
+        let (status, body, content_type) = match endpoint {
             None => {
                 let path = request.url().split('?').next().unwrap_or("");
                 let body = serde_json::json!({ "error": "not found", "path": path });
@@ -460,6 +481,10 @@ impl App {
                     serde_json::json!({ "error": "method not allowed", "allow": "GET, HEAD" });
                 (Status::MethodNotAllowed, format!("{body}\n"), &self.json)
             }
+            Some(Endpoint::Page) if wants_html(&request) => {
+                (Status::Ok, PAGE.to_string(), &self.html)
+            }
+            Some(Endpoint::Page) => (Status::Ok, self.whoami(), &self.plain),
             Some(Endpoint::Number) => {
                 let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
                 let number = self.min as i64 + draw as i64;
@@ -478,7 +503,6 @@ impl App {
             Some(Endpoint::Health) => (Status::Ok, "{\"status\":\"ok\"}\n".to_string(), &self.json),
             Some(Endpoint::Metrics) => (Status::Ok, self.metrics.render(), &self.text),
         };
-        self.metrics.request(route, status);
 
         let mut response = Response::from_string(body)
             .with_status_code(status.code())
@@ -487,12 +511,64 @@ impl App {
         if status == Status::MethodNotAllowed {
             response.add_header(self.allow.clone());
         }
-        if draining {
+        if endpoint == Some(Endpoint::Page) {
+            response.add_header(self.vary.clone());
+        }
+        if draining || asks_to_close(request.url()) {
             response.add_header(self.close.clone());
         }
         // A client that hung up is no error of ours.
         let _ = request.respond(response);
+        self.metrics.request(route, status, started.elapsed());
     }
+
+    /// `/` for curl: whoami's few lines, so that a loop of `curl <node>:5000/` shows the spread.
+    fn whoami(&self) -> String {
+        format!(
+            "Hostname: {}\nArch: {}\nVersion: {}\nUptime: {}\nRequests: {}\n",
+            self.name,
+            ARCH,
+            env!("CARGO_PKG_VERSION"),
+            uptime_text(self.metrics.started.elapsed().unwrap_or_default()),
+            self.metrics.total() + 1,
+        )
+    }
+}
+
+/// "3d 4h 5m 6s", without the leading zeros: "5m 6s".
+fn uptime_text(uptime: Duration) -> String {
+    let seconds = uptime.as_secs();
+    let parts = [
+        (seconds / 86_400, "d"),
+        (seconds / 3600 % 24, "h"),
+        (seconds / 60 % 60, "m"),
+        (seconds % 60, "s"),
+    ];
+    let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
+    let shown: Vec<String> = parts[first..]
+        .iter()
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    shown.join(" ")
+}
+
+/// The CPU this binary is built for, as Rust names it: x86_64, aarch64 or arm.
+const ARCH: &str = std::env::consts::ARCH;
+
+/// A browser asks for HTML (`Accept: text/html,...`); curl sends `*/*`, and gets the text form.
+fn wants_html(request: &Request) -> bool {
+    request
+        .headers()
+        .iter()
+        .any(|h| h.field.equiv("Accept") && h.value.as_str().contains("text/html"))
+}
+
+/// `?close` in the query (the live page's polls) asks for `Connection: close`: browsers keep and
+/// reuse connections, and the routing mesh balances connections, not requests, so a poll that
+/// reuses one always reaches the same replica. Closing makes each poll a new connection.
+fn asks_to_close(url: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|p| p == "close"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -502,26 +578,87 @@ impl App {
 /// scanner cannot create endless series.
 const OTHER: usize = ROUTES.len();
 
+/// Upper bounds of the request-duration histogram's buckets, in microseconds: a PC answers in
+/// tens of microseconds, a Pi 3 under load in milliseconds, and anything past a second is lost.
+const DURATION_BUCKETS_US: [u64; 14] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000,
+];
+
+/// Request durations of one route: a fixed set of atomic counters, so that recording one is a
+/// few atomic additions, with no lock and no allocation.
+#[derive(Default)]
+struct Histogram {
+    /// Requests by the first bucket that holds them; the last one is for those over a second.
+    buckets: [AtomicU64; DURATION_BUCKETS_US.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn record(&self, elapsed: Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = DURATION_BUCKETS_US
+            .iter()
+            .position(|&bound| nanos <= bound * 1000)
+            .unwrap_or(DURATION_BUCKETS_US.len());
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(nanos, Relaxed);
+    }
+
+    fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
+    }
+
+    /// Prometheus' buckets are cumulative: each counts every request up to its bound.
+    fn render(&self, name: &str, path: &str, out: &mut String) {
+        let mut cumulative = 0;
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Relaxed);
+            let bound = DURATION_BUCKETS_US
+                .get(index)
+                .map_or("+Inf".to_string(), |&us| (us as f64 / 1e6).to_string());
+            out.push_str(&format!(
+                "{name}_bucket{{path=\"{path}\",le=\"{bound}\"}} {cumulative}\n"
+            ));
+        }
+        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
+        out.push_str(&format!("{name}_sum{{path=\"{path}\"}} {sum}\n"));
+        out.push_str(&format!("{name}_count{{path=\"{path}\"}} {cumulative}\n"));
+    }
+}
+
 struct Metrics {
     started: SystemTime,
+    /// The labels of producer_build_info, ready to print.
+    build_info: String,
     /// Requests by route (and `OTHER`), then by status.
     requests: [[AtomicU64; Status::ALL.len()]; ROUTES.len() + 1],
+    /// How long requests took, by route (and `OTHER`).
+    durations: [Histogram; ROUTES.len() + 1],
     numbers_count: AtomicU64,
     numbers_sum: AtomicU64,
 }
 
 impl Metrics {
-    fn new() -> Metrics {
+    fn new(hostname: &str) -> Metrics {
+        let hostname: String = hostname.escape_default().collect();
         Metrics {
             started: SystemTime::now(),
+            build_info: format!(
+                "version=\"{}\",arch=\"{ARCH}\",hostname=\"{hostname}\"",
+                env!("CARGO_PKG_VERSION")
+            ),
             requests: Default::default(),
+            durations: Default::default(),
             numbers_count: AtomicU64::new(0),
             numbers_sum: AtomicU64::new(0),
         }
     }
 
-    fn request(&self, route: Option<usize>, status: Status) {
-        self.requests[route.unwrap_or(OTHER)][status as usize].fetch_add(1, Relaxed);
+    fn request(&self, route: Option<usize>, status: Status, elapsed: Duration) {
+        let row = route.unwrap_or(OTHER);
+        self.requests[row][status as usize].fetch_add(1, Relaxed);
+        self.durations[row].record(elapsed);
     }
 
     fn number(&self, number: i64) {
@@ -538,7 +675,10 @@ impl Metrics {
     }
 
     fn render(&self) -> String {
-        let mut out = String::with_capacity(1024);
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP producer_build_info The version and CPU of this replica; always 1.\n");
+        out.push_str("# TYPE producer_build_info gauge\n");
+        out.push_str(&format!("producer_build_info{{{}}} 1\n", self.build_info));
         out.push_str(
             "# HELP producer_requests_total HTTP requests answered, by path and status.\n",
         );
@@ -557,6 +697,18 @@ impl Metrics {
                         status.code()
                     ));
                 }
+            }
+        }
+        let name = "producer_request_duration_seconds";
+        out.push_str(&format!(
+            "# HELP {name} Time to answer a request, from its parsed head to its answer written, by path.\n"
+        ));
+        out.push_str(&format!("# TYPE {name} histogram\n"));
+        for (row, histogram) in self.durations.iter().enumerate() {
+            let route = ROUTES.get(row);
+            // As with the counters: /number from the start, other paths once asked for.
+            if histogram.count() > 0 || route.is_some_and(|r| r.endpoint == Endpoint::Number) {
+                histogram.render(name, route.map_or("other", |r| r.path), &mut out);
             }
         }
         let (count, sum) = (
@@ -688,6 +840,7 @@ mod tests {
             "HEADER_TIMEOUT",
             "[default: 16384]",
             "GET /metrics",
+            "GET /         a live page",
         ] {
             assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
         }
@@ -700,18 +853,23 @@ mod tests {
         assert_eq!(endpoint("/number?x=1&y"), Some(Endpoint::Number));
         assert_eq!(endpoint("/healthz"), Some(Endpoint::Health));
         assert_eq!(endpoint("/metrics"), Some(Endpoint::Metrics));
-        assert_eq!(endpoint("/"), None);
+        assert_eq!(endpoint("/"), Some(Endpoint::Page));
+        assert_eq!(endpoint("/?rate=10"), Some(Endpoint::Page));
+        assert_eq!(endpoint("/index.html"), None);
         assert_eq!(endpoint("/number/"), None);
+        assert!(asks_to_close("/number?close") && asks_to_close("/number?x=1&close"));
+        assert!(!asks_to_close("/number") && !asks_to_close("/number?closed"));
         assert!(method_allowed(&Method::Get) && method_allowed(&Method::Head));
         assert!(!method_allowed(&Method::Post) && !method_allowed(&Method::Delete));
     }
 
     #[test]
     fn metrics_count_by_path_and_status() {
-        let metrics = Metrics::new();
-        metrics.request(route("/number"), Status::Ok);
-        metrics.request(route("/nope"), Status::NotFound);
-        metrics.request(route("/healthz"), Status::Draining);
+        let metrics = Metrics::new("box");
+        let quick = Duration::from_micros(20);
+        metrics.request(route("/number"), Status::Ok, quick);
+        metrics.request(route("/nope"), Status::NotFound, quick);
+        metrics.request(route("/healthz"), Status::Draining, quick);
         metrics.number(7);
         metrics.number(9);
         let text = metrics.render();
@@ -720,6 +878,64 @@ mod tests {
         assert!(text.contains("producer_requests_total{path=\"/healthz\",status=\"503\"} 1\n"));
         assert!(text.contains("producer_number_sum 16\nproducer_number_count 2\n"));
         assert_eq!(metrics.total(), 3);
+        let build_info = format!(
+            "producer_build_info{{version=\"{}\",arch=\"{ARCH}\",hostname=\"box\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&build_info), "{text}");
+    }
+
+    #[test]
+    fn durations_fall_in_their_buckets() {
+        let histogram = Histogram::default();
+        for micros in [10, 50, 51, 1_500, 2_000_000] {
+            histogram.record(Duration::from_micros(micros));
+        }
+        let mut text = String::new();
+        histogram.render("d", "/number", &mut text);
+        let bucket = |le: &str| {
+            let line = format!("d_bucket{{path=\"/number\",le=\"{le}\"}} ");
+            let at = text
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line} in {text}"));
+            text[at + line.len()..].lines().next().unwrap().to_string()
+        };
+        // Cumulative: each bucket counts every duration up to its bound, 50 us included.
+        assert_eq!(bucket("0.00005"), "2");
+        assert_eq!(bucket("0.0001"), "3");
+        assert_eq!(bucket("0.001"), "3");
+        assert_eq!(bucket("0.0025"), "4");
+        assert_eq!(bucket("1"), "4");
+        assert_eq!(bucket("+Inf"), "5");
+        assert!(text.contains("d_count{path=\"/number\"} 5\n"), "{text}");
+        assert!(
+            text.contains("d_sum{path=\"/number\"} 2.001611\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn uptime_reads_like_a_clock() {
+        let text = |s| uptime_text(Duration::from_secs(s));
+        assert_eq!(text(0), "0s");
+        assert_eq!(text(61), "1m 1s");
+        assert_eq!(text(3600), "1h 0m 0s");
+        assert_eq!(text(2 * 86_400 + 5), "2d 0h 0m 5s");
+    }
+
+    #[test]
+    fn the_page_needs_nothing_from_elsewhere() {
+        for outside in ["src=", "http:", "https:", "url(", "@import", "//cdn"] {
+            assert!(
+                !PAGE.contains(outside),
+                "web/live.html contains {outside:?}"
+            );
+        }
+        assert!(
+            PAGE.len() < 32 * 1024,
+            "the page grew to {} bytes",
+            PAGE.len()
+        );
     }
 
     #[test]
