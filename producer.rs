@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, process, thread};
 
 use oorandom::Rand32;
-use tiny_http::{Header, Method, Request, Response, Server, ServerOptions};
+use tiny_http::{Handler, Method, Request, Response, Server, ServerOptions};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: each setting once, with its default. `--help` is made from these.
@@ -55,8 +55,9 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(10),
             // A client that sends its head a byte now and then (slowloris) is dropped.
             header_timeout: Duration::from_secs(10),
-            // nginx allows 32 KiB; proxies add headers.
-            max_header_size: 64 * 1024,
+            // As nginx's large_client_header_buffers (8 KiB a line): far above what browsers
+            // and proxies send, and it keeps each connection's memory small (README).
+            max_header_size: 8 * 1024,
         }
     }
 }
@@ -184,12 +185,9 @@ fn serve(config: Config) {
     print_banner(&config, &listener, max_connections);
 
     let app = Arc::new(App::new(&config));
-    let handler_app = Arc::clone(&app);
     let options = server_options(&config, max_connections);
     // The server lives until we exit; its threads do all the serving.
-    let _server = match Server::with_handler(listener, options, move |request| {
-        handler_app.respond(request)
-    }) {
+    let _server = match Server::with_handler(listener, options, Arc::clone(&app)) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("producer: cannot start serving: {error}");
@@ -320,15 +318,20 @@ fn hostname() -> String {
 // Serving.
 //
 // tiny_http's event loop serves every connection with one thread per core, as nginx does: it
-// reads requests as they arrive and answers each one with `App::respond`, on the spot. A slow or
-// hostile client holds no thread, only its connection, and the limits below bound how long and
-// how much it may hold that. (tiny_http's own limits: an 8 KiB request line, 100 headers.)
+// reads each request whole, as it arrives, and answers it with `App::respond`, which borrows
+// the request and returns the response. A slow or hostile client holds no thread, only its
+// connection, and the limits below bound how long and how much it may hold that. (tiny_http's
+// own limits: an 8 KiB request line, 100 headers, 4 KiB of unread answers.)
+
+/// Bodies we read at most: no route takes one, so only enough to keep the connection going.
+const MAX_BODY: usize = 1024;
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
         max_header_bytes: config.max_header_size,
-        header_timeout: Some(config.header_timeout),
-        idle_timeout: Some(config.idle_timeout),
+        max_body_bytes: MAX_BODY,
+        header_timeout: config.header_timeout,
+        idle_timeout: config.idle_timeout,
         max_connections,
         ..ServerOptions::default()
     }
@@ -417,150 +420,148 @@ impl Status {
 }
 
 /// HEAD is GET without a body, which tiny_http takes care of.
-fn method_allowed(method: &Method) -> bool {
+fn method_allowed(method: Method) -> bool {
     matches!(method, Method::Get | Method::Head)
 }
 
-/// What all workers share: settings, counters and the ready-made headers.
+const JSON: &str = "application/json";
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The live page (web/live.html), in the binary: it needs nothing from the internet.
+const PAGE: &str = include_str!("web/live.html");
+
+/// What all workers share: settings, counters and the host name for `X-Served-By`.
 struct App {
     min: i32,
     span: u32,
     draining: AtomicBool,
     metrics: Metrics,
-    /// This host's name, which `X-Served-By` carries.
-    name: String,
-    served_by: Header,
-    json: Header,
-    text: Header,
-    plain: Header,
-    html: Header,
-    vary: Header,
-    allow: Header,
-    close: Header,
+    served_by: String,
 }
-
-/// The live page (web/live.html), in the binary: it needs nothing from the internet.
-const PAGE: &str = include_str!("web/live.html");
 
 impl App {
     fn new(config: &Config) -> App {
-        let header = |name: &str, value: &str| {
-            Header::from_bytes(name, value).expect("header names and values are ASCII")
-        };
-        let name = hostname();
+        let served_by = hostname();
         App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
             draining: AtomicBool::new(false),
-            metrics: Metrics::new(&name),
-            served_by: header("X-Served-By", &name),
-            name,
-            json: header("Content-Type", "application/json"),
-            text: header("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
-            plain: header("Content-Type", "text/plain; charset=utf-8"),
-            html: header("Content-Type", "text/html; charset=utf-8"),
-            vary: header("Vary", "Accept"),
-            allow: header("Allow", "GET, HEAD"),
-            close: header("Connection", "close"),
+            metrics: Metrics::new(&served_by),
+            served_by,
         }
     }
+}
 
-    fn respond(&self, request: Request) {
+impl Handler for App {
+    /// Answers one request. The hot routes make no allocation: their bodies are static or
+    /// formatted in place, and every header value is borrowed from `self`.
+    fn respond<'a>(&'a self, request: &Request<'_>) -> Response<'a> {
         let started = Instant::now();
         let route = route(request.url());
         let draining = self.draining.load(Relaxed);
         let endpoint = route.map(|r| ROUTES[r].endpoint);
-        let (status, body, content_type) = match endpoint {
+        let (status, response, content_type) = match endpoint {
             None => {
                 let path = request.url().split('?').next().unwrap_or("");
                 let body = serde_json::json!({ "error": "not found", "path": path });
-                (Status::NotFound, format!("{body}\n"), &self.json)
+                (
+                    Status::NotFound,
+                    Response::from_data(format!("{body}\n")),
+                    JSON,
+                )
             }
             Some(_) if !method_allowed(request.method()) => {
-                let body =
-                    serde_json::json!({ "error": "method not allowed", "allow": "GET, HEAD" });
-                (Status::MethodNotAllowed, format!("{body}\n"), &self.json)
+                let body = b"{\"error\":\"method not allowed\",\"allow\":\"GET, HEAD\"}\n";
+                let response = Response::from_slice(body).with_header("Allow", "GET, HEAD");
+                (Status::MethodNotAllowed, response, JSON)
             }
-            Some(Endpoint::Page) if wants_html(&request) => {
-                (Status::Ok, PAGE.to_string(), &self.html)
+            Some(Endpoint::Page) if wants_html(request) => {
+                (Status::Ok, Response::from_slice(PAGE.as_bytes()), HTML)
             }
-            Some(Endpoint::Page) => (Status::Ok, self.whoami(), &self.plain),
+            Some(Endpoint::Page) => (Status::Ok, self.whoami(), TEXT),
             Some(Endpoint::Number) => {
                 let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
                 let number = self.min as i64 + draw as i64;
                 self.metrics.number(number);
-                (
-                    Status::Ok,
-                    format!("{{\"number\": {number}}}\n"),
-                    &self.json,
-                )
+                let body = format_args!("{{\"number\": {number}}}\n");
+                (Status::Ok, Response::from_fmt(body), JSON)
             }
             Some(Endpoint::Health) if draining => (
                 Status::Draining,
-                "{\"status\":\"draining\"}\n".to_string(),
-                &self.json,
+                Response::from_slice(b"{\"status\":\"draining\"}\n"),
+                JSON,
             ),
-            Some(Endpoint::Health) => (Status::Ok, "{\"status\":\"ok\"}\n".to_string(), &self.json),
-            Some(Endpoint::Metrics) => (Status::Ok, self.metrics.render(), &self.text),
+            Some(Endpoint::Health) => (
+                Status::Ok,
+                Response::from_slice(b"{\"status\":\"ok\"}\n"),
+                JSON,
+            ),
+            Some(Endpoint::Metrics) => (
+                Status::Ok,
+                Response::from_data(self.metrics.render()),
+                PROMETHEUS_TEXT,
+            ),
         };
 
-        let mut response = Response::from_string(body)
+        let mut response = response
             .with_status_code(status.code())
-            .with_header(content_type.clone())
-            .with_header(self.served_by.clone());
-        if status == Status::MethodNotAllowed {
-            response.add_header(self.allow.clone());
-        }
+            .with_header("Content-Type", content_type)
+            .with_header("X-Served-By", &self.served_by);
         if endpoint == Some(Endpoint::Page) {
-            response.add_header(self.vary.clone());
+            response.add_header("Vary", "Accept"); // the page or the text, by Accept
         }
         if draining || asks_to_close(request.url()) {
-            response.add_header(self.close.clone());
+            response = response.closing();
         }
-        // A client that hung up is no error of ours.
-        let _ = request.respond(response);
         self.metrics.request(route, status, started.elapsed());
-    }
-
-    /// `/` for curl: whoami's few lines, so that a loop of `curl <node>:5000/` shows the spread.
-    fn whoami(&self) -> String {
-        format!(
-            "Hostname: {}\nArch: {}\nVersion: {}\nUptime: {}\nRequests: {}\n",
-            self.name,
-            ARCH,
-            env!("CARGO_PKG_VERSION"),
-            uptime_text(self.metrics.started.elapsed().unwrap_or_default()),
-            self.metrics.total() + 1,
-        )
+        response
     }
 }
 
-/// "3d 4h 5m 6s", without the leading zeros: "5m 6s".
-fn uptime_text(uptime: Duration) -> String {
-    let seconds = uptime.as_secs();
-    let parts = [
-        (seconds / 86_400, "d"),
-        (seconds / 3600 % 24, "h"),
-        (seconds / 60 % 60, "m"),
-        (seconds % 60, "s"),
-    ];
-    let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
-    let shown: Vec<String> = parts[first..]
-        .iter()
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    shown.join(" ")
+impl App {
+    /// `/` for curl: whoami's few lines, so that a loop of `curl <node>:5000/` shows the spread.
+    fn whoami(&self) -> Response<'_> {
+        Response::from_fmt(format_args!(
+            "Hostname: {}\nArch: {ARCH}\nVersion: {}\nUptime: {}\nRequests: {}\n",
+            self.served_by,
+            env!("CARGO_PKG_VERSION"),
+            Uptime(self.metrics.started.elapsed().unwrap_or_default()),
+            self.metrics.total() + 1,
+        ))
+    }
+}
+
+/// An uptime as "3d 4h 5m 6s", without the leading zeros: "5m 6s".
+struct Uptime(Duration);
+
+impl std::fmt::Display for Uptime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.as_secs();
+        let parts = [
+            (seconds / 86_400, "d"),
+            (seconds / 3600 % 24, "h"),
+            (seconds / 60 % 60, "m"),
+            (seconds % 60, "s"),
+        ];
+        let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
+        for (index, (n, unit)) in parts[first..].iter().enumerate() {
+            let space = if index > 0 { " " } else { "" };
+            write!(f, "{space}{n}{unit}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The CPU this binary is built for, as Rust names it: x86_64, aarch64 or arm.
 const ARCH: &str = std::env::consts::ARCH;
 
 /// A browser asks for HTML (`Accept: text/html,...`); curl sends `*/*`, and gets the text form.
-fn wants_html(request: &Request) -> bool {
+fn wants_html(request: &Request<'_>) -> bool {
     request
-        .headers()
-        .iter()
-        .any(|h| h.field.equiv("Accept") && h.value.as_str().contains("text/html"))
+        .header("Accept")
+        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// `?close` in the query (the live page's polls) asks for `Connection: close`: browsers keep and
@@ -859,8 +860,8 @@ mod tests {
         assert_eq!(endpoint("/number/"), None);
         assert!(asks_to_close("/number?close") && asks_to_close("/number?x=1&close"));
         assert!(!asks_to_close("/number") && !asks_to_close("/number?closed"));
-        assert!(method_allowed(&Method::Get) && method_allowed(&Method::Head));
-        assert!(!method_allowed(&Method::Post) && !method_allowed(&Method::Delete));
+        assert!(method_allowed(Method::Get) && method_allowed(Method::Head));
+        assert!(!method_allowed(Method::Post) && !method_allowed(Method::Delete));
     }
 
     #[test]
@@ -916,7 +917,7 @@ mod tests {
 
     #[test]
     fn uptime_reads_like_a_clock() {
-        let text = |s| uptime_text(Duration::from_secs(s));
+        let text = |s| Uptime(Duration::from_secs(s)).to_string();
         assert_eq!(text(0), "0s");
         assert_eq!(text(61), "1m 1s");
         assert_eq!(text(3600), "1h 0m 0s");

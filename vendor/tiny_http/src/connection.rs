@@ -1,246 +1,393 @@
-//! Abstractions of Tcp and Unix socket types
+//! One connection, as a state machine that its worker drives a turn at a time (as in mio's
+//! tcp_server example): the worker says what the socket is ready for (`on_event`), gives the
+//! connection a bounded turn (`turn`), and the turn says what comes next (`Next`): wait for the
+//! socket, another turn soon, or done (the worker then drops it, which closes the socket).
+//!
+//! A turn reads at most one buffer's worth and answers at most `REQUESTS_PER_TURN` requests, so
+//! that no client, however fast it sends, holds its worker from the others. A connection keeps
+//! only what it must: the bytes of the request in progress (`input`, sized to what arrived and
+//! never past the limits), and answers the client has not read yet (`output`, beyond
+//! `OUTPUT_LIMIT` of which it reads no more requests). Every rule on closing is here, once.
 
-#[cfg(unix)]
-use std::os::unix::net as unix_net;
-use std::{
-    net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
-    path::PathBuf,
-    time::Duration,
-};
+use std::io;
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
-/// Unified listener. Either a [`TcpListener`] or [`std::os::unix::net::UnixListener`]
-pub enum Listener {
-    Tcp(TcpListener),
-    #[cfg(unix)]
-    Unix(unix_net::UnixListener),
-}
-impl Listener {
-    pub(crate) fn local_addr(&self) -> std::io::Result<ListenAddr> {
-        match self {
-            Self::Tcp(l) => l.local_addr().map(ListenAddr::from),
-            #[cfg(unix)]
-            Self::Unix(l) => l.local_addr().map(ListenAddr::from),
-        }
-    }
+use crate::head::{self, Framing, HeadScanner};
+use crate::socket::Connection;
+use crate::{Handler, Method, Request, Response, ServerOptions, Slot};
 
-    pub(crate) fn accept(&self) -> std::io::Result<(Connection, Option<SocketAddr>)> {
-        match self {
-            Self::Tcp(l) => l
-                .accept()
-                .map(|(conn, addr)| (Connection::from(conn), Some(addr))),
-            #[cfg(unix)]
-            Self::Unix(l) => l.accept().map(|(conn, _)| (Connection::from(conn), None)),
-        }
-    }
-}
-impl From<TcpListener> for Listener {
-    fn from(s: TcpListener) -> Self {
-        Self::Tcp(s)
-    }
-}
-#[cfg(unix)]
-impl From<unix_net::UnixListener> for Listener {
-    fn from(s: unix_net::UnixListener) -> Self {
-        Self::Unix(s)
-    }
+/// Requests answered in one turn at most: then the connection waits for its next turn.
+pub(crate) const REQUESTS_PER_TURN: usize = 16;
+/// Answers waiting for the client to read them, in bytes, beyond which the connection reads no
+/// more requests. A client that sends without reading holds this much (and one answer) at most.
+pub(crate) const OUTPUT_LIMIT: usize = 4 * 1024;
+/// Room in the input for what a chunked body adds to its data (sizes, extensions, trailers).
+pub(crate) const CHUNK_SLACK: usize = 1024;
+/// After our last answer, how long we read what the client still sends before closing, so that
+/// the answer is not destroyed by a reset (as nginx's lingering close, and Go).
+const LINGER: Duration = Duration::from_millis(500);
+/// A connection idle this long gives back the room its buffers grew to in a burst.
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
+
+/// Where a connection stands.
+enum Phase {
+    /// Waiting for the next request, since then.
+    Idle(Instant),
+    /// Part of a request is in; all of it (head and body) must be in by then, else 408.
+    Request(Instant),
+    /// Our last answer is going out; then our side is shut.
+    Closing,
+    /// Our side is shut: we read and drop what the client still sends, until it closes or then.
+    Lingering(Instant),
+    Done,
 }
 
-/// Unified connection. Either a [`TcpStream`] or [`std::os::unix::net::UnixStream`].
-#[derive(Debug)]
-pub(crate) enum Connection {
-    Tcp(TcpStream),
-    #[cfg(unix)]
-    Unix(unix_net::UnixStream),
+/// What the worker does with a connection after its turn.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Next {
+    /// Nothing to do until the socket is ready again.
+    Wait,
+    /// More to do: another turn once the other ready connections have had theirs.
+    Again,
+    /// Finished: drop it.
+    Done,
 }
-impl std::io::Read for Connection {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.read(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.read(buf),
-        }
-    }
+
+/// What a worker lends a connection for its turn.
+pub(crate) struct Turn<'w> {
+    pub options: &'w ServerOptions,
+    pub handler: &'w dyn Handler,
+    /// Where reads land before they are copied into `input`, sized to what arrived.
+    pub scratch: &'w mut [u8],
+    /// The `Date` of every answer this turn.
+    pub date: &'w [u8],
+    pub now: Instant,
 }
-impl std::io::Write for Connection {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Self::Tcp(s) => s.write(buf),
-            #[cfg(unix)]
-            Self::Unix(s) => s.write(buf),
-        }
-    }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.flush(),
-            #[cfg(unix)]
-            Self::Unix(s) => s.flush(),
-        }
-    }
+/// The outcome of looking at the input for one request.
+enum Step {
+    /// Answered; the request took this many bytes of input.
+    Answered {
+        used: usize,
+        close: bool,
+    },
+    /// The request is not all in yet.
+    Incomplete,
+    Refuse(u16),
 }
-// Reading and writing through a shared reference lets the two halves of a connection share one
-// socket, and so one file descriptor (fogdeft patch: see PATCHED.md, "One descriptor").
-impl std::io::Read for &Connection {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Connection::Tcp(s) => (&*s).read(buf),
-            #[cfg(unix)]
-            Connection::Unix(s) => (&*s).read(buf),
-        }
-    }
+
+pub(crate) struct Conn {
+    socket: Connection,
+    remote_addr: Option<SocketAddr>,
+    /// Bytes read and not used yet: the request in progress, and any pipelined after it.
+    input: Vec<u8>,
+    /// Answers not yet written.
+    output: Vec<u8>,
+    scanner: HeadScanner,
+    /// A chunked body, decoded.
+    chunked: Vec<u8>,
+    /// `100 Continue` went out for the request in progress.
+    continued: bool,
+    phase: Phase,
+    /// The socket may have more to read, or room to write (edge-triggered: told once).
+    readable: bool,
+    writable: bool,
+    /// The client has shut its side: a read will end with the end of stream.
+    hung_up: bool,
+    /// The client's end of stream was read: `input` is all that will come.
+    read_closed: bool,
+    /// The last turn stopped with input left (at `REQUESTS_PER_TURN`, or at `OUTPUT_LIMIT`).
+    backlog: bool,
+    /// Since when answers have waited for the client to read them.
+    stalled_since: Option<Instant>,
+    /// On the worker's list of connections that want a turn.
+    pub queued: bool,
+    /// Keeps this connection's place in the server's count.
+    _slot: Slot,
 }
-impl std::io::Write for &Connection {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Connection::Tcp(s) => (&*s).write(buf),
-            #[cfg(unix)]
-            Connection::Unix(s) => (&*s).write(buf),
-        }
-    }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-impl Connection {
-    pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.shutdown(how),
-            #[cfg(unix)]
-            Self::Unix(s) => s.shutdown(how),
-        }
-    }
-
-    /// How long one read may block; `None` blocks forever.
-    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_read_timeout(timeout),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_read_timeout(timeout),
-        }
-    }
-
-    /// How long one write may block; `None` blocks forever.
-    pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_write_timeout(timeout),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_write_timeout(timeout),
-        }
-    }
-
-    pub(crate) fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_nonblocking(nonblocking),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_nonblocking(nonblocking),
+impl Conn {
+    pub fn new(socket: Connection, remote_addr: Option<SocketAddr>, slot: Slot) -> Conn {
+        Conn {
+            socket,
+            remote_addr,
+            input: Vec::new(),
+            output: Vec::new(),
+            scanner: HeadScanner::default(),
+            chunked: Vec::new(),
+            continued: false,
+            phase: Phase::Idle(Instant::now()),
+            readable: true, // a new socket may hold a request already
+            writable: true,
+            hung_up: false,
+            read_closed: false,
+            backlog: false,
+            stalled_since: None,
+            queued: false,
+            _slot: slot,
         }
     }
 
-    #[cfg(unix)]
-    pub(crate) fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        match self {
-            Self::Tcp(s) => s.as_raw_fd(),
-            Self::Unix(s) => s.as_raw_fd(),
+    /// epoll's flags for this socket.
+    pub fn on_event(&mut self, flags: u32) {
+        let closed = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
+        self.readable |= flags & (libc::EPOLLIN as u32 | closed) != 0;
+        self.writable |= flags & (libc::EPOLLOUT as u32 | closed) != 0;
+        self.hung_up |= flags & closed != 0;
+    }
+
+    /// One bounded turn: write what waits, read once, answer what is complete, write again.
+    pub fn turn(&mut self, turn: &mut Turn<'_>) -> Next {
+        self.flush(turn.now);
+        match self.phase {
+            Phase::Idle(_) | Phase::Request(_) if self.output.len() < OUTPUT_LIMIT => {
+                self.read_once(turn.scratch, self.input_limit(turn.options));
+                self.answer(turn);
+                self.flush(turn.now);
+            }
+            Phase::Lingering(_) => {
+                self.read_once(turn.scratch, turn.scratch.len());
+                self.input.clear();
+            }
+            _ => {}
+        }
+        self.settle(turn.now);
+        self.next(turn.options)
+    }
+
+    /// Bytes of input at most: the longest head, the largest body and a chunked body's framing.
+    fn input_limit(&self, options: &ServerOptions) -> usize {
+        options.max_request_line + options.max_header_bytes + options.max_body_bytes + CHUNK_SLACK
+    }
+
+    fn next(&self, options: &ServerOptions) -> Next {
+        match self.phase {
+            Phase::Done => Next::Done,
+            Phase::Idle(_) | Phase::Request(_) => {
+                let room = self.input.len() < self.input_limit(options);
+                let can_read = self.readable && room && self.output.len() < OUTPUT_LIMIT;
+                if can_read || (self.backlog && self.output.len() < OUTPUT_LIMIT) {
+                    Next::Again
+                } else {
+                    Next::Wait
+                }
+            }
+            Phase::Lingering(_) if self.readable => Next::Again,
+            Phase::Lingering(_) | Phase::Closing => Next::Wait,
         }
     }
 
-    /// Sends each response at once instead of waiting to fill a packet (Nagle's algorithm).
-    pub(crate) fn set_nodelay(&self) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_nodelay(true),
-            #[cfg(unix)]
-            Self::Unix(_) => Ok(()),
+    /// Reads once, at most `limit` bytes of input in all.
+    fn read_once(&mut self, scratch: &mut [u8], limit: usize) {
+        let room = limit.saturating_sub(self.input.len()).min(scratch.len());
+        if !self.readable || room == 0 {
+            return;
         }
-    }
-}
-impl From<TcpStream> for Connection {
-    fn from(s: TcpStream) -> Self {
-        Self::Tcp(s)
-    }
-}
-#[cfg(unix)]
-impl From<unix_net::UnixStream> for Connection {
-    fn from(s: unix_net::UnixStream) -> Self {
-        Self::Unix(s)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum ConfigListenAddr {
-    IP(Vec<SocketAddr>),
-    #[cfg(unix)]
-    // TODO: use SocketAddr when bind_addr is stabilized
-    Unix(std::path::PathBuf),
-}
-impl ConfigListenAddr {
-    pub fn from_socket_addrs<A: ToSocketAddrs>(addrs: A) -> std::io::Result<Self> {
-        addrs.to_socket_addrs().map(|it| Self::IP(it.collect()))
-    }
-
-    #[cfg(unix)]
-    pub fn unix_from_path<P: Into<PathBuf>>(path: P) -> Self {
-        Self::Unix(path.into())
-    }
-
-    pub(crate) fn bind(&self) -> std::io::Result<Listener> {
-        match self {
-            Self::IP(a) => TcpListener::bind(a.as_slice()).map(Listener::from),
-            #[cfg(unix)]
-            Self::Unix(a) => unix_net::UnixListener::bind(a).map(Listener::from),
-        }
-    }
-}
-
-/// Unified listen socket address. Either a [`SocketAddr`] or [`std::os::unix::net::SocketAddr`].
-#[derive(Debug, Clone)]
-pub enum ListenAddr {
-    IP(SocketAddr),
-    #[cfg(unix)]
-    Unix(unix_net::SocketAddr),
-}
-impl ListenAddr {
-    pub fn to_ip(self) -> Option<SocketAddr> {
-        match self {
-            Self::IP(s) => Some(s),
-            #[cfg(unix)]
-            Self::Unix(_) => None,
+        match self.socket.read(&mut scratch[..room]) {
+            Ok(0) => (self.read_closed, self.readable) = (true, false),
+            Ok(read) => {
+                // Grow by doubling, but never past the limit.
+                let needed = self.input.len() + read;
+                if needed > self.input.capacity() {
+                    let grown = needed.max(2 * self.input.capacity()).min(limit);
+                    self.input.reserve_exact(grown - self.input.len());
+                }
+                self.input.extend_from_slice(&scratch[..read]);
+                // A short read emptied the socket; the next arrival is a new event. After a
+                // hang-up the end of stream comes with no event: read on to it.
+                if read < room && !self.hung_up {
+                    self.readable = false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => self.phase = Phase::Done,
         }
     }
 
-    /// Gets the Unix socket address.
-    ///
-    /// This is also available on non-Unix platforms, for ease of use, but always returns `None`.
-    #[cfg(unix)]
-    pub fn to_unix(self) -> Option<unix_net::SocketAddr> {
-        match self {
-            Self::IP(_) => None,
-            Self::Unix(s) => Some(s),
+    /// Answers the complete requests at the start of the input, `REQUESTS_PER_TURN` at most.
+    fn answer(&mut self, turn: &mut Turn<'_>) {
+        let mut start = 0;
+        self.backlog = false;
+        for answered in 0.. {
+            if start == self.input.len() {
+                break;
+            }
+            if answered == REQUESTS_PER_TURN || self.output.len() >= OUTPUT_LIMIT {
+                self.backlog = true; // the rest waits for the next turn
+                break;
+            }
+            if let Phase::Idle(_) = self.phase {
+                self.phase = Phase::Request(turn.now + turn.options.header_timeout);
+            }
+            match self.answer_one(start, turn) {
+                Step::Answered { used, close } => {
+                    start += used;
+                    self.scanner = HeadScanner::default();
+                    self.continued = false;
+                    if close {
+                        self.phase = Phase::Closing;
+                        start = self.input.len(); // whatever follows is never answered
+                        break;
+                    }
+                    self.phase = Phase::Idle(turn.now);
+                }
+                Step::Incomplete if self.input.len() >= self.input_limit(turn.options) => {
+                    // The limits keep a head and a body within the input; only a chunked body
+                    // can fill it, with framing. Too large.
+                    self.refuse(413, turn.date);
+                    start = self.input.len();
+                    break;
+                }
+                Step::Incomplete => break,
+                Step::Refuse(code) => {
+                    self.refuse(code, turn.date);
+                    start = self.input.len();
+                    break;
+                }
+            }
+        }
+        self.input.drain(..start);
+    }
+
+    /// Answers the request that starts at `input[start..]`, if it is all in.
+    fn answer_one(&mut self, start: usize, turn: &mut Turn<'_>) -> Step {
+        let input = &self.input[start..];
+        let end = match self.scanner.end(input, turn.options) {
+            Ok(Some(end)) => end,
+            Ok(None) => return Step::Incomplete,
+            Err(code) => return Step::Refuse(code),
+        };
+        let parsed = match head::parse(&input[..end]) {
+            Ok(parsed) => parsed,
+            Err(code) => return Step::Refuse(code),
+        };
+        let limit = turn.options.max_body_bytes;
+        let body = match parsed.framing {
+            Framing::None => Some((&input[end..end], end)),
+            Framing::Length(length) if length > limit as u64 => return Step::Refuse(413),
+            Framing::Length(length) => {
+                let used = end + length as usize;
+                input.get(end..used).map(|body| (body, used))
+            }
+            Framing::Chunked => match head::dechunk(&input[end..], limit, &mut self.chunked) {
+                Ok(Some(length)) => Some((&self.chunked[..], end + length)),
+                Ok(None) => None,
+                Err(code) => return Step::Refuse(code),
+            },
+        };
+        let Some((body, used)) = body else {
+            // The client waits for our word before it sends the body (RFC 9110, 10.1.1).
+            if parsed.expects_continue && !self.continued {
+                self.output
+                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                self.continued = true;
+            }
+            return Step::Incomplete;
+        };
+        let client_close = parsed.close;
+        let request = Request {
+            head: parsed.head,
+            body,
+            remote_addr: self.remote_addr,
+        };
+        // A handler that panics loses its request (500, and the connection closes), not the
+        // worker.
+        let response = panic::catch_unwind(AssertUnwindSafe(|| turn.handler.respond(&request)))
+            .unwrap_or_else(|_| Response::empty(500).closing());
+        let close = client_close || response.closes_connection();
+        let head_only = request.method() == Method::Head;
+        let keep_alive_10 = request.http_version() < (1, 1) && !close;
+        response.write(&mut self.output, turn.date, head_only, keep_alive_10, close);
+        Step::Answered { used, close }
+    }
+
+    /// Answers with `code` and closes: the request cannot be read, or not safely.
+    fn refuse(&mut self, code: u16, date: &[u8]) {
+        let status = crate::StatusCode(code);
+        Response::from_fmt(format_args!("{}\n", status.default_reason_phrase()))
+            .with_status_code(status)
+            .with_header("Content-Type", "text/plain; charset=utf-8")
+            .write(&mut self.output, date, false, false, true);
+        self.phase = Phase::Closing;
+    }
+
+    /// Writes what it can of the output.
+    fn flush(&mut self, now: Instant) {
+        let mut written = 0;
+        while written < self.output.len() && self.writable {
+            match self.socket.write(&self.output[written..]) {
+                Ok(0) => self.phase = Phase::Done,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.phase = Phase::Done, // the client is gone
+            }
+            if let Phase::Done = self.phase {
+                break;
+            }
+        }
+        self.output.drain(..written);
+        self.stalled_since = match self.output.is_empty() {
+            true => None,
+            false => self.stalled_since.or(Some(now)),
+        };
+    }
+
+    /// Moves on once the client has closed, or our last answer is out.
+    fn settle(&mut self, now: Instant) {
+        let serving = matches!(self.phase, Phase::Idle(_) | Phase::Request(_));
+        if serving && self.read_closed && !self.backlog {
+            // Whatever is left of the input will never be complete.
+            self.phase = Phase::Closing;
+        }
+        if let Phase::Closing = self.phase {
+            if self.output.is_empty() {
+                self.phase = match self.read_closed {
+                    true => Phase::Done,
+                    false => {
+                        self.socket.shutdown_write();
+                        Phase::Lingering(now + LINGER)
+                    }
+                };
+            }
+        }
+        if let Phase::Lingering(_) = self.phase {
+            if self.read_closed {
+                self.phase = Phase::Done;
+            }
         }
     }
-    #[cfg(not(unix))]
-    pub fn to_unix(self) -> Option<SocketAddr> {
-        None
-    }
-}
-impl From<SocketAddr> for ListenAddr {
-    fn from(s: SocketAddr) -> Self {
-        Self::IP(s)
-    }
-}
-#[cfg(unix)]
-impl From<unix_net::SocketAddr> for ListenAddr {
-    fn from(s: unix_net::SocketAddr) -> Self {
-        Self::Unix(s)
-    }
-}
-impl std::fmt::Display for ListenAddr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::IP(s) => s.fmt(f),
-            #[cfg(unix)]
-            Self::Unix(s) => std::fmt::Debug::fmt(s, f),
+
+    /// Drops an idle connection, refuses a late request (408), and gives up on a client that
+    /// does not read its answers, or does not close after our last one.
+    pub fn check_deadlines(&mut self, now: Instant, options: &ServerOptions, date: &[u8]) {
+        let idle = options.idle_timeout;
+        if self.stalled_since.is_some_and(|since| now > since + idle) {
+            self.phase = Phase::Done;
         }
+        match self.phase {
+            Phase::Idle(since) if now > since + idle => self.phase = Phase::Done,
+            Phase::Idle(since) if now > since + SHRINK_AFTER && self.output.is_empty() => {
+                // Busy, a connection keeps its buffers: answering allocates nothing. Idle, it
+                // keeps none.
+                self.input = Vec::new();
+                self.output = Vec::new();
+                self.chunked = Vec::new();
+            }
+            Phase::Request(deadline) if now > deadline => {
+                self.refuse(408, date);
+                self.flush(now);
+                self.settle(now);
+            }
+            Phase::Lingering(until) if now > until => self.phase = Phase::Done,
+            _ => {}
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
     }
 }

@@ -1,378 +1,80 @@
-use std::io::Error as IoError;
-use std::io::{self, ErrorKind, Read, Write};
+//! What a handler sees of a request: a borrowed view of the connection's buffer. The engine
+//! has read the whole request, its body included, before the handler runs, so nothing here
+//! reads a socket or blocks; and nothing here allocates.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use crate::util::Socket;
-use crate::{HTTPVersion, Header, Method, Response, StatusCode};
+use crate::head::Head;
+use crate::{HTTPVersion, Method};
 
-/// Represents an HTTP request made by a client.
-///
-/// A `Request` object is what is produced by the server, and is your what
-/// your code must analyse and answer.
-///
-/// This object implements the `Send` trait, therefore you can dispatch your requests to
-/// worker threads.
-///
-/// # Pipelining
-///
-/// If a client sends multiple requests in a row (without waiting for the response), then you will
-/// get multiple `Request` objects simultaneously. This is called *requests pipelining*.
-/// Tiny-http automatically reorders the responses so that you don't need to worry about the order
-/// in which you call `respond` or `into_writer`.
-///
-/// This mechanic is disabled if:
-///
-///  - The body of a request is large enough (handling requires pipelining requires storing the
-///    body of the request in a buffer ; if the body is too big, tiny-http will avoid doing that)
-///  - A request sends a `Expect: 100-continue` header (which means that the client waits to
-///    know whether its body will be processed before sending it)
-///  - A request sends a `Connection: close` header or `Connection: upgrade` header (used for
-///    websockets), which indicates that this is the last request that will be received on this
-///    connection
-///
-/// # Automatic cleanup
-///
-/// If a `Request` object is destroyed without `into_writer` or `respond` being called,
-/// an empty response with a 500 status code (internal server error) will automatically be
-/// sent back to the client.
-/// This means that if your code fails during the handling of a request, this "internal server
-/// error" response will automatically be sent during the stack unwinding.
-///
-/// # Testing
-///
-/// If you want to build fake requests to test your server, use [`TestRequest`](crate::test::TestRequest).
-pub struct Request {
-    // where to read the body from
-    data_reader: Option<Box<dyn Read + Send + 'static>>,
-
-    // if this writer is empty, then the request has been answered
-    response_writer: Option<Box<dyn Write + Send + 'static>>,
-
-    remote_addr: Option<SocketAddr>,
-
-    // true if HTTPS, false if HTTP
-    secure: bool,
-
-    method: Method,
-
-    path: String,
-
-    http_version: HTTPVersion,
-
-    headers: Vec<Header>,
-
-    body_length: Option<usize>,
-
-    // true if a `100 Continue` response must be sent when `as_reader()` is called
-    must_send_continue: bool,
-
-    // the connection closes after the response (fogdeft patch, see PATCHED.md,
-    // "Connection: close"); the response then says so
-    close_connection: bool,
-
-    // the connection's socket; None for a `TestRequest`
-    socket: Option<Arc<Socket>>,
+/// One header field of a request, as the client sent it. A value may hold bytes beyond ASCII
+/// (RFC 9110, section 5.5: obs-text), so it is bytes; `Request::header` gives it as text.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Header<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
 }
 
-/// Builds a new request from its head, its body and where to write the response.
-///
-/// fogdeft patch (see PATCHED.md, "Framing"): the connection checks the framing of the request
-/// (`Content-Length`, `Transfer-Encoding`, `Expect`) and passes the body ready to read; this only
-/// assembles the `Request`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn new_request<R, W>(
-    secure: bool,
-    method: Method,
-    path: String,
-    version: HTTPVersion,
-    headers: Vec<Header>,
-    remote_addr: Option<SocketAddr>,
-    body: R,
-    body_length: Option<usize>,
-    writer: W,
-) -> Request
-where
-    R: Read + Send + 'static,
-    W: Write + Send + 'static,
-{
-    Request {
-        data_reader: Some(Box::new(body)),
-        response_writer: Some(Box::new(writer)),
-        remote_addr,
-        secure,
-        method,
-        path,
-        http_version: version,
-        headers,
-        body_length,
-        must_send_continue: false,
-        close_connection: false,
-        socket: None,
-    }
+/// A complete HTTP request: its head and its body, borrowed from the connection for the
+/// duration of one `Handler::respond` call.
+pub struct Request<'a> {
+    pub(crate) head: Head<'a>,
+    pub(crate) body: &'a [u8],
+    pub(crate) remote_addr: Option<SocketAddr>,
 }
 
-impl Request {
-    /// Returns true if the request was made through HTTPS.
-    #[inline]
-    pub fn secure(&self) -> bool {
-        self.secure
+impl<'a> Request<'a> {
+    pub fn method(&self) -> Method {
+        self.head.method
     }
 
-    /// Returns the method requested by the client (eg. `GET`, `POST`, etc.).
-    #[inline]
-    pub fn method(&self) -> &Method {
-        &self.method
+    /// The method as sent, for a `Method::NonStandard` one.
+    pub fn method_str(&self) -> &'a str {
+        self.head.method_str
     }
 
-    /// Returns the resource requested by the client.
-    #[inline]
-    pub fn url(&self) -> &str {
-        &self.path
+    /// The request target, as sent: usually a path and a query.
+    pub fn url(&self) -> &'a str {
+        self.head.target
     }
 
-    /// Returns a list of all headers sent by the client.
-    #[inline]
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    pub fn http_version(&self) -> HTTPVersion {
+        self.head.version
     }
 
-    /// Returns the HTTP version of the request.
-    #[inline]
-    pub fn http_version(&self) -> &HTTPVersion {
-        &self.http_version
+    /// Every header field, in the order sent.
+    pub fn headers(&self) -> &[Header<'a>] {
+        self.head.headers()
     }
 
-    /// Returns the length of the body in bytes.
-    ///
-    /// Returns `None` if the length is unknown.
-    #[inline]
-    pub fn body_length(&self) -> Option<usize> {
-        self.body_length
+    /// The value of the first field called `name` (case-insensitive), if it is text.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        let field = self
+            .headers()
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))?;
+        std::str::from_utf8(field.value).ok()
     }
 
-    /// Returns the address of the client that sent this request.
-    ///
-    /// The address is always `Some` for TCP listeners, but always `None` for UNIX listeners
-    /// (as the remote address of a UNIX client is almost always unnamed).
-    ///
-    /// Note that this is gathered from the socket. If you receive the request from a proxy,
-    /// this function will return the address of the proxy and not the address of the actual
-    /// user.
-    #[inline]
+    /// The body, whole: decoded if it came in chunks, empty if there was none.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The client's address; `None` on a Unix socket. Behind a proxy, the proxy's.
     pub fn remote_addr(&self) -> Option<&SocketAddr> {
         self.remote_addr.as_ref()
     }
-
-    /// Sends a response with a `Connection: upgrade` header, then turns the `Request` into a `Stream`.
-    ///
-    /// The main purpose of this function is to support websockets.
-    /// If you detect that the request wants to use some kind of protocol upgrade, you can
-    ///  call this function to obtain full control of the socket stream.
-    ///
-    /// If you call this on a non-websocket request, tiny-http will wait until this `Stream` object
-    ///  is destroyed before continuing to read or write on the socket. Therefore you should always
-    ///  destroy it as soon as possible.
-    pub fn upgrade<R: Read>(
-        mut self,
-        protocol: &str,
-        response: Response<R>,
-    ) -> Box<dyn ReadWrite + Send> {
-        use crate::util::CustomStream;
-
-        response
-            .raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
-                self.http_version.clone(),
-                &self.headers,
-                false,
-                Some(protocol),
-            )
-            .ok(); // TODO: unused result
-
-        self.response_writer.as_mut().unwrap().flush().ok(); // TODO: unused result
-
-        let stream = CustomStream::new(self.extract_reader_impl(), self.extract_writer_impl());
-        Box::new(stream) as Box<dyn ReadWrite + Send>
-    }
-
-    /// Allows to read the body of the request.
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # use std::io::Read;
-    /// # fn get_content_type(_: &tiny_http::Request) -> &'static str { "" }
-    /// # let server = tiny_http::Server::http("0.0.0.0:0").unwrap();
-    /// let mut request = server.recv().unwrap();
-    ///
-    /// if get_content_type(&request) == "application/json" {
-    ///     let mut content = String::new();
-    ///     request.as_reader().read_to_string(&mut content).unwrap();
-    /// }
-    /// ```
-    ///
-    /// If the client sent a `Expect: 100-continue` header with the request, calling this
-    ///  function will send back a `100 Continue` response.
-    #[inline]
-    pub fn as_reader(&mut self) -> &mut dyn Read {
-        if self.must_send_continue {
-            let msg = Response::new_empty(StatusCode(100));
-            msg.raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
-                self.http_version.clone(),
-                &self.headers,
-                true,
-                None,
-            )
-            .ok();
-            self.response_writer.as_mut().unwrap().flush().ok();
-            self.must_send_continue = false;
-        }
-
-        self.data_reader.as_mut().unwrap()
-    }
-
-    /// Turns the `Request` into a writer.
-    ///
-    /// The writer has a raw access to the stream to the user.
-    /// This function is useful for things like CGI.
-    ///
-    /// Note that the destruction of the `Writer` object may trigger
-    /// some events. For exemple if a client has sent multiple requests and the requests
-    /// have been processed in parallel, the destruction of a writer will trigger
-    /// the writing of the next response.
-    /// Therefore you should always destroy the `Writer` as soon as possible.
-    #[inline]
-    pub fn into_writer(mut self) -> Box<dyn Write + Send + 'static> {
-        self.extract_writer_impl()
-    }
-
-    /// Extract the response `Writer` object from the Request, dropping this `Writer` has the same side effects
-    /// as the object returned by `into_writer` above.
-    ///
-    /// This may only be called once on a single request.
-    fn extract_writer_impl(&mut self) -> Box<dyn Write + Send + 'static> {
-        use std::mem;
-
-        assert!(self.response_writer.is_some());
-
-        let mut writer = None;
-        mem::swap(&mut self.response_writer, &mut writer);
-        writer.unwrap()
-    }
-
-    /// Extract the body `Reader` object from the Request.
-    ///
-    /// This may only be called once on a single request.
-    fn extract_reader_impl(&mut self) -> Box<dyn Read + Send + 'static> {
-        use std::mem;
-
-        assert!(self.data_reader.is_some());
-
-        let mut reader = None;
-        mem::swap(&mut self.data_reader, &mut reader);
-        reader.unwrap()
-    }
-
-    /// Sends a response to this request.
-    #[inline]
-    pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
-    where
-        R: Read,
-    {
-        self.respond_impl(response)
-    }
-
-    fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), IoError>
-    where
-        R: Read,
-    {
-        let mut writer = self.extract_writer_impl();
-
-        let do_not_send_body = self.method == Method::Head;
-        let close = self.close_connection || response.closes_connection();
-
-        let result = Self::ignore_client_closing_errors(response.print(
-            writer.by_ref(),
-            self.http_version.clone(),
-            &self.headers,
-            do_not_send_body,
-            None,
-            close,
-        ))
-        .and_then(|()| Self::ignore_client_closing_errors(writer.flush()));
-
-        // A connection whose response failed half-way cannot carry another one.
-        if let Some(socket) = &self.socket {
-            if close || result.is_err() {
-                socket.close_after_response();
-            }
-        }
-        result
-    }
-
-    fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
-        result.or_else(|err| match err.kind() {
-            ErrorKind::BrokenPipe => Ok(()),
-            ErrorKind::ConnectionAborted => Ok(()),
-            ErrorKind::ConnectionRefused => Ok(()),
-            ErrorKind::ConnectionReset => Ok(()),
-            _ => Err(err),
-        })
-    }
-
-    /// Ties the request to its connection: `close` says the connection ends after the response.
-    pub(crate) fn on_connection(mut self, socket: &Arc<Socket>, close: bool) -> Self {
-        self.socket = Some(Arc::clone(socket));
-        self.close_connection = close;
-        self
-    }
-
-    /// The client waits for `100 Continue` before it sends the body.
-    pub(crate) fn expecting_continue(mut self) -> Self {
-        self.must_send_continue = true;
-        self
-    }
 }
 
-impl fmt::Debug for Request {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> Result<(), fmt::Error> {
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
-            formatter,
+            f,
             "Request({} {} from {:?})",
-            self.method, self.path, self.remote_addr
+            self.method_str(),
+            self.url(),
+            self.remote_addr
         )
-    }
-}
-
-impl Drop for Request {
-    fn drop(&mut self) {
-        if self.response_writer.is_some() {
-            let response = Response::empty(500);
-            let _ = self.respond_impl(response); // ignoring any potential error
-        }
-    }
-}
-
-/// Dummy trait that regroups the `Read` and `Write` traits.
-///
-/// Automatically implemented on all types that implement both `Read` and `Write`.
-pub trait ReadWrite: Read + Write {}
-impl<T> ReadWrite for T where T: Read + Write {}
-
-#[cfg(test)]
-mod tests {
-    use super::Request;
-
-    #[test]
-    fn must_be_send() {
-        #![allow(dead_code)]
-        fn f<T: Send>(_: &T) {}
-        fn bar(rq: &Request) {
-            f(rq);
-        }
     }
 }

@@ -1,615 +1,261 @@
-use crate::common::{HTTPVersion, Header, StatusCode};
-use httpdate::HttpDate;
-use std::cmp::Ordering;
-use std::sync::mpsc::Receiver;
+//! What a handler returns: a status, a few header fields and a body, which the engine writes
+//! into the connection's output. A response borrows what it can (header fields and bodies the
+//! handler prepared once) and keeps a small body in place (`Response::from_fmt`), so that
+//! answering need not allocate.
 
-use std::io::Result as IoResult;
-use std::io::{self, Cursor, Read, Write};
+use std::fmt::{self, Write as _};
 
-use std::fs::File;
+use crate::StatusCode;
 
-use std::str::FromStr;
-use std::time::SystemTime;
+/// Header fields a response holds without allocating; more spill onto the heap.
+const INLINE_HEADERS: usize = 6;
+/// Bodies up to this size, made with `from_fmt`, are kept in the response itself.
+const INLINE_BODY: usize = 64;
 
-/// Object representing an HTTP response whose purpose is to be given to a `Request`.
+/// An HTTP response. `'a` is what it borrows from: usually the handler, or `'static`.
 ///
-/// Some headers cannot be changed. Trying to define the value
-/// of one of these will have no effect:
-///
-///  - `Connection`, except `Connection: close` (see below)
-///  - `Trailer`
-///  - `Transfer-Encoding`
-///  - `Upgrade`
-///
-/// Some headers have special behaviors:
-///
-///  - `Connection: close`: the response says so, and the server closes the connection after
-///    it (fogdeft patch, see PATCHED.md, "Connection: close"). The server also sends it by itself
-///    whenever it is going to close the connection.
-///
-///  - `Content-Encoding`: If you define this header, the library
-///    will assume that the data from the `Read` object has the specified encoding
-///    and will just pass-through.
-///
-///  - `Content-Length`: The length of the data should be set manually
-///    using the `Reponse` object's API. Attempting to set the value of this
-///    header will be equivalent to modifying the size of the data but the header
-///    itself may not be present in the final result.
-///
-///  - `Content-Type`: You may only set this header to one value at a time. If you
-///    try to set it more than once, the existing value will be overwritten. This
-///    behavior differs from the default for most headers, which is to allow them to
-///    be set multiple times in the same response.
-///
-pub struct Response<R> {
-    reader: R,
-    status_code: StatusCode,
-    headers: Vec<Header>,
-    data_length: Option<usize>,
-    chunked_threshold: Option<usize>,
-    /// The handler asked to close the connection after this response.
-    close_connection: bool,
+/// The engine writes `Date`, `Content-Length` and `Connection` itself: fields of those names
+/// are ignored, except `Connection: close`, which closes the connection after this response
+/// (as `Response::closing` does). A field whose name is not a token, or whose value holds a
+/// control character (CR, LF, NUL...), is left out, so a response can never inject a field.
+pub struct Response<'a> {
+    status: StatusCode,
+    headers: [(&'a str, &'a str); INLINE_HEADERS],
+    count: usize,
+    more_headers: Vec<(&'a str, &'a str)>,
+    body: Body<'a>,
+    close: bool,
 }
 
-/// A `Response` without a template parameter.
-pub type ResponseBox = Response<Box<dyn Read + Send>>;
-
-/// Transfer encoding to use when sending the message.
-/// Note that only *supported* encoding are listed here.
-#[derive(Copy, Clone)]
-enum TransferEncoding {
-    Identity,
-    Chunked,
+enum Body<'a> {
+    Borrowed(&'a [u8]),
+    Inline([u8; INLINE_BODY], usize),
+    Owned(Vec<u8>),
 }
 
-impl FromStr for TransferEncoding {
-    type Err = ();
+impl<'a> Response<'a> {
+    /// An empty response with this status.
+    pub fn empty(status: impl Into<StatusCode>) -> Response<'a> {
+        Response::from_slice(b"").with_status_code(status)
+    }
 
-    fn from_str(input: &str) -> Result<TransferEncoding, ()> {
-        if input.eq_ignore_ascii_case("identity") {
-            Ok(TransferEncoding::Identity)
-        } else if input.eq_ignore_ascii_case("chunked") {
-            Ok(TransferEncoding::Chunked)
-        } else {
-            Err(())
+    /// A 200 response with this body, borrowed.
+    pub fn from_slice(body: &'a [u8]) -> Response<'a> {
+        Response::with_body(Body::Borrowed(body))
+    }
+
+    /// A 200 response with this body.
+    pub fn from_data(body: impl Into<Vec<u8>>) -> Response<'a> {
+        Response::with_body(Body::Owned(body.into()))
+    }
+
+    /// A 200 `text/plain` response with this text.
+    pub fn from_string(text: impl Into<String>) -> Response<'a> {
+        Response::from_data(text.into().into_bytes())
+            .with_header("Content-Type", "text/plain; charset=UTF-8")
+    }
+
+    /// A 200 response whose body is formatted, in place when it is small:
+    /// `Response::from_fmt(format_args!("{n}\n"))` makes no allocation.
+    pub fn from_fmt(args: fmt::Arguments<'_>) -> Response<'a> {
+        let mut inline = Inline([0; INLINE_BODY], 0);
+        if inline.write_fmt(args).is_ok() {
+            return Response::with_body(Body::Inline(inline.0, inline.1));
         }
-    }
-}
-
-/// Builds a Date: header with the current date.
-fn build_date_header() -> Header {
-    let d = HttpDate::from(SystemTime::now());
-    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
-}
-
-fn write_message_header<W>(
-    mut writer: W,
-    http_version: &HTTPVersion,
-    status_code: &StatusCode,
-    headers: &[Header],
-) -> IoResult<()>
-where
-    W: Write,
-{
-    // writing status line
-    write!(
-        &mut writer,
-        "HTTP/{}.{} {} {}\r\n",
-        http_version.0,
-        http_version.1,
-        status_code.0,
-        status_code.default_reason_phrase()
-    )?;
-
-    // writing headers
-    for header in headers.iter() {
-        writer.write_all(header.field.as_str().as_ref())?;
-        write!(&mut writer, ": ")?;
-        writer.write_all(header.value.as_str().as_ref())?;
-        write!(&mut writer, "\r\n")?;
+        Response::from_data(fmt::format(args))
     }
 
-    // separator between header and data
-    write!(&mut writer, "\r\n")?;
-
-    Ok(())
-}
-
-fn choose_transfer_encoding(
-    status_code: StatusCode,
-    request_headers: &[Header],
-    http_version: &HTTPVersion,
-    entity_length: &Option<usize>,
-    has_additional_headers: bool,
-    chunked_threshold: usize,
-) -> TransferEncoding {
-    use crate::util;
-
-    // HTTP 1.0 doesn't support other encoding
-    if *http_version <= (1, 0) {
-        return TransferEncoding::Identity;
-    }
-
-    // Per section 3.3.1 of RFC7230:
-    // A server MUST NOT send a Transfer-Encoding header field in any response with a status code
-    // of 1xx (Informational) or 204 (No Content).
-    if status_code.0 < 200 || status_code.0 == 204 {
-        return TransferEncoding::Identity;
-    }
-
-    // parsing the request's TE header
-    let user_request = request_headers
-        .iter()
-        // finding TE
-        .find(|h| h.field.equiv("TE"))
-        // getting its value
-        .map(|h| h.value.clone())
-        // getting the corresponding TransferEncoding
-        .and_then(|value| {
-            // getting list of requested elements
-            let mut parse = util::parse_header_value(value.as_str()); // TODO: remove conversion
-
-            // sorting elements by most priority
-            parse.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
-
-            // trying to parse each requested encoding
-            for value in parse.iter() {
-                // q=0 are ignored
-                if value.1 <= 0.0 {
-                    continue;
-                }
-
-                if let Ok(te) = TransferEncoding::from_str(value.0) {
-                    return Some(te);
-                }
-            }
-
-            // encoding not found
-            None
-        });
-
-    if let Some(user_request) = user_request {
-        return user_request;
-    }
-
-    // if we have additional headers, using chunked
-    if has_additional_headers {
-        return TransferEncoding::Chunked;
-    }
-
-    // if we don't have a Content-Length, or if the Content-Length is too big, using chunks writer
-    if entity_length.is_none_or(|val| val >= chunked_threshold) {
-        return TransferEncoding::Chunked;
-    }
-
-    // Identity by default
-    TransferEncoding::Identity
-}
-
-impl<R> Response<R>
-where
-    R: Read,
-{
-    /// Creates a new Response object.
-    ///
-    /// The `additional_headers` argument is a receiver that
-    ///  may provide headers even after the response has been sent.
-    ///
-    /// All the other arguments are straight-forward.
-    pub fn new(
-        status_code: StatusCode,
-        headers: Vec<Header>,
-        data: R,
-        data_length: Option<usize>,
-        additional_headers: Option<Receiver<Header>>,
-    ) -> Response<R> {
-        let mut response = Response {
-            reader: data,
-            status_code,
-            headers: Vec::with_capacity(16),
-            data_length,
-            chunked_threshold: None,
-            close_connection: false,
-        };
-
-        for h in headers {
-            response.add_header(h)
-        }
-
-        // dummy implementation
-        if let Some(additional_headers) = additional_headers {
-            for h in additional_headers.iter() {
-                response.add_header(h)
-            }
-        }
-
-        response
-    }
-
-    /// Set a threshold for `Content-Length` where we chose chunked
-    /// transfer. Notice that chunked transfer might happen regardless of
-    /// this threshold, for instance when the request headers indicate
-    /// it is wanted or when there is no `Content-Length`.
-    pub fn with_chunked_threshold(mut self, length: usize) -> Response<R> {
-        self.chunked_threshold = Some(length);
-        self
-    }
-
-    /// Convert the response into the underlying `Read` type.
-    ///
-    /// This is mainly useful for testing as it must consume the `Response`.
-    pub fn into_reader(self) -> R {
-        self.reader
-    }
-
-    /// The current `Content-Length` threshold for switching over to
-    /// chunked transfer. The default is 32768 bytes. Notice that
-    /// chunked transfer is mutually exclusive with sending a
-    /// `Content-Length` header as per the HTTP spec.
-    pub fn chunked_threshold(&self) -> usize {
-        self.chunked_threshold.unwrap_or(32768)
-    }
-
-    /// Adds a header to the list.
-    /// Does all the checks.
-    pub fn add_header<H>(&mut self, header: H)
-    where
-        H: Into<Header>,
-    {
-        let header = header.into();
-
-        if header.field.equiv("Connection") && header.value.as_str().eq_ignore_ascii_case("close") {
-            self.close_connection = true;
-            return;
-        }
-
-        // ignoring forbidden headers
-        if header.field.equiv("Connection")
-            || header.field.equiv("Trailer")
-            || header.field.equiv("Transfer-Encoding")
-            || header.field.equiv("Upgrade")
-        {
-            return;
-        }
-
-        // if the header is Content-Length, setting the data length
-        if header.field.equiv("Content-Length") {
-            if let Ok(val) = usize::from_str(header.value.as_str()) {
-                self.data_length = Some(val)
-            }
-
-            return;
-        // if the header is Content-Type and it's already set, overwrite it
-        } else if header.field.equiv("Content-Type") {
-            if let Some(content_type_header) = self
-                .headers
-                .iter_mut()
-                .find(|h| h.field.equiv("Content-Type"))
-            {
-                content_type_header.value = header.value;
-                return;
-            }
-        }
-
-        self.headers.push(header);
-    }
-
-    /// Returns the same request, but with an additional header.
-    ///
-    /// Some headers cannot be modified and some other have a
-    ///  special behavior. See the documentation above.
-    #[inline]
-    pub fn with_header<H>(mut self, header: H) -> Response<R>
-    where
-        H: Into<Header>,
-    {
-        self.add_header(header.into());
-        self
-    }
-
-    /// Returns the same request, but with a different status code.
-    #[inline]
-    pub fn with_status_code<S>(mut self, code: S) -> Response<R>
-    where
-        S: Into<StatusCode>,
-    {
-        self.status_code = code.into();
-        self
-    }
-
-    /// Returns the same request, but with different data.
-    pub fn with_data<S>(self, reader: S, data_length: Option<usize>) -> Response<S>
-    where
-        S: Read,
-    {
+    fn with_body(body: Body<'a>) -> Response<'a> {
         Response {
-            reader,
-            headers: self.headers,
-            status_code: self.status_code,
-            data_length,
-            chunked_threshold: self.chunked_threshold,
-            close_connection: self.close_connection,
+            status: StatusCode(200),
+            headers: [("", ""); INLINE_HEADERS],
+            count: 0,
+            more_headers: Vec::new(),
+            body,
+            close: false,
         }
     }
 
-    /// Whether the connection closes after this response (`Connection: close`).
+    pub fn with_status_code(mut self, status: impl Into<StatusCode>) -> Response<'a> {
+        self.status = status.into();
+        self
+    }
+
+    /// Adds a header field (see the rules above).
+    pub fn with_header(mut self, name: &'a str, value: &'a str) -> Response<'a> {
+        self.add_header(name, value);
+        self
+    }
+
+    pub fn add_header(&mut self, name: &'a str, value: &'a str) {
+        if name.eq_ignore_ascii_case("Connection") {
+            self.close |= value.trim().eq_ignore_ascii_case("close");
+            return;
+        }
+        let reserved = ["Date", "Content-Length", "Transfer-Encoding"];
+        if reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) || !is_safe(name, value) {
+            return;
+        }
+        if self.count < INLINE_HEADERS {
+            self.headers[self.count] = (name, value);
+            self.count += 1;
+        } else {
+            self.more_headers.push((name, value));
+        }
+    }
+
+    /// Closes the connection after this response, saying `Connection: close`.
+    pub fn closing(mut self) -> Response<'a> {
+        self.close = true;
+        self
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
     pub fn closes_connection(&self) -> bool {
-        self.close_connection
+        self.close
     }
 
-    /// Prints the HTTP response to a writer.
-    ///
-    /// This function is the one used to send the response to the client's socket.
-    /// Therefore you shouldn't expect anything pretty-printed or even readable.
-    ///
-    /// The HTTP version and headers passed as arguments are used to
-    ///  decide which features (most notably, encoding) to use.
-    ///
-    /// Note: does not flush the writer.
-    pub fn raw_print<W: Write>(
-        self,
-        writer: W,
-        http_version: HTTPVersion,
-        request_headers: &[Header],
-        do_not_send_body: bool,
-        upgrade: Option<&str>,
-    ) -> IoResult<()> {
-        let close = self.close_connection;
-        self.print(
-            writer,
-            http_version,
-            request_headers,
-            do_not_send_body,
-            upgrade,
-            close,
-        )
+    pub fn body(&self) -> &[u8] {
+        match &self.body {
+            Body::Borrowed(body) => body,
+            Body::Inline(bytes, len) => &bytes[..*len],
+            Body::Owned(body) => body,
+        }
     }
 
-    /// `raw_print`, saying `Connection: close` when `close` is true.
-    pub(crate) fn print<W: Write>(
-        mut self,
-        mut writer: W,
-        http_version: HTTPVersion,
-        request_headers: &[Header],
-        do_not_send_body: bool,
-        upgrade: Option<&str>,
+    /// The header fields the handler set, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.headers[..self.count]
+            .iter()
+            .chain(&self.more_headers)
+            .copied()
+    }
+
+    /// Appends this response to `out`. `date` is the `Date` value; `head_only`: the request was
+    /// HEAD; `keep_alive_10`: an HTTP/1.0 client asked to keep the connection; `close`: the
+    /// connection ends after this response.
+    pub(crate) fn write(
+        &self,
+        out: &mut Vec<u8>,
+        date: &[u8],
+        head_only: bool,
+        keep_alive_10: bool,
         close: bool,
-    ) -> IoResult<()> {
-        let mut transfer_encoding = Some(choose_transfer_encoding(
-            self.status_code,
-            request_headers,
-            &http_version,
-            &self.data_length,
-            false, /* TODO */
-            self.chunked_threshold(),
-        ));
-
-        // add `Date` if not in the headers
-        if !self.headers.iter().any(|h| h.field.equiv("Date")) {
-            self.headers.insert(0, build_date_header());
+    ) {
+        let code = self.status.0;
+        out.extend_from_slice(b"HTTP/1.1 ");
+        write_number(out, code as usize);
+        out.push(b' ');
+        out.extend_from_slice(self.status.default_reason_phrase().as_bytes());
+        out.extend_from_slice(b"\r\nDate: ");
+        out.extend_from_slice(date);
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in self.headers() {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
         }
-
-        // add `Server` if not in the headers
-        if !self.headers.iter().any(|h| h.field.equiv("Server")) {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Server"[..], &b"tiny-http (Rust)"[..]).unwrap(),
-            );
+        // RFC 9110, section 8.6: no Content-Length on 1xx and 204; every other response has one,
+        // so a client always knows where it ends.
+        let no_body = matches!(code, 100..=199 | 204 | 304);
+        if !matches!(code, 100..=199 | 204) {
+            out.extend_from_slice(b"Content-Length: ");
+            write_number(out, self.body().len());
+            out.extend_from_slice(b"\r\n");
         }
-
-        // handling upgrade
-        if let Some(upgrade) = upgrade {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Upgrade"[..], upgrade.as_bytes()).unwrap(),
-            );
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Connection"[..], &b"upgrade"[..]).unwrap(),
-            );
-            transfer_encoding = None;
-        } else if close {
-            self.headers
-                .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).unwrap());
+        if close {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if keep_alive_10 {
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
-
-        // if the transfer encoding is identity, the content length must be known ; therefore if
-        // we don't know it, we buffer the entire response first here
-        // while this is an expensive operation, it is only ever needed for clients using HTTP 1.0
-        let (mut reader, data_length): (Box<dyn Read>, _) =
-            match (self.data_length, transfer_encoding) {
-                (Some(l), _) => (Box::new(self.reader), Some(l)),
-                (None, Some(TransferEncoding::Identity)) => {
-                    let mut buf = Vec::new();
-                    self.reader.read_to_end(&mut buf)?;
-                    let l = buf.len();
-                    (Box::new(Cursor::new(buf)), Some(l))
-                }
-                _ => (Box::new(self.reader), None),
-            };
-
-        // checking whether to ignore the body of the response
-        let do_not_send_body = do_not_send_body
-            || match self.status_code.0 {
-                // status code 1xx, 204 and 304 MUST not include a body
-                100..=199 | 204 | 304 => true,
-                _ => false,
-            };
-
-        // preparing headers for transfer
-        match transfer_encoding {
-            Some(TransferEncoding::Chunked) => self
-                .headers
-                .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
-
-            Some(TransferEncoding::Identity) => {
-                assert!(data_length.is_some());
-                let data_length = data_length.unwrap();
-
-                self.headers.push(
-                    Header::from_bytes(
-                        &b"Content-Length"[..],
-                        format!("{}", data_length).as_bytes(),
-                    )
-                    .unwrap(),
-                )
-            }
-
-            _ => (),
-        };
-
-        // sending headers
-        write_message_header(
-            writer.by_ref(),
-            &http_version,
-            &self.status_code,
-            &self.headers,
-        )?;
-
-        // sending the body
-        if !do_not_send_body {
-            match transfer_encoding {
-                Some(TransferEncoding::Chunked) => {
-                    use chunked_transfer::Encoder;
-
-                    let mut writer = Encoder::new(writer);
-                    io::copy(&mut reader, &mut writer)?;
-                }
-
-                Some(TransferEncoding::Identity) => {
-                    assert!(data_length.is_some());
-                    let data_length = data_length.unwrap();
-
-                    if data_length >= 1 {
-                        io::copy(&mut reader, &mut writer)?;
-                    }
-                }
-
-                _ => (),
-            }
+        out.extend_from_slice(b"\r\n");
+        if !(head_only || no_body) {
+            out.extend_from_slice(self.body());
         }
+    }
+}
 
+/// A field name that is a token and a value without control characters (tabs aside).
+fn is_safe(name: &str, value: &str) -> bool {
+    crate::head::is_token(name) && value.bytes().all(|b| b == b'\t' || !b.is_ascii_control())
+}
+
+/// Decimal digits, without going through `fmt`.
+fn write_number(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A fixed buffer that `write!` fills; too small a buffer is an error.
+struct Inline([u8; INLINE_BODY], usize);
+
+impl fmt::Write for Inline {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.1 + s.len();
+        self.0
+            .get_mut(self.1..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.1 = end;
         Ok(())
     }
-
-    /// Retrieves the current value of the `Response` status code
-    pub fn status_code(&self) -> StatusCode {
-        self.status_code
-    }
-
-    /// Retrieves the current value of the `Response` data length
-    pub fn data_length(&self) -> Option<usize> {
-        self.data_length
-    }
-
-    /// Retrieves the current list of `Response` headers
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
-    }
 }
 
-impl<R> Response<R>
-where
-    R: Read + Send + 'static,
-{
-    /// Turns this response into a `Response<Box<Read + Send>>`.
-    pub fn boxed(self) -> ResponseBox {
-        Response {
-            reader: Box::new(self.reader) as Box<dyn Read + Send>,
-            status_code: self.status_code,
-            headers: self.headers,
-            data_length: self.data_length,
-            chunked_threshold: self.chunked_threshold,
-            close_connection: self.close_connection,
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Response<File> {
-    /// Builds a new `Response` from a `File`.
-    ///
-    /// The `Content-Type` will **not** be automatically detected,
-    ///  you must set it yourself.
-    pub fn from_file(file: File) -> Response<File> {
-        let file_size = file.metadata().ok().map(|v| v.len() as usize);
-
-        Response::new(
-            StatusCode(200),
-            Vec::with_capacity(0),
-            file,
-            file_size,
-            None,
-        )
-    }
-}
-
-impl Response<Cursor<Vec<u8>>> {
-    pub fn from_data<D>(data: D) -> Response<Cursor<Vec<u8>>>
-    where
-        D: Into<Vec<u8>>,
-    {
-        let data = data.into();
-        let data_len = data.len();
-
-        Response::new(
-            StatusCode(200),
-            Vec::with_capacity(0),
-            Cursor::new(data),
-            Some(data_len),
-            None,
-        )
+    fn written(response: &Response<'_>, head_only: bool, close: bool) -> String {
+        let mut out = Vec::new();
+        response.write(&mut out, b"DATE", head_only, false, close);
+        String::from_utf8(out).unwrap()
     }
 
-    pub fn from_string<S>(data: S) -> Response<Cursor<Vec<u8>>>
-    where
-        S: Into<String>,
-    {
-        let data = data.into();
-        let data_len = data.len();
-
-        Response::new(
-            StatusCode(200),
-            vec![
-                Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=UTF-8"[..])
-                    .unwrap(),
-            ],
-            Cursor::new(data.into_bytes()),
-            Some(data_len),
-            None,
-        )
-    }
-}
-
-impl Response<io::Empty> {
-    /// Builds an empty `Response` with the given status code.
-    pub fn empty<S>(status_code: S) -> Response<io::Empty>
-    where
-        S: Into<StatusCode>,
-    {
-        Response::new(
-            status_code.into(),
-            Vec::with_capacity(0),
-            io::empty(),
-            Some(0),
-            None,
-        )
+    #[test]
+    fn responses_say_their_length_and_close() {
+        let response = Response::from_fmt(format_args!("{}", 42)).with_header("X-A", "b");
+        assert_eq!(
+            written(&response, false, false),
+            "HTTP/1.1 200 OK\r\nDate: DATE\r\nX-A: b\r\nContent-Length: 2\r\n\r\n42"
+        );
+        assert_eq!(
+            written(&response, true, true),
+            "HTTP/1.1 200 OK\r\nDate: DATE\r\nX-A: b\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+        );
+        let long = "x".repeat(INLINE_BODY + 1);
+        assert_eq!(
+            Response::from_fmt(format_args!("{long}")).body(),
+            long.as_bytes()
+        );
     }
 
-    /// DEPRECATED. Use `empty` instead.
-    pub fn new_empty(status_code: StatusCode) -> Response<io::Empty> {
-        Response::empty(status_code)
-    }
-}
-
-impl Clone for Response<io::Empty> {
-    fn clone(&self) -> Response<io::Empty> {
-        Response {
-            reader: io::empty(),
-            status_code: self.status_code,
-            headers: self.headers.clone(),
-            data_length: self.data_length,
-            chunked_threshold: self.chunked_threshold,
-            close_connection: self.close_connection,
-        }
+    #[test]
+    fn fields_that_could_inject_are_left_out() {
+        let response = Response::empty(204)
+            .with_header("X-Ok", "fine\tvalue")
+            .with_header("X-Bad", "a\r\nSet-Cookie: x=1")
+            .with_header("Bad Name", "v")
+            .with_header("Content-Length", "5")
+            .with_header("Connection", "close");
+        let text = written(&response, false, response.closes_connection());
+        assert_eq!(
+            text,
+            "HTTP/1.1 204 No Content\r\nDate: DATE\r\nX-Ok: fine\tvalue\r\nConnection: close\r\n\r\n"
+        );
+        let many = (0..10).fold(Response::empty(200), |r, _| r.with_header("X", "y"));
+        assert_eq!(many.headers().count(), 10);
     }
 }

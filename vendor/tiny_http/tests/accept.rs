@@ -1,9 +1,7 @@
 //! The accept loop against a process out of file descriptors (fogdeft patches "Accept forever"
 //! and "One descriptor"). Upstream, the first failed `accept` ended the loop for good, and a
-//! failed `dup` panicked it: the server stayed alive but deaf. Both ways of serving are tried:
-//! the event loop, and a thread per connection (where each connection's socket is shared by its
-//! reading and writing halves, once `dup`ed). This test is its own process, so that it can lower
-//! its own open-files limit.
+//! failed `dup` panicked it: the server stayed alive but deaf. This test is its own process, so
+//! that it can lower its own open-files limit.
 
 mod support;
 
@@ -33,9 +31,8 @@ fn limit_open_files(count: libc::rlim_t) -> libc::rlim_t {
 
 #[test]
 fn running_out_of_descriptors_never_deafens_the_server() {
-    // One after the other: the limit is the whole process's.
-    for event_loop in [true, false] {
-        let (server, address) = hello_server(event_loop, ServerOptions::default());
+    {
+        let (server, address) = hello_server(ServerOptions::default());
         assert!(get(address).unwrap().ends_with("hello"));
 
         // Room for a few dozen descriptors: the clients below take half of them, so the server
@@ -62,7 +59,7 @@ fn running_out_of_descriptors_never_deafens_the_server() {
                 Ok(answer) if answer.ends_with("hello") => break,
                 _ => assert!(
                     Instant::now() < deadline,
-                    "deaf after running out of descriptors (event loop: {event_loop})"
+                    "deaf after running out of descriptors"
                 ),
             }
             thread::sleep(Duration::from_millis(20));

@@ -15,7 +15,7 @@ fn max_connections_holds_the_rest_in_the_queue() {
         max_connections: 2,
         ..ServerOptions::default()
     };
-    let (server, address) = hello_server(true, options);
+    let (server, address) = hello_server(options);
     let idle: Vec<TcpStream> = (0..2)
         .map(|_| TcpStream::connect(address).unwrap())
         .collect();

@@ -1,35 +1,21 @@
-//! Helpers shared by this crate's tests: a server that says hello, served either way, and
-//! clients on raw sockets.
+//! Helpers shared by this crate's tests: a server that says hello, and clients on raw sockets.
 #![allow(dead_code)] // each test file uses a different part
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use tiny_http::{Request, Response, Server, ServerOptions};
 
-/// A server that answers every request "hello" without reading its body: from the event loop
-/// (`with_handler`), or from a thread per connection and `recv()` (`with_options`).
-pub fn hello_server(event_loop: bool, options: ServerOptions) -> (Arc<Server>, SocketAddr) {
+/// A server that answers every request "hello".
+pub fn hello_server(options: ServerOptions) -> (Server, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    let hello = |request: Request| {
-        let _ = request.respond(Response::from_string("hello"));
-    };
-    if event_loop {
-        let server = Server::with_handler(listener, options, hello).unwrap();
-        return (Arc::new(server), address);
-    }
-    let server = Arc::new(Server::with_options(listener, options).unwrap());
-    let answering = server.clone();
-    thread::spawn(move || {
-        while let Ok(request) = answering.recv() {
-            hello(request);
-        }
-    });
-    (server, address)
+    let hello = |_: &Request| Response::from_string("hello");
+    (
+        Server::with_handler(listener, options, hello).unwrap(),
+        address,
+    )
 }
 
 /// One HTTP/1.0 request for `/` on a new connection, and the whole answer.

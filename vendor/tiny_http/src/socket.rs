@@ -1,0 +1,125 @@
+//! The sockets the server listens on and serves: TCP, or a Unix socket. Set-up rules for a
+//! served socket live here, once (`Connection::prepare`).
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net as unix_net;
+
+/// Where the server accepts connections: a [`TcpListener`] or a [`unix_net::UnixListener`].
+pub enum Listener {
+    Tcp(TcpListener),
+    Unix(unix_net::UnixListener),
+}
+
+impl Listener {
+    pub(crate) fn local_addr(&self) -> io::Result<ListenAddr> {
+        match self {
+            Self::Tcp(l) => l.local_addr().map(ListenAddr::IP),
+            Self::Unix(l) => l.local_addr().map(ListenAddr::Unix),
+        }
+    }
+
+    pub(crate) fn accept(&self) -> io::Result<(Connection, Option<SocketAddr>)> {
+        match self {
+            Self::Tcp(l) => l.accept().map(|(s, addr)| (Connection::Tcp(s), Some(addr))),
+            Self::Unix(l) => l.accept().map(|(s, _)| (Connection::Unix(s), None)),
+        }
+    }
+}
+
+impl From<TcpListener> for Listener {
+    fn from(s: TcpListener) -> Self {
+        Self::Tcp(s)
+    }
+}
+
+impl From<unix_net::UnixListener> for Listener {
+    fn from(s: unix_net::UnixListener) -> Self {
+        Self::Unix(s)
+    }
+}
+
+/// One accepted connection's socket.
+#[derive(Debug)]
+pub(crate) enum Connection {
+    Tcp(TcpStream),
+    Unix(unix_net::UnixStream),
+}
+
+impl Connection {
+    /// Makes an accepted socket ready for the event loop: non-blocking, and for TCP each
+    /// response sent at once instead of waiting to fill a packet (Nagle's algorithm).
+    pub(crate) fn prepare(&self) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => {
+                let _ = s.set_nodelay(true); // best effort: only slower without it
+                s.set_nonblocking(true)
+            }
+            Self::Unix(s) => s.set_nonblocking(true),
+        }
+    }
+
+    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => (&*s).read(buf),
+            Self::Unix(s) => (&*s).read(buf),
+        }
+    }
+
+    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => (&*s).write(buf),
+            Self::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    /// Ends our sending side: the client reads to the end of our last response.
+    pub(crate) fn shutdown_write(&self) {
+        let _ = match self {
+            Self::Tcp(s) => s.shutdown(Shutdown::Write),
+            Self::Unix(s) => s.shutdown(Shutdown::Write),
+        };
+    }
+}
+
+impl AsRawFd for Connection {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Self::Tcp(s) => s.as_raw_fd(),
+            Self::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+/// The address a server listens on: a [`SocketAddr`] or a Unix socket's address.
+#[derive(Debug, Clone)]
+pub enum ListenAddr {
+    IP(SocketAddr),
+    Unix(unix_net::SocketAddr),
+}
+
+impl ListenAddr {
+    pub fn to_ip(self) -> Option<SocketAddr> {
+        match self {
+            Self::IP(s) => Some(s),
+            Self::Unix(_) => None,
+        }
+    }
+
+    pub fn to_unix(self) -> Option<unix_net::SocketAddr> {
+        match self {
+            Self::IP(_) => None,
+            Self::Unix(s) => Some(s),
+        }
+    }
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::IP(s) => s.fmt(f),
+            Self::Unix(s) => std::fmt::Debug::fmt(s, f),
+        }
+    }
+}
