@@ -654,7 +654,11 @@ struct Metrics {
 
 impl Metrics {
     fn new(hostname: &str) -> Metrics {
-        let hostname: String = hostname.escape_default().collect();
+        // A label value escapes \, " and newlines (Prometheus' text format).
+        let hostname = hostname
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
         Metrics {
             started: SystemTime::now(),
             build_info: format!(
@@ -896,6 +900,8 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert!(text.contains(&build_info), "{text}");
+        let odd = Metrics::new("a\"b\\c").render();
+        assert!(odd.contains("hostname=\"a\\\"b\\\\c\"}"), "{odd}");
     }
 
     #[test]
