@@ -32,8 +32,8 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 	./target/release/consumer
 
 ##@ Tests
-.PHONY: test lint test-rust test-page
-test: lint test-rust test-page test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
+.PHONY: test lint test-rust test-conformance test-page
+test: lint test-rust test-page test-cross test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
@@ -44,6 +44,9 @@ lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on ev
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace
 
+test-conformance: ## Only the RFC 9112 comparison with Go and nginx, and its table (test-rust runs it too)
+	cargo test --release --locked --test conformance
+
 SCREENSHOT ?=
 test-page: build ## The live page at / in headless Chromium, 3 producers behind a round-robin front (SCREENSHOT=file.png saves it)
 	scripts/test-page.sh $(SCREENSHOT)
@@ -52,7 +55,7 @@ test-page: build ## The live page at / in headless Chromium, 3 producers behind 
 COMPOSE := scripts/compose.sh
 export REGISTRY TAG
 
-.PHONY: images compose-up logs compose-down test-compose
+.PHONY: images compose-up logs compose-down test-compose test-memory
 images: ## Build this machine's images, tagged REGISTRY/producer:TAG, .../consumer:TAG, .../autoscaler:TAG
 	scripts/cross.sh $(HOST_PLATFORM)
 	scripts/build-images.sh $(HOST_PLATFORM) $(REGISTRY) $(TAG)
@@ -69,6 +72,9 @@ compose-down: ## Stop and remove both services and their network
 
 test-compose: ## End-to-end test of Scenario 01 on the real Docker engine
 	scripts/test-compose.sh
+
+test-memory: ## The producer's image at Compose's memory limit and MAX_CONNECTIONS, against hostile clients of every kind
+	scripts/test-memory.sh
 
 ##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images
 .PHONY: cross test-cross images-multiarch test-multiarch

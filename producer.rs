@@ -182,10 +182,10 @@ fn serve(config: Config) {
         }
     };
     let max_connections = room_for_connections(config.max_connections);
-    print_banner(&config, &listener, max_connections);
+    let options = server_options(&config, max_connections);
+    print_banner(&config, &listener, &options);
 
     let app = Arc::new(App::new(&config));
-    let options = server_options(&config, max_connections);
     // The server lives until we exit; its threads do all the serving.
     let _server = match Server::with_handler(listener, options, Arc::clone(&app)) {
         Ok(server) => server,
@@ -250,14 +250,18 @@ fn room_for_connections(max_connections: usize) -> usize {
 }
 
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
-fn print_banner(config: &Config, listener: &TcpListener, max_connections: usize) {
+/// With the worst case of memory the connections may take, so that limits can be checked.
+fn print_banner(config: &Config, listener: &TcpListener, options: &ServerOptions) {
     let port = listener.local_addr().map_or(config.port, |a| a.port());
+    let budget = options.connection_budget(LARGEST_ANSWER);
     say!(
-        "producer {}: numbers {}..={} at /number, a live page at /, /healthz, /metrics (up to {} connections)",
+        "producer {}: numbers {}..={} at /number, a live page at /, /healthz, /metrics (up to {} connections, {} KiB each at most: {} MiB)",
         env!("CARGO_PKG_VERSION"),
         config.min,
         config.max,
-        max_connections
+        options.max_connections,
+        budget / 1024,
+        (budget as u64 * options.max_connections as u64).div_ceil(1 << 20)
     );
     let addresses = match config.host {
         IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -303,15 +307,32 @@ fn interface_addresses() -> Vec<IpAddr> {
     found
 }
 
-fn hostname() -> String {
+/// The host name, as `X-Served-By` says it. The kernel takes any bytes as a host name (a
+/// container's is whatever `--hostname` said), and a header value must not hold all of them:
+/// CR LF would start a header of its own. So every byte that is not visible ASCII, and `%`, is
+/// sent %-escaped, as in a URL: `café` is `caf%C3%A9`. We serve rather than refuse to start:
+/// the name is the machine's, often not the user's to choose, and the escaped form still tells
+/// the replicas apart.
+fn host_name() -> String {
     let mut buffer = [0u8; 256];
     // SAFETY: gethostname writes at most buffer.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
     match rc {
-        0 if end > 0 => String::from_utf8_lossy(&buffer[..end]).into_owned(),
+        0 if end > 0 => percent_escaped(&buffer[..end]),
         _ => "unknown".to_string(),
     }
+}
+
+fn percent_escaped(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &byte in bytes {
+        match byte {
+            b'!'..=b'~' if byte != b'%' => text.push(byte as char),
+            _ => text.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    text
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,6 +346,9 @@ fn hostname() -> String {
 
 /// Bodies we read at most: no route takes one, so only enough to keep the connection going.
 const MAX_BODY: usize = 1024;
+/// Our largest answer, in bytes: the live page and its head, whose X-Served-By may take 765
+/// bytes. (/metrics with every counter set is smaller; a test checks that.)
+const LARGEST_ANSWER: usize = PAGE.len() + 1024;
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
@@ -443,7 +467,7 @@ struct App {
 
 impl App {
     fn new(config: &Config) -> App {
-        let served_by = hostname();
+        let served_by = host_name();
         App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
@@ -905,6 +929,23 @@ mod tests {
     }
 
     #[test]
+    fn metrics_fit_in_the_largest_answer() {
+        let metrics = Metrics::new(&"n".repeat(255));
+        let big = u64::MAX / 2;
+        for counter in metrics.requests.iter().flatten() {
+            counter.store(big, Relaxed);
+        }
+        for histogram in &metrics.durations {
+            histogram.buckets.iter().for_each(|b| b.store(big, Relaxed));
+            histogram.sum_nanos.store(big, Relaxed);
+        }
+        metrics.numbers_count.store(big, Relaxed);
+        metrics.numbers_sum.store(big, Relaxed);
+        let text = metrics.render();
+        assert!(text.len() + 1024 <= LARGEST_ANSWER, "{} bytes", text.len());
+    }
+
+    #[test]
     fn durations_fall_in_their_buckets() {
         let histogram = Histogram::default();
         for micros in [1, 3, 5, 6, 700, 2_000_000] {
@@ -956,6 +997,16 @@ mod tests {
             "the page grew to {} bytes",
             PAGE.len()
         );
+    }
+
+    #[test]
+    fn host_names_are_sent_escaped_when_not_visible_ascii() {
+        assert_eq!(percent_escaped(b"pi-4.local_1"), "pi-4.local_1");
+        assert_eq!(
+            percent_escaped(b"caf\xc3\xa9 \r\nSet-Cookie: x=1%"),
+            "caf%C3%A9%20%0D%0ASet-Cookie:%20x=1%25"
+        );
+        assert_eq!(percent_escaped(b"\x00\x7f\xff"), "%00%7F%FF");
     }
 
     #[test]

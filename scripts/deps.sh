@@ -15,6 +15,7 @@ case "$what" in
       docker-registry                   # a real registry for the multi-arch test
       openssh-server openssh-client     # the stand-in Pi for `make pi-install`
       shellcheck                        # make lint checks every script
+      golang-go nginx-light             # the peers of tests/conformance.rs
       chromium                          # make test-page opens the live page in it, headless
       # The VM lab: QEMU for amd64, arm64 and armv7 guests, and what builds their images.
       qemu-system-x86 qemu-system-arm qemu-utils debootstrap e2fsprogs kmod cpio ipvsadm

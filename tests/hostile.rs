@@ -199,6 +199,126 @@ fn a_pipelining_client_that_never_reads_stalls_only_itself() {
     unharmed(&mut producer, address, baseline);
 }
 
+/// Runs `clients` hostile clients made by `start` (each gets the address and a flag that says
+/// stop), waits until `busy` says they are at work, then checks `/healthz` on fresh connections
+/// 20 times while they go on (issue 18: no client kind delays another's `/healthz`).
+fn healthz_beside<F>(address: SocketAddr, clients: usize, start: F, busy: impl Fn() -> bool)
+where
+    F: Fn(SocketAddr, Arc<AtomicBool>) + Send + Sync + Clone + 'static,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (start, stop) = (start.clone(), stop.clone());
+            thread::spawn(move || start(address, stop))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !busy() {
+        assert!(
+            Instant::now() < deadline,
+            "the hostile clients never got going"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    for _ in 0..20 {
+        healthz_promptly(address);
+    }
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+/// How many `/number` requests the producer has answered, from its metrics.
+fn numbers_answered(address: SocketAddr) -> u64 {
+    let metrics = request(address, "GET", "/metrics").body;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("producer_requests_total{path=\"/number\",status=\"200\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Issue 18, item 1: a client that leaves answers unread, then sends a head and half a body
+/// and goes silent, once froze a worker for the idle timeout. Now bodies are read by the
+/// engine, a bounded turn at a time, and the handler only runs once the body is whole.
+#[test]
+fn clients_that_stall_inside_a_body_delay_no_one() {
+    let _serial = one_at_a_time();
+    let (mut producer, address, baseline) = producer(&[]);
+    let stalled = Arc::new(AtomicUsize::new(0));
+    let counter = stalled.clone();
+    let stall = move |address, stop: Arc<AtomicBool>| {
+        let mut stream = TcpStream::connect(address).unwrap();
+        let mut raw = "GET /number HTTP/1.1\r\nHost: x\r\n\r\n".repeat(5_000);
+        raw += "POST /number HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
+        raw += &"x".repeat(500);
+        let _ = stream.write_all(raw.as_bytes());
+        counter.fetch_add(1, Ordering::Relaxed);
+        while !stop.load(Ordering::Relaxed) {
+            thread::sleep(Duration::from_millis(10));
+        }
+    };
+    healthz_beside(address, 4, stall, || stalled.load(Ordering::Relaxed) == 4);
+    unharmed(&mut producer, address, baseline);
+}
+
+/// Issue 18, item 2: clients that pipeline and read at full speed once kept a worker to
+/// themselves. Now each connection gets a bounded turn before the others get theirs.
+#[test]
+fn clients_that_pipeline_at_full_speed_delay_no_one() {
+    let _serial = one_at_a_time();
+    let (mut producer, address, baseline) = producer(&[]);
+    let flood = |address, stop: Arc<AtomicBool>| {
+        let stream = TcpStream::connect(address).unwrap();
+        let mut reader = stream.try_clone().unwrap();
+        let reading = thread::spawn(move || {
+            let mut buffer = vec![0u8; 64 * 1024];
+            while matches!(std::io::Read::read(&mut reader, &mut buffer), Ok(n) if n > 0) {}
+        });
+        let batch = "GET /number HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+        let mut writer = &stream;
+        while !stop.load(Ordering::Relaxed) && writer.write_all(batch.as_bytes()).is_ok() {}
+        let _ = stream.shutdown(Shutdown::Both);
+        reading.join().unwrap();
+    };
+    let start = numbers_answered(address);
+    healthz_beside(address, 4, flood, || {
+        numbers_answered(address) > start + 100_000
+    });
+    unharmed(&mut producer, address, baseline);
+}
+
+/// Issue 18, item 3: many connections that each hold an unfinished head, and some that send
+/// theirs a byte at a time, are each a turn among others, and hold only what they sent.
+#[test]
+fn unfinished_and_slow_heads_delay_no_one() {
+    let _serial = one_at_a_time();
+    let (mut producer, address, baseline) = producer(&[]);
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    let unfinished = move |address, stop: Arc<AtomicBool>| {
+        let mut streams: Vec<TcpStream> = (0..50)
+            .map(|_| {
+                let mut stream = TcpStream::connect(address).unwrap();
+                let head = format!("GET /number HTTP/1.1\r\nHost: x\r\nX: {}", "a".repeat(7000));
+                stream.write_all(head.as_bytes()).unwrap();
+                stream
+            })
+            .collect();
+        counter.fetch_add(1, Ordering::Relaxed);
+        while !stop.load(Ordering::Relaxed) {
+            for stream in &mut streams {
+                let _ = stream.write_all(b"a"); // a byte at a time, under the header limit
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    };
+    healthz_beside(address, 4, unfinished, || sent.load(Ordering::Relaxed) == 4);
+    unharmed(&mut producer, address, baseline);
+}
+
 #[test]
 fn oversized_heads_are_refused_without_buffering_them() {
     let _serial = one_at_a_time();
@@ -228,7 +348,7 @@ fn oversized_heads_are_refused_without_buffering_them() {
     );
     assert_eq!(refused_with(address, raw.as_bytes()), 431);
 
-    // A 256 MiB header line that never ends: refused after 64 KiB, memory untouched.
+    // A 256 MiB header line that never ends: refused after 8 KiB, memory untouched.
     let mut stream = TcpStream::connect(address).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let sender = thread::spawn(move || {

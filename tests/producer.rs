@@ -86,6 +86,27 @@ fn the_pages_polls_close_their_connection() {
     assert!(!closed && !reply.contains("Connection: close"), "{reply}");
 }
 
+/// A host name is any bytes to the kernel. The producer neither panics on one that is not
+/// ASCII nor lets CR LF in one start a header of its own: it sends it %-escaped.
+#[test]
+fn a_host_name_that_is_no_header_value_is_sent_escaped() {
+    let name = b"caf\xc3\xa9\r\nSet-Cookie: x=1";
+    let (_producer, address) = match start_producer_named(name) {
+        Ok(started) => started,
+        Err(e) if std::env::var("REQUIRE_DOCKER").as_deref() != Ok("1") => {
+            return eprintln!("SKIP: cannot name a host in a UTS namespace ({e}): run as root");
+        }
+        Err(e) => panic!("a UTS namespace is required under REQUIRE_DOCKER=1: {e}"),
+    };
+    let reply = request(address, "GET", "/number");
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("X-Served-By"),
+        Some("caf%C3%A9%0D%0ASet-Cookie:%20x=1")
+    );
+    assert_eq!(reply.header("Set-Cookie"), None, "{:?}", reply.headers);
+}
+
 #[test]
 fn query_strings_are_ignored_and_head_answers() {
     let (_producer, address) = start_producer(&[]);

@@ -18,14 +18,19 @@ pub struct Running {
 
 impl Running {
     pub fn start(binary: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(binary)
-            .args(args)
+        let mut command = Command::new(binary);
+        command.args(args);
+        Running::spawn(command).expect("binary starts")
+    }
+
+    /// Starts `command` (without the PORT and PRODUCER_URL of the test's environment).
+    pub fn spawn(mut command: Command) -> std::io::Result<Running> {
+        let mut child = command
             .env_remove("PORT")
             .env_remove("PRODUCER_URL")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .expect("binary starts");
+            .spawn()?;
         let (sender, lines) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         let err = child.stderr.take().unwrap();
@@ -39,11 +44,11 @@ impl Running {
                 }
             });
         }
-        Running {
+        Ok(Running {
             child,
             lines,
             seen: Vec::new(),
-        }
+        })
     }
 
     /// Waits for a line that satisfies `test`, failing after `limit`. Every line read is kept.
@@ -135,7 +140,11 @@ pub fn assert_help_and_version(binary: &str, name: &str, needle: &str) {
 pub fn start_producer(extra: &[&str]) -> (Running, SocketAddr) {
     let mut args = vec!["--host", "127.0.0.1", "--port", "0"];
     args.extend_from_slice(extra);
-    let mut producer = Running::start(PRODUCER, &args);
+    listening(Running::start(PRODUCER, &args))
+}
+
+/// A producer that has started, with the address its banner gives.
+fn listening(mut producer: Running) -> (Running, SocketAddr) {
     let line = producer.wait_for(STARTUP, |l| l.contains("Running on http://"));
     let address = line
         .rsplit("http://")
@@ -144,6 +153,30 @@ pub fn start_producer(extra: &[&str]) -> (Running, SocketAddr) {
         .parse()
         .expect("address in banner");
     (producer, address)
+}
+
+/// Starts a producer as `start_producer(&[])` does, on a machine named `host_name` (any bytes):
+/// in a UTS namespace of its own, which root can make, or anyone where user namespaces are
+/// allowed. The error says why neither could be made.
+pub fn start_producer_named(host_name: &'static [u8]) -> std::io::Result<(Running, SocketAddr)> {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(PRODUCER);
+    command.args(["--host", "127.0.0.1", "--port", "0"]);
+    // SAFETY: between fork and exec the child only makes system calls (no allocation, no lock).
+    unsafe {
+        command.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWUTS) != 0
+                && libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWUTS) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            match libc::sethostname(host_name.as_ptr().cast(), host_name.len()) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        })
+    };
+    Running::spawn(command).map(listening)
 }
 
 /// A port that was free a moment ago.

@@ -293,10 +293,15 @@ impl Conn {
             body,
             remote_addr: self.remote_addr,
         };
-        // A handler that panics loses its request (500, and the connection closes), not the
-        // worker.
-        let response = panic::catch_unwind(AssertUnwindSafe(|| turn.handler.respond(&request)))
-            .unwrap_or_else(|_| Response::empty(500).closing());
+        let response = match request.head.for_the_server {
+            // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the handler's
+            // resources: answered as Go does, 200 and no body.
+            true => Response::empty(200),
+            // A handler that panics loses its request (500, and the connection closes), not
+            // the worker.
+            false => panic::catch_unwind(AssertUnwindSafe(|| turn.handler.respond(&request)))
+                .unwrap_or_else(|_| Response::empty(500).closing()),
+        };
         let close = client_close || response.closes_connection();
         let head_only = request.method() == Method::Head;
         let keep_alive_10 = request.http_version() < (1, 1) && !close;

@@ -2,7 +2,11 @@
 //! is one that every reader agrees on (RFC 9112). Everything borrows from the buffer; no I/O
 //! and no allocation here.
 //!
-//! fogdeft patches (see PATCHED.md): "Head limits", "Versions" and "Framing".
+//! fogdeft patches (see PATCHED.md): "Head limits", "Versions", "Framing", "Targets and
+//! Host" and "Field values".
+
+use std::borrow::Cow;
+use std::net::Ipv6Addr;
 
 use crate::common::{HTTPVersion, Method};
 use crate::request::Header;
@@ -16,7 +20,10 @@ pub const MAX_HEADERS: usize = 100;
 pub(crate) struct Head<'a> {
     pub method: Method,
     pub method_str: &'a str,
-    pub target: &'a str,
+    /// The path and query, whatever the form of the target (`*` for asterisk-form).
+    pub target: Cow<'a, str>,
+    /// `OPTIONS *`: about the server itself, which the engine answers, not the handler.
+    pub for_the_server: bool,
     pub version: HTTPVersion,
     fields: [Header<'a>; MAX_HEADERS],
     count: usize,
@@ -26,6 +33,23 @@ impl<'a> Head<'a> {
     pub fn headers(&self) -> &[Header<'a>] {
         &self.fields[..self.count]
     }
+}
+
+/// A request target, in the form the request line gave it (RFC 9112, section 3.2).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Target<'a> {
+    /// `/path?query`: origin-form, what clients send to a server.
+    Origin(&'a str),
+    /// `http://authority/path?query`: absolute-form, what clients send to a proxy, and which a
+    /// server must accept too. Its authority stands in for the `Host` header (section 3.2.2).
+    Absolute {
+        authority: &'a str,
+        path: Cow<'a, str>,
+    },
+    /// `host:port`: authority-form, the target of CONNECT and only of CONNECT.
+    Authority(&'a str),
+    /// `*`: asterisk-form, OPTIONS about the server as a whole.
+    Asterisk,
 }
 
 /// How a request's body is delimited (RFC 9112, section 6).
@@ -130,7 +154,8 @@ pub(crate) fn parse(text: &[u8]) -> Result<Parsed<'_>, u16> {
     let mut head = Head {
         method: Method::from_token(method_str),
         method_str,
-        target,
+        target: Cow::Borrowed("*"),
+        for_the_server: target == Target::Asterisk,
         version,
         fields: [Header::default(); MAX_HEADERS],
         count: 0,
@@ -140,7 +165,15 @@ pub(crate) fn parse(text: &[u8]) -> Result<Parsed<'_>, u16> {
         *slot = parse_header(line)?;
         head.count += 1;
     }
-    check_host(&head)?;
+    check_host(head.headers(), version)?;
+    head.target = match target {
+        Target::Origin(path) | Target::Authority(path) => Cow::Borrowed(path),
+        Target::Absolute { authority, path } => {
+            take_host_from_target(&mut head, authority)?;
+            path
+        }
+        Target::Asterisk => Cow::Borrowed("*"),
+    };
     let framing = framing(&head)?;
     let expects_continue = expects_continue(head.headers())?;
     let has = |token: &str| {
@@ -157,14 +190,14 @@ pub(crate) fn parse(text: &[u8]) -> Result<Parsed<'_>, u16> {
 
 /// `method SP request-target SP HTTP-version` (RFC 9112, section 3). HTTP/1.x with a minor
 /// version above 1 is taken as HTTP/1.1 (section 2.3); any other major version gets 505.
-pub(crate) fn parse_request_line(line: &[u8]) -> Result<(&str, &str, HTTPVersion), u16> {
+pub(crate) fn parse_request_line(line: &[u8]) -> Result<(&str, Target<'_>, HTTPVersion), u16> {
     let text = std::str::from_utf8(line).map_err(|_| 400u16)?;
     let mut parts = text.split(' ');
     let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(method), Some(target), Some(version), None) => (method, target, version),
         _ => return Err(400),
     };
-    if !is_token(method) || target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_token(method) {
         return Err(400);
     }
     let version = match version.as_bytes() {
@@ -178,11 +211,144 @@ pub(crate) fn parse_request_line(line: &[u8]) -> Result<(&str, &str, HTTPVersion
         }
         _ => return Err(400),
     };
+    let target = parse_target(Method::from_token(method), target)?;
     Ok((method, target, version))
 }
 
-/// `field-name ":" OWS field-value OWS` (RFC 9112, section 5). No space before the colon, no
-/// line folding, and only visible ASCII, spaces and tabs in the value.
+/// Which of the four forms `target` is in (RFC 9112, section 3.2), or 400. Paths and queries
+/// may hold any visible ASCII, as Go and nginx allow (clients send `|` and `{}` unescaped), but
+/// each `%` must start an escape (`%2F`), as both of them check too.
+fn parse_target(method: Method, target: &str) -> Result<Target<'_>, u16> {
+    let escapes_ok = target
+        .split('%')
+        .skip(1)
+        .all(|after| after.len() >= 2 && after.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if target.is_empty() || !target.bytes().all(|b| b.is_ascii_graphic()) || !escapes_ok {
+        return Err(400);
+    }
+    match target {
+        _ if target.starts_with('/') => Ok(Target::Origin(target)),
+        "*" if method == Method::Options => Ok(Target::Asterisk),
+        _ if method == Method::Connect => match target.rsplit_once(':') {
+            // uri-host ":" port, with both parts there (section 3.2.3).
+            Some((host, port)) if !host.is_empty() && !port.is_empty() && is_host(target) => {
+                Ok(Target::Authority(target))
+            }
+            _ => Err(400),
+        },
+        _ => parse_absolute_form(target),
+    }
+}
+
+/// `http://authority/path?query` (or https), section 3.2.2. Its host must not be empty (RFC
+/// 9110, section 4.2.1), and userinfo (`user@`) is refused, as RFC 9110, section 4.2.4, asks.
+/// Other schemes are refused: their resources are not ours to serve.
+fn parse_absolute_form(target: &str) -> Result<Target<'_>, u16> {
+    let (scheme, rest) = target.split_once("://").ok_or(400u16)?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(400);
+    }
+    let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    if authority.is_empty() || authority.starts_with(':') || !is_host(authority) {
+        return Err(400);
+    }
+    let path = match path.starts_with('/') {
+        true => Cow::Borrowed(path),
+        false => Cow::Owned(format!("/{path}")), // `http://h` is `/`, and `http://h?q` is `/?q`
+    };
+    Ok(Target::Absolute { authority, path })
+}
+
+/// The Host header (RFC 9112, section 3.2): one in HTTP/1.1, at most one before, and valid;
+/// else 400. Checked even when an absolute-form target will replace it, as Go does: a proxy in
+/// front of us might have read it.
+fn check_host(headers: &[Header<'_>], version: HTTPVersion) -> Result<(), u16> {
+    let mut hosts = headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("Host"));
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => Err(400),
+        (None, _) if version >= (1, 1) => Err(400),
+        (Some(host), _) if !std::str::from_utf8(host.value).is_ok_and(is_host) => Err(400),
+        _ => Ok(()),
+    }
+}
+
+/// An absolute-form target's authority is the request's Host, whatever the Host header said
+/// (RFC 9112, section 3.2.2): the handler reads it where it always does.
+fn take_host_from_target<'a>(head: &mut Head<'a>, authority: &'a str) -> Result<(), u16> {
+    let host = Header {
+        name: "Host",
+        value: authority.as_bytes(),
+    };
+    let count = head.count;
+    match head.fields[..count]
+        .iter_mut()
+        .find(|h| h.name.eq_ignore_ascii_case("Host"))
+    {
+        Some(field) => *field = host,
+        None => {
+            *head.fields.get_mut(count).ok_or(431u16)? = host;
+            head.count += 1;
+        }
+    }
+    Ok(())
+}
+
+/// `uri-host [":" port]` (RFC 9110, section 7.2, in RFC 3986's grammar): a bracketed IPv6 (or
+/// future) address or a name of letters, digits, `-._~`, `!$&'()*+,;=` and %-escapes, then
+/// optionally `:` and digits. An empty name is valid: it is the Host of a URI without one.
+/// So `a b`, `a/b`, `a, b` and `a@b` are not hosts.
+fn is_host(text: &str) -> bool {
+    let (host, port) = match text.strip_prefix('[') {
+        Some(literal) => match literal.split_once(']') {
+            Some((address, port)) if is_ip_literal(address) => ("", port),
+            _ => return false,
+        },
+        None => text.split_at(text.find(':').unwrap_or(text.len())),
+    };
+    let port_ok = match port.strip_prefix(':') {
+        Some(digits) => digits.bytes().all(|b| b.is_ascii_digit()),
+        None => port.is_empty(),
+    };
+    port_ok && is_reg_name(host)
+}
+
+/// `IPv6address / IPvFuture`, the inside of `[...]` (RFC 3986, section 3.2.2).
+fn is_ip_literal(address: &str) -> bool {
+    match address.strip_prefix(['v', 'V']) {
+        Some(future) => future.split_once('.').is_some_and(|(version, rest)| {
+            !version.is_empty()
+                && version.bytes().all(|b| b.is_ascii_hexdigit())
+                && !rest.is_empty()
+                && rest.bytes().all(|b| b == b':' || is_name_byte(b))
+        }),
+        None => address.parse::<Ipv6Addr>().is_ok(),
+    }
+}
+
+/// `reg-name`: unreserved characters, sub-delimiters and %-escapes (RFC 3986, section 3.2.2).
+fn is_reg_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    while let Some(byte) = bytes.next() {
+        let escape = byte == b'%'
+            && bytes.next().is_some_and(|b| b.is_ascii_hexdigit())
+            && bytes.next().is_some_and(|b| b.is_ascii_hexdigit());
+        if !escape && !is_name_byte(byte) {
+            return false;
+        }
+    }
+    true
+}
+
+/// An unreserved character or a sub-delimiter (RFC 3986, section 2).
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&byte)
+}
+
+/// `field-name/// `field-name ":" OWS field-value OWS` (RFC 9112, section 5). No space before the colon and no
+/// line folding (section 5.2 allows refusing it). The value may hold 8-bit bytes (obs-text), as
+/// Go and nginx allow, but no control character but tab (RFC 9110, section 5.5).
 pub(crate) fn parse_header(line: &[u8]) -> Result<Header<'_>, u16> {
     let colon = line.iter().position(|&b| b == b':').ok_or(400u16)?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
@@ -200,23 +366,13 @@ pub(crate) fn parse_header(line: &[u8]) -> Result<Header<'_>, u16> {
         .rposition(|b| !is_space(b))
         .map_or(start, |i| i + 1);
     let value = &value[start..end];
-    if !value.iter().all(|&b| b.is_ascii_graphic() || is_space(&b)) {
+    if !value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+    {
         return Err(400);
     }
     Ok(Header { name, value })
-}
-
-/// HTTP/1.1 needs exactly one `Host` (RFC 9112, section 3.2); HTTP/1.0 at most one.
-fn check_host(head: &Head<'_>) -> Result<(), u16> {
-    let hosts = head
-        .headers()
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("Host"))
-        .count();
-    if hosts > 1 || (hosts == 0 && head.version >= (1, 1)) {
-        return Err(400);
-    }
-    Ok(())
 }
 
 /// A token (RFC 9110, section 5.6.2): one or more of the characters allowed in a method or a
@@ -358,7 +514,8 @@ mod test {
         let mut head = Head {
             method: Method::Get,
             method_str: "GET",
-            target: "/",
+            target: Cow::Borrowed("/"),
+            for_the_server: false,
             version: HTTPVersion(version.0, version.1),
             fields: [Header::default(); MAX_HEADERS],
             count: headers.len(),
@@ -370,7 +527,7 @@ mod test {
     }
 
     fn check(head: &Head<'_>) -> Result<Framing, u16> {
-        check_host(head).and_then(|()| framing(head))
+        check_host(head.headers(), head.version).and_then(|()| framing(head))
     }
 
     /// Where `HeadScanner` finds the end of `text`, fed in pieces of `step` bytes.
@@ -517,10 +674,175 @@ mod test {
             b"no colon",
             b": no name",
             b"X: a\rb",
-            b"X: caf\xc3\xa9",
+            b"X: a\0b",
+            b"X: a\x1bb",
+            b"X: a\x7fb",
+            b"Caf\xc3\xa9: x",
         ] {
             assert!(parse_header(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// obs-text (RFC 9112, section 5; RFC 9110, section 5.5): served, kept as bytes.
+    #[test]
+    fn header_values_may_hold_8_bit_bytes() {
+        let utf8 = parse_header(b"User-Agent: caf\xc3\xa9/1.0").unwrap();
+        assert_eq!(utf8.value, "caf\u{e9}/1.0".as_bytes());
+        let latin1 = parse_header(b"Referer: http://x/caf\xe9").unwrap();
+        assert_eq!(latin1.value, b"http://x/caf\xe9");
+        let text = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: \xff\xfe\r\n\r\n";
+        let parsed = parse(text).unwrap();
+        let request = crate::Request {
+            head: parsed.head,
+            body: b"",
+            remote_addr: None,
+        };
+        assert_eq!(request.header("user-agent"), None); // not text
+        assert_eq!(request.headers()[1].value, b"\xff\xfe");
+    }
+
+    #[test]
+    fn request_targets_come_in_four_forms() {
+        let target = |line: &'static str| parse_request_line(line.as_bytes()).map(|(_, t, _)| t);
+        let origin = |path| Ok(Target::Origin(path));
+        let absolute = |authority, path: &'static str| {
+            Ok(Target::Absolute {
+                authority,
+                path: path.into(),
+            })
+        };
+        assert_eq!(target("GET /number?x=1 HTTP/1.1"), origin("/number?x=1"));
+        assert_eq!(target("GET /a|{b} HTTP/1.1"), origin("/a|{b}"));
+        assert_eq!(target("GET /caf%C3%A9 HTTP/1.1"), origin("/caf%C3%A9"));
+        assert_eq!(
+            target("GET http://host/number HTTP/1.1"),
+            absolute("host", "/number")
+        );
+        assert_eq!(
+            target("GET HTTPS://[::1]:8080/n?q HTTP/1.1"),
+            absolute("[::1]:8080", "/n?q")
+        );
+        assert_eq!(target("GET http://h HTTP/1.1"), absolute("h", "/"));
+        assert_eq!(target("GET http://h?q HTTP/1.1"), absolute("h", "/?q"));
+        assert_eq!(
+            target("CONNECT h:443 HTTP/1.1"),
+            Ok(Target::Authority("h:443"))
+        );
+        assert_eq!(target("OPTIONS * HTTP/1.1"), Ok(Target::Asterisk));
+        for bad in [
+            "GET * HTTP/1.1",
+            "GET number HTTP/1.1",
+            "GET h:443 HTTP/1.1",
+            "CONNECT h HTTP/1.1",
+            "CONNECT :443 HTTP/1.1",
+            "GET ftp://h/number HTTP/1.1",
+            "GET http:///number HTTP/1.1",
+            "GET http://:80/number HTTP/1.1",
+            "GET http://user@h/number HTTP/1.1",
+            "GET http://a%zz/ HTTP/1.1",
+            "GET /%zz HTTP/1.1",
+            "GET /a%2 HTTP/1.1",
+            "GET /a?q=100% HTTP/1.1",
+            "GET http:/h/number HTTP/1.1",
+        ] {
+            assert_eq!(target(bad), Err(400), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn host_values_follow_rfc_9110() {
+        for good in [
+            "example.com",
+            "example.com:5000",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:5000",
+            "[v1.fe:x]",
+            "a_b-c~d",
+            "caf%C3%A9",
+            "a,b", // sub-delimiters are allowed in a name, as Go and nginx allow them
+            "h:",
+            "",
+        ] {
+            assert!(is_host(good), "{good:?}");
+        }
+        for bad in [
+            "a b",
+            "a/b",
+            "a, b",
+            "a@b",
+            "a\tb",
+            "[::1",
+            "[nope]",
+            "[::1]x",
+            "h:x",
+            "h:80:80",
+            "caf\u{e9}",
+            "a%2",
+            "a%zz",
+            "a?b",
+            "a#b",
+        ] {
+            assert!(!is_host(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn exactly_one_valid_host_or_400() {
+        let status = |text: &'static str| parse(text.as_bytes()).err();
+        assert_eq!(status("GET / HTTP/1.1\r\nHost: x:5000\r\n\r\n"), None);
+        assert_eq!(status("GET / HTTP/1.1\r\nHost:\r\n\r\n"), None);
+        assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), None);
+        for bad in [
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a, b\r\n\r\n",
+            "GET / HTTP/1.0\r\nHost: caf\u{e9}\r\n\r\n",
+            "GET http://h/ HTTP/1.1\r\n\r\n",
+            "GET http://h/ HTTP/1.1\r\nHost: a b\r\n\r\n",
+        ] {
+            assert_eq!(status(bad), Some(400), "{bad:?}");
+        }
+    }
+
+    /// RFC 9112, section 3.2.2: the authority of an absolute-form target is the request's Host.
+    #[test]
+    fn absolute_form_takes_its_host_from_the_target() {
+        let hosts = |text: &'static str| {
+            let parsed = parse(text.as_bytes()).unwrap();
+            let hosts: Vec<String> = (parsed.head.headers().iter())
+                .filter(|h| h.name.eq_ignore_ascii_case("host"))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                .collect();
+            (parsed.head.target.into_owned(), hosts)
+        };
+        let expected = ("/number".to_string(), vec!["h:5000".to_string()]);
+        assert_eq!(
+            hosts("GET http://h:5000/number HTTP/1.1\r\nHost: other\r\n\r\n"),
+            expected
+        );
+        assert_eq!(hosts("GET http://h:5000/number HTTP/1.0\r\n\r\n"), expected);
+    }
+
+    #[test]
+    fn options_asterisk_is_for_the_server() {
+        let parsed = |text: &'static str| parse(text.as_bytes());
+        assert!(
+            parsed("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .head
+                .for_the_server
+        );
+        assert!(
+            !parsed("OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap()
+                .head
+                .for_the_server
+        );
+        assert_eq!(parsed("GET * HTTP/1.1\r\nHost: x\r\n\r\n").err(), Some(400));
     }
 
     #[test]

@@ -108,16 +108,18 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
-    /// The most memory one connection can hold, in bytes: its input (the longest head, the
-    /// largest body and a chunked body's framing), a chunked body decoded, and the answers its
-    /// client has not read (`OUTPUT_LIMIT`, and the one answer that crossed it, counted here as
-    /// `answer_bytes`). `max_connections` times this is the server's worst case.
+    /// The most memory one connection's buffers can hold, in bytes: its input (the longest
+    /// head, the largest body and a chunked body's framing), a chunked body decoded, and the
+    /// answers its client has not read: `OUTPUT_LIMIT` and the answer that crossed it (at most
+    /// `answer_bytes`), in a buffer that grows by doubling. `max_connections` times this is the
+    /// server's worst case.
     pub fn connection_budget(&self, answer_bytes: usize) -> usize {
         let input = self.max_request_line
             + self.max_header_bytes
             + self.max_body_bytes
             + connection::CHUNK_SLACK;
-        input + self.max_body_bytes + connection::OUTPUT_LIMIT + answer_bytes
+        let output = 2 * (connection::OUTPUT_LIMIT + answer_bytes);
+        input + self.max_body_bytes + output
     }
 }
 

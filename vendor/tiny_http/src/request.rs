@@ -33,9 +33,10 @@ impl<'a> Request<'a> {
         self.head.method_str
     }
 
-    /// The request target, as sent: usually a path and a query.
-    pub fn url(&self) -> &'a str {
-        self.head.target
+    /// The path and query of the request target (from an absolute-form target too: its
+    /// authority is then the `Host`).
+    pub fn url(&self) -> &str {
+        &self.head.target
     }
 
     pub fn http_version(&self) -> HTTPVersion {

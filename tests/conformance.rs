@@ -1,0 +1,376 @@
+//! Differential conformance: the odd requests of `tests/conformance/requests.txt`, each sent
+//! over raw TCP on loopback to our producer, to Go's net/http (`bench/go_producer.go`) and to
+//! nginx (`tests/conformance/nginx.conf`), all three serving /number alike. It prints a table of
+//! what each one answered, and checks two things: that ours answers what RFC 9112 calls for (the
+//! corpus' `expect` column), and that the README's table of deliberate differences lists exactly
+//! the requests where ours differs from both peers, with the answers measured here.
+//!
+//! Without go or nginx, only ours is checked, and the test says SKIP for the comparison (a
+//! failure under REQUIRE_DOCKER=1, as in CI).
+
+mod support;
+
+use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const CORPUS: &str = include_str!("conformance/requests.txt");
+const README: &str = include_str!("../README.md");
+/// The README section whose table lists where ours differs from both peers.
+const README_SECTION: &str = "### RFC 9112, checked against Go and nginx";
+/// How long a server gets to answer a request and close; each answers in milliseconds.
+const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// One request of the corpus.
+struct Case {
+    name: String,
+    /// The answers RFC 9112 allows, such as `["400", "505"]`; empty where it leaves the choice.
+    expect: Vec<String>,
+    bytes: Vec<u8>,
+}
+
+fn corpus() -> Vec<Case> {
+    CORPUS
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut fields = line.splitn(3, " | ");
+            let mut field = || fields.next().expect("name | expect | bytes").trim();
+            let (name, expect, bytes) = (field().to_string(), field(), field());
+            let expect = match expect {
+                "-" => Vec::new(),
+                alternatives => alternatives.split('|').map(String::from).collect(),
+            };
+            Case {
+                name,
+                expect,
+                bytes: unescape(bytes),
+            }
+        })
+        .collect()
+}
+
+/// The bytes a corpus line stands for: `\r \n \t \0 \\ \xHH` escapes, and `{text*N}` repeats.
+fn unescape(text: &str) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some((repeated, after)) = repetition(rest) {
+            bytes.extend(unescape(repeated).repeat(after.0));
+            rest = after.1;
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        if c != '\\' {
+            bytes.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            continue;
+        }
+        let (byte, used) = match rest.as_bytes() {
+            [b'r', ..] => (b'\r', 1),
+            [b'n', ..] => (b'\n', 1),
+            [b't', ..] => (b'\t', 1),
+            [b'0', ..] => (0, 1),
+            [b'\\', ..] => (b'\\', 1),
+            [b'x', hex @ ..] if hex.len() >= 2 => {
+                let hex = std::str::from_utf8(&hex[..2]).unwrap();
+                (u8::from_str_radix(hex, 16).expect("\\xHH"), 3)
+            }
+            _ => panic!("unknown escape in {text:?}"),
+        };
+        bytes.push(byte);
+        rest = &rest[used..];
+    }
+    bytes
+}
+
+/// `{text*N}` at the start of `text`: the text, N, and what follows.
+fn repetition(text: &str) -> Option<(&str, (usize, &str))> {
+    let inside = text.strip_prefix('{')?;
+    let (inside, after) = inside.split_once('}')?;
+    let (repeated, count) = inside.rsplit_once('*')?;
+    Some((repeated, (count.parse().ok()?, after)))
+}
+
+/// What a server answered to `bytes`: the status of each response, in order, as `200+404`;
+/// `none` if it closed without a word, `raw` if it answered without a status line, and a final
+/// `+open` if it had not closed within `ANSWER_WITHIN`.
+fn answer(address: SocketAddr, bytes: &[u8]) -> String {
+    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(5)) else {
+        return "refused".into();
+    };
+    // A server that answers early and closes may refuse the rest: fine, its answer counts.
+    let _ = stream.write_all(bytes);
+    // The client is done: an incomplete request ends here rather than at a server's timeout.
+    let _ = stream.shutdown(Shutdown::Write);
+    let (received, closed) = read_until_closed(&mut stream, ANSWER_WITHIN);
+    let codes: Vec<String> = statuses(&received).iter().map(u16::to_string).collect();
+    let mut said = match (codes.is_empty(), received.is_empty()) {
+        (false, _) => codes.join("+"),
+        (true, true) => "none".to_string(),
+        (true, false) => "raw".to_string(),
+    };
+    if !closed {
+        said.push_str("+open");
+    }
+    said
+}
+
+/// A peer server, running until dropped.
+struct Peer {
+    name: &'static str,
+    address: SocketAddr,
+    _process: Running,
+}
+
+/// A directory of this test's own under cargo's target directory, empty.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("conformance")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Go's net/http, built from `bench/go_producer.go`. `Err`: why it cannot run.
+fn go_peer() -> Result<Peer, &'static str> {
+    let dir = scratch("go");
+    let binary = dir.join("go_producer");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/go_producer.go");
+    // A build cache of our own, kept between runs: CI may have no HOME.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build-cache");
+    let built = Command::new("go")
+        .arg("build")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .env("GOCACHE", &cache)
+        .output()
+        .map_err(|_| "go is not installed")?;
+    if !built.status.success() {
+        panic!("go build: {}", String::from_utf8_lossy(&built.stderr));
+    }
+    let port = free_port();
+    let mut command = Command::new(&binary);
+    command.arg(port.to_string());
+    start_peer("Go", command, port)
+}
+
+/// nginx, in the foreground, with its configuration, logs and temporary files in a directory of
+/// its own. `Err`: why it cannot run.
+fn nginx_peer() -> Result<Peer, &'static str> {
+    let nginx = ["nginx", "/usr/sbin/nginx"]
+        .into_iter()
+        .find(|nginx| Command::new(nginx).arg("-v").output().is_ok())
+        .ok_or("nginx is not installed")?;
+    let dir = scratch("nginx");
+    let port = free_port();
+    let config = include_str!("conformance/nginx.conf")
+        .replace("PREFIX", dir.to_str().unwrap())
+        .replace("PORT", &port.to_string());
+    std::fs::write(dir.join("nginx.conf"), config).unwrap();
+    let mut command = Command::new(nginx);
+    command
+        .arg("-p")
+        .arg(&dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(dir.join("nginx.conf"));
+    start_peer("nginx", command, port)
+}
+
+/// Starts a peer and waits until it accepts connections on `port`.
+fn start_peer(name: &'static str, command: Command, port: u16) -> Result<Peer, &'static str> {
+    let mut process = Running::spawn(command).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + STARTUP;
+    while TcpStream::connect(address).is_err() {
+        process.assert_alive();
+        assert!(
+            Instant::now() < deadline,
+            "{name} is not listening on {port}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Peer {
+        name,
+        address,
+        _process: process,
+    })
+}
+
+/// A peer, or `None` with a SKIP line; under REQUIRE_DOCKER=1 a missing peer fails the test.
+fn peer_or_skip(peer: Result<Peer, &str>) -> Option<Peer> {
+    match peer {
+        Ok(peer) => Some(peer),
+        Err(why) if std::env::var("REQUIRE_DOCKER").as_deref() == Ok("1") => {
+            panic!("{why} (and REQUIRE_DOCKER=1): make deps installs it")
+        }
+        Err(why) => {
+            say(&format!(
+                "SKIP: {why}: ours is not compared with it (make deps installs it)\n"
+            ));
+            None
+        }
+    }
+}
+
+/// Writes straight to stderr: the test harness captures `println!`, and this table is meant to
+/// be read in `make test`'s output.
+fn say(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+/// The rows of the README's table of deliberate differences: (request, ours, Go, nginx).
+fn readme_differences() -> Vec<[String; 4]> {
+    let section = README
+        .split_once(README_SECTION)
+        .unwrap_or_else(|| panic!("README has no {README_SECTION:?}"))
+        .1;
+    let section = section.split("\n#").next().unwrap();
+    section
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(|line| {
+            let cells: Vec<String> = line
+                .split(" | ")
+                .map(|cell| cell.trim_matches(['|', ' ', '`']).to_string())
+                .collect();
+            [0, 1, 2, 3].map(|i| cells.get(i).cloned().unwrap_or_default())
+        })
+        .collect()
+}
+
+#[test]
+fn ours_answers_as_rfc_9112_asks_and_differs_from_go_and_nginx_only_where_the_readme_says() {
+    let cases = corpus();
+    assert!(
+        cases.len() >= 100,
+        "the corpus has {} requests",
+        cases.len()
+    );
+    let (_producer, ours) = start_producer(&[]);
+    let peers: Vec<Peer> = [go_peer(), nginx_peer()]
+        .into_iter()
+        .filter_map(peer_or_skip)
+        .collect();
+
+    let width = cases.iter().map(|c| c.name.len()).max().unwrap();
+    let mut table = format!("{:width$} | expect  | ours    ", "request");
+    for peer in &peers {
+        table.push_str(&format!("| {:7} ", peer.name));
+    }
+    table.push_str("| ours differs from\n");
+    let (mut wrong, mut differs) = (Vec::new(), Vec::new());
+    let mut by_peer = vec![0; peers.len()];
+    for case in &cases {
+        let our_answer = answer(ours, &case.bytes);
+        let theirs: Vec<String> = peers
+            .iter()
+            .map(|p| answer(p.address, &case.bytes))
+            .collect();
+        let expected = case.expect.is_empty() || case.expect.contains(&our_answer);
+        if !expected {
+            wrong.push(format!(
+                "{}: ours {our_answer}, RFC 9112: {}",
+                case.name,
+                case.expect.join(" or ")
+            ));
+        }
+        let unlike: Vec<&str> = (peers.iter().zip(&theirs))
+            .filter(|(_, answer)| **answer != our_answer)
+            .map(|(peer, _)| peer.name)
+            .collect();
+        for (count, answer) in by_peer.iter_mut().zip(&theirs) {
+            *count += usize::from(*answer != our_answer);
+        }
+        if peers.len() == 2 && unlike.len() == 2 {
+            let mut row = vec![case.name.clone(), our_answer.clone()];
+            row.extend(theirs.iter().cloned());
+            differs.push(row);
+        }
+        let expect = match case.expect.is_empty() {
+            true => "-".to_string(),
+            false => case.expect.join("|"),
+        };
+        let mark = if expected {
+            ""
+        } else {
+            "  <- not what RFC 9112 asks"
+        };
+        table.push_str(&format!(
+            "{:width$} | {expect:7} | {our_answer:7} ",
+            case.name
+        ));
+        for answer in &theirs {
+            table.push_str(&format!("| {answer:7} "));
+        }
+        table.push_str(&format!("| {}{mark}\n", unlike.join(", ")));
+    }
+    table.push_str(&format!(
+        "conformance: {} requests; ours answers as RFC 9112 asks on {} of the {} it has a rule for",
+        cases.len(),
+        cases.iter().filter(|c| !c.expect.is_empty()).count() - wrong.len(),
+        cases.iter().filter(|c| !c.expect.is_empty()).count(),
+    ));
+    for (at, (peer, count)) in peers.iter().zip(&by_peer).enumerate() {
+        let lead = if at == 0 { "; differs from" } else { ", from" };
+        table.push_str(&format!("{lead} {} on {count}", peer.name));
+    }
+    if peers.len() == 2 {
+        table.push_str(&format!(", from both on {}", differs.len()));
+    }
+    say(&format!("{table}\n"));
+
+    assert!(
+        wrong.is_empty(),
+        "not what RFC 9112 asks:\n{}",
+        wrong.join("\n")
+    );
+    let claim = format!("sends {} odd requests", cases.len());
+    assert!(README.contains(&claim), "the README should say it {claim}");
+    if peers.len() == 2 {
+        let listed: Vec<Vec<String>> = readme_differences().into_iter().map(Vec::from).collect();
+        assert_eq!(
+            listed, differs,
+            "the README's table ({README_SECTION}) must list each request where ours differs \
+             from both Go and nginx, in corpus order: request | ours | Go | nginx"
+        );
+    }
+}
+
+/// RFC 9112, section 3.2.2: absolute-form reaches the route of its path, and the connection
+/// goes on.
+#[test]
+fn absolute_form_reaches_the_route_of_its_path() {
+    let (_producer, address) = start_producer(&[]);
+    let (text, _) = exchange(
+        address,
+        b"GET http://elsewhere:80/number?x=1 HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET http://x/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ANSWER_WITHIN,
+    );
+    assert_eq!(statuses(&text), [200, 200], "{text}");
+    assert!(text.contains("{\"number\": ") && text.contains("{\"status\":\"ok\"}"));
+}
+
+/// `OPTIONS *` is about the server, not about a resource: the engine answers it (200, no body,
+/// as Go does) and the connection goes on to the next request.
+#[test]
+fn options_asterisk_is_answered_by_the_engine() {
+    let (_producer, address) = start_producer(&[]);
+    let (text, _) = exchange(
+        address,
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        ANSWER_WITHIN,
+    );
+    assert_eq!(statuses(&text), [200, 404], "{text}");
+    let (first, _) = text.split_once("\r\n\r\n").unwrap();
+    assert!(first.contains("Content-Length: 0"), "{first}");
+}
