@@ -143,13 +143,12 @@ impl Conn {
         self.flush(turn.now);
         match self.phase {
             Phase::Idle(_) | Phase::Request(_) if self.output.len() < OUTPUT_LIMIT => {
-                self.read_once(turn.scratch, self.input_limit(turn.options));
+                self.read_input(turn.scratch, turn.options.input_limit());
                 self.answer(turn);
                 self.flush(turn.now);
             }
             Phase::Lingering(_) => {
-                self.read_once(turn.scratch, turn.scratch.len());
-                self.input.clear();
+                self.read_once(turn.scratch); // and dropped
             }
             _ => {}
         }
@@ -157,16 +156,11 @@ impl Conn {
         self.next(turn.options)
     }
 
-    /// Bytes of input at most: the longest head, the largest body and a chunked body's framing.
-    fn input_limit(&self, options: &ServerOptions) -> usize {
-        options.max_request_line + options.max_header_bytes + options.max_body_bytes + CHUNK_SLACK
-    }
-
     fn next(&self, options: &ServerOptions) -> Next {
         match self.phase {
             Phase::Done => Next::Done,
             Phase::Idle(_) | Phase::Request(_) => {
-                let room = self.input.len() < self.input_limit(options);
+                let room = self.input.len() < options.input_limit();
                 let can_read = self.readable && room && self.output.len() < OUTPUT_LIMIT;
                 if can_read || (self.backlog && self.output.len() < OUTPUT_LIMIT) {
                     Next::Again
@@ -179,31 +173,47 @@ impl Conn {
         }
     }
 
-    /// Reads once, at most `limit` bytes of input in all.
-    fn read_once(&mut self, scratch: &mut [u8], limit: usize) {
+    /// Reads once into the input, which holds `limit` bytes at most, and grows only by what
+    /// arrived.
+    fn read_input(&mut self, scratch: &mut [u8], limit: usize) {
         let room = limit.saturating_sub(self.input.len()).min(scratch.len());
-        if !self.readable || room == 0 {
-            return;
+        let read = self.read_once(&mut scratch[..room]);
+        let needed = self.input.len() + read;
+        if needed > self.input.capacity() {
+            // By doubling, but never past the limit.
+            let grown = needed.max(2 * self.input.capacity()).min(limit);
+            self.input.reserve_exact(grown - self.input.len());
         }
-        match self.socket.read(&mut scratch[..room]) {
-            Ok(0) => (self.read_closed, self.readable) = (true, false),
+        self.input.extend_from_slice(&scratch[..read]);
+    }
+
+    /// One read into `buffer`, if the socket may have something: how many bytes came.
+    fn read_once(&mut self, buffer: &mut [u8]) -> usize {
+        if !self.readable || buffer.is_empty() {
+            return 0;
+        }
+        match self.socket.read(buffer) {
+            Ok(0) => {
+                (self.read_closed, self.readable) = (true, false);
+                0
+            }
             Ok(read) => {
-                // Grow by doubling, but never past the limit.
-                let needed = self.input.len() + read;
-                if needed > self.input.capacity() {
-                    let grown = needed.max(2 * self.input.capacity()).min(limit);
-                    self.input.reserve_exact(grown - self.input.len());
-                }
-                self.input.extend_from_slice(&scratch[..read]);
                 // A short read emptied the socket; the next arrival is a new event. After a
                 // hang-up the end of stream comes with no event: read on to it.
-                if read < room && !self.hung_up {
+                if read < buffer.len() && !self.hung_up {
                     self.readable = false;
                 }
+                read
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => self.phase = Phase::Done,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.readable = false;
+                0
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(_) => {
+                self.phase = Phase::Done;
+                0
+            }
         }
     }
 
@@ -234,9 +244,9 @@ impl Conn {
                     }
                     self.phase = Phase::Idle(turn.now);
                 }
-                Step::Incomplete if self.input.len() >= self.input_limit(turn.options) => {
-                    // The limits keep a head and a body within the input; only a chunked body
-                    // can fill it, with framing. Too large.
+                Step::Incomplete if self.input.len() - start >= turn.options.input_limit() => {
+                    // The request fills the input and is not whole: the limits keep a head and
+                    // a body within it, so only a chunked body's framing can. Too large.
                     self.refuse(413, turn.date);
                     start = self.input.len();
                     break;

@@ -114,12 +114,17 @@ impl ServerOptions {
     /// `answer_bytes`), in a buffer that grows by doubling. `max_connections` times this is the
     /// server's worst case.
     pub fn connection_budget(&self, answer_bytes: usize) -> usize {
-        let input = self.max_request_line
+        let output = 2 * (connection::OUTPUT_LIMIT + answer_bytes);
+        self.input_limit() + self.max_body_bytes + output
+    }
+
+    /// Bytes of input a connection holds at most: the longest head, the largest body and a
+    /// chunked body's framing.
+    pub(crate) fn input_limit(&self) -> usize {
+        self.max_request_line
             + self.max_header_bytes
             + self.max_body_bytes
-            + connection::CHUNK_SLACK;
-        let output = 2 * (connection::OUTPUT_LIMIT + answer_bytes);
-        input + self.max_body_bytes + output
+            + connection::CHUNK_SLACK
     }
 }
 

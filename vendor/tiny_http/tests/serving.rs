@@ -14,6 +14,10 @@ use tiny_http::{Request, Response, Server, ServerOptions};
 
 /// A server that answers each request with what it saw: `METHOD URL body`.
 fn echo_server() -> (Server, SocketAddr) {
+    echo_server_with(ServerOptions::default())
+}
+
+fn echo_server_with(options: ServerOptions) -> (Server, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let echo = |request: &Request| {
@@ -28,7 +32,7 @@ fn echo_server() -> (Server, SocketAddr) {
             body
         ))
     };
-    let server = Server::with_handler(listener, ServerOptions::default(), echo).unwrap();
+    let server = Server::with_handler(listener, options, echo).unwrap();
     (server, address)
 }
 
@@ -188,4 +192,30 @@ fn a_handler_that_panics_costs_its_request_only() {
         b"GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(bodies(&reply), ["GET /after "]);
+}
+
+#[test]
+fn pipelining_far_past_the_input_limit_is_answered_whole() {
+    // The input holds a few hundred bytes at most: the requests behind wait in the socket, and
+    // a request cut at the end of a full input is completed by the next read, never refused.
+    let options = ServerOptions {
+        max_request_line: 64,
+        max_header_bytes: 128,
+        max_body_bytes: 0,
+        ..ServerOptions::default()
+    };
+    let (_server, address) = echo_server_with(options);
+    let mut raw = String::new();
+    for n in 0..2000 {
+        // Fewer of these than a turn answers fill the input.
+        raw += &format!(
+            "GET /{n} HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\n\r\n",
+            "a".repeat(80)
+        );
+    }
+    raw += "GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (reply, closed) = exchange(address, raw.as_bytes());
+    let expected: Vec<String> = (0..2000).map(|n| format!("GET /{n} ")).collect();
+    assert!(closed);
+    assert_eq!(bodies(&reply)[..2000], expected[..]);
 }
