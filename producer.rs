@@ -1,9 +1,9 @@
 //! producer: the tutorial's `producer.py`, in Rust.
 //!
 //! An HTTP server on 0.0.0.0:5000. `GET /number` answers `{"number": N}` with N random in 1..=180.
-//! It also answers `/healthz` (for Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and
-//! every response names the host that served it in `X-Served-By`, so you can watch Swarm spread
-//! the load over the replicas.
+//! It also answers `/` (a live page for browsers, a few lines of text for curl), `/healthz` (for
+//! Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and every response names the host that
+//! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas.
 //!
 //! Read it top to bottom: configuration, start-up, serving, routing, metrics, and the
 //! `producer healthcheck` subcommand.
@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, process, thread};
 
 use oorandom::Rand32;
@@ -255,7 +255,7 @@ fn print_banner(config: &Config, listener: &TcpListener, options: &ServerOptions
     let port = listener.local_addr().map_or(config.port, |a| a.port());
     let budget = options.connection_budget(LARGEST_ANSWER);
     say!(
-        "producer {}: numbers {}..={} at /number, also /healthz and /metrics (up to {} connections, {} KiB each at most: {} MiB)",
+        "producer {}: numbers {}..={} at /number, a live page at /, /healthz, /metrics (up to {} connections, {} KiB each at most: {} MiB)",
         env!("CARGO_PKG_VERSION"),
         config.min,
         config.max,
@@ -346,8 +346,9 @@ fn percent_escaped(bytes: &[u8]) -> String {
 
 /// Bodies we read at most: no route takes one, so only enough to keep the connection going.
 const MAX_BODY: usize = 1024;
-/// Our largest answer, in bytes: /metrics, with every counter set.
-const LARGEST_ANSWER: usize = 4096;
+/// Our largest answer, in bytes: the live page and its head, whose X-Served-By may take 765
+/// bytes. (/metrics with every counter set is smaller; a test checks that.)
+const LARGEST_ANSWER: usize = PAGE.len() + 1024;
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
@@ -373,6 +374,7 @@ thread_local! {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Endpoint {
+    Page,
     Number,
     Health,
     Metrics,
@@ -384,7 +386,12 @@ struct Route {
     about: &'static str,
 }
 
-const ROUTES: [Route; 3] = [
+const ROUTES: [Route; 4] = [
+    Route {
+        path: "/",
+        endpoint: Endpoint::Page,
+        about: "a live page for browsers; name, arch, version, uptime as text for curl",
+    },
     Route {
         path: "/number",
         endpoint: Endpoint::Number,
@@ -403,7 +410,7 @@ const ROUTES: [Route; 3] = [
 ];
 
 /// The route a request names, as its place in `ROUTES`; `None` for any other path. The query
-/// string is ignored, as Flask does.
+/// string is ignored, as Flask does (but `?close`, see `asks_to_close`).
 fn route(url: &str) -> Option<usize> {
     let path = url.split('?').next().unwrap_or("");
     ROUTES.iter().position(|route| route.path == path)
@@ -443,6 +450,11 @@ fn method_allowed(method: Method) -> bool {
 
 const JSON: &str = "application/json";
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const TEXT: &str = "text/plain; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The live page (web/live.html), in the binary: it needs nothing from the internet.
+const PAGE: &str = include_str!("web/live.html");
 
 /// What all workers share: settings, counters and the host name for `X-Served-By`.
 struct App {
@@ -455,12 +467,13 @@ struct App {
 
 impl App {
     fn new(config: &Config) -> App {
+        let served_by = host_name();
         App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
             draining: AtomicBool::new(false),
-            metrics: Metrics::new(),
-            served_by: host_name(),
+            metrics: Metrics::new(&served_by),
+            served_by,
         }
     }
 }
@@ -469,9 +482,11 @@ impl Handler for App {
     /// Answers one request. The hot routes make no allocation: their bodies are static or
     /// formatted in place, and every header value is borrowed from `self`.
     fn respond<'a>(&'a self, request: &Request<'_>) -> Response<'a> {
+        let started = Instant::now();
         let route = route(request.url());
         let draining = self.draining.load(Relaxed);
-        let (status, response, content_type) = match route.map(|r| ROUTES[r].endpoint) {
+        let endpoint = route.map(|r| ROUTES[r].endpoint);
+        let (status, response, content_type) = match endpoint {
             None => {
                 let path = request.url().split('?').next().unwrap_or("");
                 let body = serde_json::json!({ "error": "not found", "path": path });
@@ -486,6 +501,10 @@ impl Handler for App {
                 let response = Response::from_slice(body).with_header("Allow", "GET, HEAD");
                 (Status::MethodNotAllowed, response, JSON)
             }
+            Some(Endpoint::Page) if wants_html(request) => {
+                (Status::Ok, Response::from_slice(PAGE.as_bytes()), HTML)
+            }
+            Some(Endpoint::Page) => (Status::Ok, self.whoami(), TEXT),
             Some(Endpoint::Number) => {
                 let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
                 let number = self.min as i64 + draw as i64;
@@ -509,17 +528,72 @@ impl Handler for App {
                 PROMETHEUS_TEXT,
             ),
         };
-        self.metrics.request(route, status);
 
-        let response = response
+        let mut response = response
             .with_status_code(status.code())
             .with_header("Content-Type", content_type)
             .with_header("X-Served-By", &self.served_by);
-        match draining {
-            true => response.closing(),
-            false => response,
+        if endpoint == Some(Endpoint::Page) {
+            response.add_header("Vary", "Accept"); // the page or the text, by Accept
         }
+        if draining || asks_to_close(request.url()) {
+            response = response.closing();
+        }
+        self.metrics.request(route, status, started.elapsed());
+        response
     }
+}
+
+impl App {
+    /// `/` for curl: whoami's few lines, so that a loop of `curl <node>:5000/` shows the spread.
+    fn whoami(&self) -> Response<'_> {
+        Response::from_fmt(format_args!(
+            "Hostname: {}\nArch: {ARCH}\nVersion: {}\nUptime: {}\nRequests: {}\n",
+            self.served_by,
+            env!("CARGO_PKG_VERSION"),
+            Uptime(self.metrics.started.elapsed().unwrap_or_default()),
+            self.metrics.total() + 1,
+        ))
+    }
+}
+
+/// An uptime as "3d 4h 5m 6s", without the leading zeros: "5m 6s".
+struct Uptime(Duration);
+
+impl std::fmt::Display for Uptime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seconds = self.0.as_secs();
+        let parts = [
+            (seconds / 86_400, "d"),
+            (seconds / 3600 % 24, "h"),
+            (seconds / 60 % 60, "m"),
+            (seconds % 60, "s"),
+        ];
+        let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
+        for (index, (n, unit)) in parts[first..].iter().enumerate() {
+            let space = if index > 0 { " " } else { "" };
+            write!(f, "{space}{n}{unit}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The CPU this binary is built for, as Rust names it: x86_64, aarch64 or arm.
+const ARCH: &str = std::env::consts::ARCH;
+
+/// A browser asks for HTML (`Accept: text/html,...`); curl sends `*/*`, and gets the text form.
+fn wants_html(request: &Request<'_>) -> bool {
+    request
+        .header("Accept")
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// `?close` in the query (the live page's polls) asks for `Connection: close`: browsers keep and
+/// reuse connections, and the routing mesh balances connections, not requests, so a poll that
+/// reuses one always reaches the same replica. Closing makes each poll a new connection.
+fn asks_to_close(url: &str) -> bool {
+    url.split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|p| p == "close"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,26 +603,103 @@ impl Handler for App {
 /// scanner cannot create endless series.
 const OTHER: usize = ROUTES.len();
 
+/// Upper bounds of the request-duration histogram's buckets, in nanoseconds, 1 us to 1 s: /number
+/// takes a microsecond or two on a PC, /metrics a tenth of a millisecond, and a Pi 3 is 5 to
+/// 10 times slower.
+const DURATION_BUCKETS_NS: [u64; 13] = [
+    1_000,
+    5_000,
+    10_000,
+    50_000,
+    100_000,
+    500_000,
+    1_000_000,
+    5_000_000,
+    10_000_000,
+    50_000_000,
+    100_000_000,
+    500_000_000,
+    1_000_000_000,
+];
+
+/// Request durations of one route: a fixed set of atomic counters, so that recording one is a
+/// few atomic additions, with no lock and no allocation.
+#[derive(Default)]
+struct Histogram {
+    /// Requests by the first bucket that holds them; the last one is for those over a second.
+    buckets: [AtomicU64; DURATION_BUCKETS_NS.len() + 1],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn record(&self, elapsed: Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = DURATION_BUCKETS_NS
+            .iter()
+            .position(|&bound| nanos <= bound)
+            .unwrap_or(DURATION_BUCKETS_NS.len());
+        self.buckets[bucket].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(nanos, Relaxed);
+    }
+
+    fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
+    }
+
+    /// Prometheus' buckets are cumulative: each counts every request up to its bound.
+    fn render(&self, name: &str, path: &str, out: &mut String) {
+        let mut cumulative = 0;
+        for (index, bucket) in self.buckets.iter().enumerate() {
+            cumulative += bucket.load(Relaxed);
+            let bound = DURATION_BUCKETS_NS
+                .get(index)
+                .map_or("+Inf".to_string(), |&ns| (ns as f64 / 1e9).to_string());
+            out.push_str(&format!(
+                "{name}_bucket{{path=\"{path}\",le=\"{bound}\"}} {cumulative}\n"
+            ));
+        }
+        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
+        out.push_str(&format!("{name}_sum{{path=\"{path}\"}} {sum}\n"));
+        out.push_str(&format!("{name}_count{{path=\"{path}\"}} {cumulative}\n"));
+    }
+}
+
 struct Metrics {
     started: SystemTime,
+    /// The labels of producer_build_info, ready to print.
+    build_info: String,
     /// Requests by route (and `OTHER`), then by status.
     requests: [[AtomicU64; Status::ALL.len()]; ROUTES.len() + 1],
+    /// How long requests took, by route (and `OTHER`).
+    durations: [Histogram; ROUTES.len() + 1],
     numbers_count: AtomicU64,
     numbers_sum: AtomicU64,
 }
 
 impl Metrics {
-    fn new() -> Metrics {
+    fn new(hostname: &str) -> Metrics {
+        // A label value escapes \, " and newlines (Prometheus' text format).
+        let hostname = hostname
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
         Metrics {
             started: SystemTime::now(),
+            build_info: format!(
+                "version=\"{}\",arch=\"{ARCH}\",hostname=\"{hostname}\"",
+                env!("CARGO_PKG_VERSION")
+            ),
             requests: Default::default(),
+            durations: Default::default(),
             numbers_count: AtomicU64::new(0),
             numbers_sum: AtomicU64::new(0),
         }
     }
 
-    fn request(&self, route: Option<usize>, status: Status) {
-        self.requests[route.unwrap_or(OTHER)][status as usize].fetch_add(1, Relaxed);
+    fn request(&self, route: Option<usize>, status: Status, elapsed: Duration) {
+        let row = route.unwrap_or(OTHER);
+        self.requests[row][status as usize].fetch_add(1, Relaxed);
+        self.durations[row].record(elapsed);
     }
 
     fn number(&self, number: i64) {
@@ -565,7 +716,10 @@ impl Metrics {
     }
 
     fn render(&self) -> String {
-        let mut out = String::with_capacity(1024);
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP producer_build_info The version and CPU of this replica; always 1.\n");
+        out.push_str("# TYPE producer_build_info gauge\n");
+        out.push_str(&format!("producer_build_info{{{}}} 1\n", self.build_info));
         out.push_str(
             "# HELP producer_requests_total HTTP requests answered, by path and status.\n",
         );
@@ -584,6 +738,18 @@ impl Metrics {
                         status.code()
                     ));
                 }
+            }
+        }
+        let name = "producer_request_duration_seconds";
+        out.push_str(&format!(
+            "# HELP {name} Time to make each answer, from the request read to the response ready to send, by path.\n"
+        ));
+        out.push_str(&format!("# TYPE {name} histogram\n"));
+        for (row, histogram) in self.durations.iter().enumerate() {
+            let route = ROUTES.get(row);
+            // As with the counters: /number from the start, other paths once asked for.
+            if histogram.count() > 0 || route.is_some_and(|r| r.endpoint == Endpoint::Number) {
+                histogram.render(name, route.map_or("other", |r| r.path), &mut out);
             }
         }
         let (count, sum) = (
@@ -715,6 +881,7 @@ mod tests {
             "HEADER_TIMEOUT",
             "[default: 16384]",
             "GET /metrics",
+            "GET /         a live page",
         ] {
             assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
         }
@@ -727,18 +894,23 @@ mod tests {
         assert_eq!(endpoint("/number?x=1&y"), Some(Endpoint::Number));
         assert_eq!(endpoint("/healthz"), Some(Endpoint::Health));
         assert_eq!(endpoint("/metrics"), Some(Endpoint::Metrics));
-        assert_eq!(endpoint("/"), None);
+        assert_eq!(endpoint("/"), Some(Endpoint::Page));
+        assert_eq!(endpoint("/?rate=10"), Some(Endpoint::Page));
+        assert_eq!(endpoint("/index.html"), None);
         assert_eq!(endpoint("/number/"), None);
+        assert!(asks_to_close("/number?close") && asks_to_close("/number?x=1&close"));
+        assert!(!asks_to_close("/number") && !asks_to_close("/number?closed"));
         assert!(method_allowed(Method::Get) && method_allowed(Method::Head));
         assert!(!method_allowed(Method::Post) && !method_allowed(Method::Delete));
     }
 
     #[test]
     fn metrics_count_by_path_and_status() {
-        let metrics = Metrics::new();
-        metrics.request(route("/number"), Status::Ok);
-        metrics.request(route("/nope"), Status::NotFound);
-        metrics.request(route("/healthz"), Status::Draining);
+        let metrics = Metrics::new("box");
+        let quick = Duration::from_micros(20);
+        metrics.request(route("/number"), Status::Ok, quick);
+        metrics.request(route("/nope"), Status::NotFound, quick);
+        metrics.request(route("/healthz"), Status::Draining, quick);
         metrics.number(7);
         metrics.number(9);
         let text = metrics.render();
@@ -747,6 +919,84 @@ mod tests {
         assert!(text.contains("producer_requests_total{path=\"/healthz\",status=\"503\"} 1\n"));
         assert!(text.contains("producer_number_sum 16\nproducer_number_count 2\n"));
         assert_eq!(metrics.total(), 3);
+        let build_info = format!(
+            "producer_build_info{{version=\"{}\",arch=\"{ARCH}\",hostname=\"box\"}} 1\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(text.contains(&build_info), "{text}");
+        let odd = Metrics::new("a\"b\\c").render();
+        assert!(odd.contains("hostname=\"a\\\"b\\\\c\"}"), "{odd}");
+    }
+
+    #[test]
+    fn metrics_fit_in_the_largest_answer() {
+        let metrics = Metrics::new(&"n".repeat(255));
+        let big = u64::MAX / 2;
+        for counter in metrics.requests.iter().flatten() {
+            counter.store(big, Relaxed);
+        }
+        for histogram in &metrics.durations {
+            histogram.buckets.iter().for_each(|b| b.store(big, Relaxed));
+            histogram.sum_nanos.store(big, Relaxed);
+        }
+        metrics.numbers_count.store(big, Relaxed);
+        metrics.numbers_sum.store(big, Relaxed);
+        let text = metrics.render();
+        assert!(text.len() + 1024 <= LARGEST_ANSWER, "{} bytes", text.len());
+    }
+
+    #[test]
+    fn durations_fall_in_their_buckets() {
+        let histogram = Histogram::default();
+        for micros in [1, 3, 5, 6, 700, 2_000_000] {
+            histogram.record(Duration::from_micros(micros));
+        }
+        let mut text = String::new();
+        histogram.render("d", "/number", &mut text);
+        let bucket = |le: &str| {
+            let line = format!("d_bucket{{path=\"/number\",le=\"{le}\"}} ");
+            let at = text
+                .find(&line)
+                .unwrap_or_else(|| panic!("{line} in {text}"));
+            text[at + line.len()..].lines().next().unwrap().to_string()
+        };
+        // Cumulative: each bucket counts every duration up to its bound, the bound included.
+        assert_eq!(bucket("0.000001"), "1");
+        assert_eq!(bucket("0.000005"), "3");
+        assert_eq!(bucket("0.00001"), "4");
+        assert_eq!(bucket("0.0005"), "4");
+        assert_eq!(bucket("0.001"), "5");
+        assert_eq!(bucket("1"), "5");
+        assert_eq!(bucket("+Inf"), "6");
+        assert!(text.contains("d_count{path=\"/number\"} 6\n"), "{text}");
+        assert!(
+            text.contains("d_sum{path=\"/number\"} 2.000715\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn uptime_reads_like_a_clock() {
+        let text = |s| Uptime(Duration::from_secs(s)).to_string();
+        assert_eq!(text(0), "0s");
+        assert_eq!(text(61), "1m 1s");
+        assert_eq!(text(3600), "1h 0m 0s");
+        assert_eq!(text(2 * 86_400 + 5), "2d 0h 0m 5s");
+    }
+
+    #[test]
+    fn the_page_needs_nothing_from_elsewhere() {
+        for outside in ["src=", "http:", "https:", "url(", "@import", "//cdn"] {
+            assert!(
+                !PAGE.contains(outside),
+                "web/live.html contains {outside:?}"
+            );
+        }
+        assert!(
+            PAGE.len() < 32 * 1024,
+            "the page grew to {} bytes",
+            PAGE.len()
+        );
     }
 
     #[test]

@@ -10,7 +10,8 @@
 #   node_docker N ARG...   docker against node N's own engine
 #   node_kill N            pull the plug on node N (make swarm-lab-kill / vm-lab-kill)
 #   node_ipvs N            print `ipvsadm -Ln` of node N's ingress namespace (SWARM_NET=vip only)
-# Node N's hostname ends in -N (fogdeft-lab-2, fogdeft-vm-2).
+# Node N's hostname ends in -N (fogdeft-lab-2, fogdeft-vm-2). With LAB_PAGE_SCREENSHOT=FILE.png,
+# the live page's check through the routing mesh saves what it showed.
 # shellcheck disable=SC2154 # stack, nodes, old and new are set by the test that sources this file
 
 # The nodes, and the platform of each as Docker names images' platforms.
@@ -87,7 +88,27 @@ if [ "$SWARM_NET" = vip ]; then
     grep -vq "^$host-" <<<"$served" || fail "curl $host:${PRODUCER_PORT:-5000}: only replicas on $host answered: $served"
     pass "curl http://$addr:${PRODUCER_PORT:-5000}/number ($host) is answered by $(paste -sd ' ' <<<"$served")"
   done
-  poll_url=http://$(docker node inspect --format '{{.Status.Addr}}' "$manager"):${PRODUCER_PORT:-5000}/number
+  # `/` through the mesh: the text form names each replica and its CPU, and the live page in
+  # Chromium on this host sees replicas on every node. Each curl is a new connection, which the
+  # mesh may send to any replica.
+  mesh_url=http://$(docker node inspect --format '{{.Status.Addr}}' "$manager"):${PRODUCER_PORT:-5000}/
+  whoami=""   # "name arch" of every answer so far
+  every_arch() {
+    whoami+=$(curl -fsS -m 5 "$mesh_url" | sed -n 's/^Hostname: //p; s/^Arch: //p' | paste -sd ' ')$'\n'
+    local host arch
+    for host in $hosts; do
+      # Rust's name for the node's CPU, which the text form's Arch: line gives.
+      arch=$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$host")
+      [ "${arch#armv7}" = "$arch" ] || arch=arm
+      grep -q "^$host-[^ ]* $arch$" <<<"$whoami" || return 1
+    done
+  }
+  wait_until 60 "curl $mesh_url answers from a replica on each node, with its CPU" every_arch
+  pass "curl $mesh_url (the text form) through the mesh: $(grep . <<<"$whoami" | sort -u | paste -sd ',' | sed 's/,/, /g')"
+  prefixes=()
+  for host in $hosts; do prefixes+=("$host-"); done
+  page_check "$mesh_url" "${prefixes[@]}" --timeout 90 ${LAB_PAGE_SCREENSHOT:+--screenshot "$LAB_PAGE_SCREENSHOT"}
+  poll_url=${mesh_url}number
   poll_through_update "$stack" "$old" "$new" "rolling update to $new polled from this host through the routing mesh ($poll_url)" "$poll_url"
 else
   # dnsrr: no routing mesh; the poller asks from inside the overlay network instead.

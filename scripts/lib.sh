@@ -49,6 +49,18 @@ gone() { local pid; for pid in "$@"; do [ ! -e "/proc/$pid" ] || return 1; done;
 # live_pid FILE: prints the pid in FILE if that process runs, and fails otherwise.
 live_pid() { local pid; pid=$(cat "$1" 2>/dev/null) && [ -d "/proc/$pid" ] && echo "$pid"; }
 
+# page_check URL REPLICA... [OPTION...]: the live page at URL, in headless Chromium, shows numbers
+# from every REPLICA (scripts/page-check.py says what else it checks). Without chromium it prints
+# a SKIP line and the test goes on (under REQUIRE_DOCKER=1 it fails).
+page_check() {
+  if ! command -v chromium >/dev/null; then
+    [ "${REQUIRE_DOCKER:-0}" != 1 ] || fail "no chromium for the live page at $1 (and REQUIRE_DOCKER=1)"
+    printf 'SKIP: the live page at %s: no chromium (make deps installs it)\n' "$1"
+    return 0
+  fi
+  "$(dirname "${BASH_SOURCE[0]}")/page-check.py" "$@" || fail "the live page at $1 in Chromium"
+}
+
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

@@ -43,6 +43,13 @@ python3 -c 'import json,sys; n=json.loads(sys.argv[1])["number"]; assert isinsta
   || fail "curl from the host gave $body"
 pass "curl from the host: $body"
 
+# What a person sees at http://localhost:5000/: the text form for curl, the live page in a browser.
+hostname=$(docker inspect --format '{{.Config.Hostname}}' "$producer")
+whoami=$(curl -fsS "http://127.0.0.1:$PRODUCER_PORT/")
+grep -qx "Hostname: $hostname" <<<"$whoami" || fail "curl http://127.0.0.1:$PRODUCER_PORT/ gave: $whoami"
+pass "curl / from the host: $(paste -sd ' ' <<<"$whoami")"
+page_check "http://127.0.0.1:$PRODUCER_PORT/" "$hostname" --timeout 60
+
 say "stopping the producer"
 compose stop producer >/dev/null 2>&1
 errors() { docker logs "$consumer" 2>&1 | grep -c '^Error fetching the number: ' || true; }

@@ -25,8 +25,65 @@ fn number_returns_json_in_range_with_served_by() {
         .expect("an integer number");
     assert!((1..=180).contains(&number), "{number} out of 1..=180");
     let served_by = reply.header("X-Served-By").expect("X-Served-By header");
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
-    assert_eq!(served_by, hostname.trim());
+    assert_eq!(served_by, hostname());
+}
+
+fn hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    name.trim().to_string()
+}
+
+#[test]
+fn root_is_text_for_curl_and_the_page_for_browsers() {
+    let (_producer, address) = start_producer(&[]);
+    request(address, "GET", "/number");
+    for accept in ["", "Accept: */*\r\n", "Accept: application/json\r\n"] {
+        let reply = request_with(address, "GET", "/", accept);
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.header("Content-Type"),
+            Some("text/plain; charset=utf-8")
+        );
+        assert_eq!(reply.header("Vary"), Some("Accept"));
+        let lines: Vec<&str> = reply.body.lines().collect();
+        assert_eq!(lines.len(), 5, "{}", reply.body);
+        assert_eq!(lines[0], format!("Hostname: {}", hostname()));
+        assert_eq!(lines[1], format!("Arch: {}", std::env::consts::ARCH));
+        assert_eq!(lines[2], format!("Version: {}", env!("CARGO_PKG_VERSION")));
+        assert!(lines[3].starts_with("Uptime: ") && lines[3].ends_with('s'));
+        let count: u64 = lines[4]
+            .strip_prefix("Requests: ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(count >= 2, "{}", reply.body);
+    }
+    let browser = "Accept: text/html,application/xhtml+xml,*/*;q=0.8\r\n";
+    let page = request_with(address, "GET", "/", browser);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(page.header("Vary"), Some("Accept"));
+    assert!(page.body.starts_with("<!doctype html>") && page.body.contains("/number?close"));
+    assert!(page.header("X-Served-By").is_some());
+}
+
+#[test]
+fn the_pages_polls_close_their_connection() {
+    let (_producer, address) = start_producer(&[]);
+    let poll = b"GET /number?close HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (reply, closed) = exchange(address, poll, Duration::from_secs(5));
+    assert_eq!(statuses(&reply), [200]);
+    assert!(
+        closed && reply.contains("\r\nConnection: close\r\n"),
+        "{reply}"
+    );
+    // Any other query string keeps the connection open, as before.
+    let other = b"GET /number?closed HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (reply, closed) = exchange(address, other, Duration::from_millis(500));
+    assert!(!closed && !reply.contains("Connection: close"), "{reply}");
 }
 
 /// A host name is any bytes to the kernel. The producer neither panics on one that is not
@@ -116,6 +173,16 @@ fn metrics_count_requests_and_pass_promtool() {
         "producer_requests_total{path=\"other\",status=\"404\"} 1\n",
         "producer_number_count 3\n",
         "process_start_time_seconds ",
+        &format!(
+            "producer_build_info{{version=\"{}\",arch=\"{}\",hostname=\"{}\"}} 1\n",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH,
+            hostname()
+        ),
+        "# TYPE producer_request_duration_seconds histogram\n",
+        "producer_request_duration_seconds_bucket{path=\"/number\",le=\"+Inf\"} 3\n",
+        "producer_request_duration_seconds_count{path=\"/number\"} 3\n",
+        "producer_request_duration_seconds_count{path=\"other\"} 1\n",
     ] {
         assert!(
             metrics.body.contains(needle),

@@ -225,9 +225,27 @@ pub fn request(address: SocketAddr, method: &str, path: &str) -> Reply {
 }
 
 pub fn try_request(address: SocketAddr, method: &str, path: &str) -> std::io::Result<Reply> {
+    try_request_with(address, method, path, "")
+}
+
+/// `request` with more header lines, each ended by "\r\n".
+pub fn request_with(address: SocketAddr, method: &str, path: &str, headers: &str) -> Reply {
+    try_request_with(address, method, path, headers)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+fn try_request_with(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+) -> std::io::Result<Reply> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "{method} {path} HTTP/1.0\r\nHost: test\r\n\r\n")?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: test\r\n{headers}\r\n"
+    )?;
     let mut raw = String::new();
     stream.read_to_string(&mut raw)?;
     let (head, body) = raw
