@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 require_docker
 
 # The limits under test are the ones Compose ships.
-memory=$(sed -n 's/^ *mem_limit: *\([0-9]*\)m$/\1/p' docker-compose.yml | head -n 1)
+memory=$(sed -n 's/^ *mem_limit: *\([0-9]*\)m$/\1/p' docker-compose.yml | sed -n 1p)
 max_connections=$(sed -n 's/^ *MAX_CONNECTIONS: *"\([0-9]*\)"$/\1/p' docker-compose.yml)
 if [ -z "$memory" ] || [ -z "$max_connections" ]; then
   fail "no mem_limit or MAX_CONNECTIONS in docker-compose.yml"
