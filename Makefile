@@ -68,13 +68,13 @@ test-compose: ## End-to-end test of Scenario 01 on the real Docker engine
 
 ##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images
 .PHONY: cross test-cross images-multiarch test-multiarch
-cross: ## Static binaries for amd64, arm64 and armv7 in dist/, with dist/SHA256SUMS
+cross: ## Static binaries for amd64, arm64, armv7 and armv6 (Pi Zero, Pi 1) in dist/, with dist/SHA256SUMS
 	scripts/cross.sh
 
-test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm ones under QEMU
+test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm ones under QEMU (armv6 on an ARM1176)
 	scripts/test-cross.sh
 
-images-multiarch: ## Push one amd64+arm64+armv7 tag per program: REGISTRY=registry/namespace TAG=tag
+images-multiarch: ## Push one amd64+arm64+armv7+armv6 tag per program: REGISTRY=registry/namespace TAG=tag
 	scripts/images-multiarch.sh $(REGISTRY) $(TAG)
 
 test-multiarch: ## Publish to a throwaway local registry and check the platforms

@@ -42,11 +42,17 @@ live_pid() { local pid; pid=$(cat "$1" 2>/dev/null) && [ -d "/proc/$pid" ] && ec
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# This machine's platform as the dist/ folder names it: linux-amd64, linux-arm64, linux-arm-v7.
+# The platforms that cross.sh builds and the multi-arch images cover, as the dist/ folder names
+# them; Docker calls them linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+PLATFORMS=(linux-amd64 linux-arm64 linux-arm-v7 linux-arm-v6)
+
+# This machine's platform, in the same words. armv6l: a Pi Zero or Pi 1 (32-bit Raspberry Pi OS).
 host_platform() {
   case "$(uname -m)" in
     x86_64) echo linux-amd64 ;;
     aarch64 | arm64) echo linux-arm64 ;;
+    armv6l) echo linux-arm-v6 ;;
     *) echo linux-arm-v7 ;;
   esac
 }
@@ -54,6 +60,8 @@ host_platform() {
 # The dist/ folder name of a platform (linux-arm-v7) split into Docker's words: arm and v7.
 platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
 platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
+# ... and as Docker writes it whole: linux/arm/v7.
+docker_platform()  { echo "${1//-//}"; }
 
 # The programs that cross.sh builds and build-images.sh puts into images, one image each.
 PROGRAMS=(producer consumer autoscaler)
