@@ -33,7 +33,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust
-test: lint test-rust test-cross test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-cross test-memory-check test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
@@ -48,7 +48,7 @@ test-rust: ## Unit and integration tests of the programs and of our tiny_http (r
 COMPOSE := scripts/compose.sh
 export REGISTRY TAG
 
-.PHONY: images compose-up logs compose-down test-compose
+.PHONY: images compose-up logs compose-down test-compose test-memory-check
 images: ## Build this machine's images, tagged REGISTRY/producer:TAG, .../consumer:TAG, .../autoscaler:TAG
 	scripts/cross.sh $(HOST_PLATFORM)
 	scripts/build-images.sh $(HOST_PLATFORM) $(REGISTRY) $(TAG)
@@ -65,6 +65,9 @@ compose-down: ## Stop and remove both services and their network
 
 test-compose: ## End-to-end test of Scenario 01 on the real Docker engine
 	scripts/test-compose.sh
+
+test-memory-check: ## compose-up, swarm-init and swarm-deploy warn on an engine without memory limits (a stand-in)
+	scripts/test-memory-check.sh
 
 ##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images
 .PHONY: cross test-cross images-multiarch test-multiarch

@@ -17,6 +17,38 @@ require_docker() {
   docker info >/dev/null 2>&1 || skip_or_fail "no Docker engine reachable"
 }
 
+# memory_limits_warning: one line on stderr when the engine cannot enforce memory limits, so that
+# the mem_limit and memory limits of our Compose and stack files would silently do nothing. That is
+# Raspberry Pi OS as it comes: it boots without the memory cgroup, and `docker info` only warns.
+# make compose-up, swarm-init and swarm-deploy call it; nothing else changes, so it never fails.
+memory_limits_warning() {
+  local supported warnings
+  supported=$(docker info --format '{{json .MemoryLimit}}' 2>/dev/null) || return 0
+  warnings=$(docker info 2>&1 >/dev/null) || return 0
+  if [ "$supported" = false ] || grep -q 'No memory limit support' <<<"$warnings"; then
+    printf 'WARNING: this Docker engine cannot enforce memory limits (docker info: "No memory limit support"); on a Pi, add cgroup_enable=memory cgroup_memory=1 to the line in /boot/firmware/cmdline.txt, then reboot\n' >&2
+  fi
+}
+
+# rotated_logs: reads a merged Compose or stack file (what `compose config` or `docker stack
+# config` prints) and prints "SERVICE MAX-SIZE MAX-FILE" for each of its services; fails, naming
+# them, if some service's log is not rotated (the json-file driver with max-size and max-file).
+rotated_logs() {
+  python3 -c '
+import sys, yaml
+unrotated = []
+for name, service in sorted(yaml.safe_load(sys.stdin)["services"].items()):
+    logging = service.get("logging") or {}
+    options = logging.get("options") or {}
+    if logging.get("driver") == "json-file" and options.get("max-size") and options.get("max-file"):
+        print(name, options["max-size"], options["max-file"])
+    else:
+        unrotated.append(name)
+if unrotated:
+    sys.exit("logs not rotated (json-file with max-size and max-file): " + ", ".join(unrotated))
+'
+}
+
 # wait_until SECONDS WHAT COMMAND [ARG...]: runs COMMAND every 0.2 s until it succeeds, or fails
 # after SECONDS with "WHAT (not within SECONDS s)". COMMAND is usually a small function.
 wait_until() {
