@@ -36,10 +36,8 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 test: lint test-rust test-cross test-memory-check test-pi-install test-compose test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
-lint: ## cargo fmt --check, clippy with warnings as errors, and shellcheck on every script
-	cargo fmt --all -- --check
-	cargo clippy --locked --workspace --all-targets -- -D warnings
-	shellcheck scripts/*.sh vm/*.sh .ci/run   # .shellcheckrc: follow sourced files
+lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck, and no early-exit pipelines
+	scripts/lint.sh
 
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace

@@ -62,7 +62,7 @@ mkdir -p demo
   echo "# Autoscaling demo: a real run of \`make autoscale-demo\`"
   echo
   echo "On $(date +%F), on the three-node swarm lab on this machine ($(nproc) cores), Prometheus"
-  echo "$(prometheus --version 2>&1 | head -n 1 | cut -d' ' -f3) scraping every 5 s. Target $AUTOSCALE_TARGET_RPS req/s per replica,"
+  echo "$(prometheus --version 2>&1 | awk 'NR == 1 {print $3}') scraping every 5 s. Target $AUTOSCALE_TARGET_RPS req/s per replica,"
   echo "interval $AUTOSCALE_INTERVAL, stabilization window $STABILIZATION_WINDOW, query \`$AUTOSCALE_QUERY\`."
   echo "Load: hey on the stack's network, a new connection per request. Chart: [autoscale.svg](autoscale.svg)."
   echo

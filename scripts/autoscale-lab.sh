@@ -18,11 +18,8 @@ AS_LAB_STARTED=
 
 # SKIPs (fails under REQUIRE_DOCKER=1) when something is missing or the lab is in use.
 autoscale_lab_check() {
-  local tool
   require_lab "swarm lab" lab_missing swarm_lab_in_use
-  for tool in prometheus hey; do
-    command -v "$tool" >/dev/null || skip_or_fail "$tool is missing (make deps installs it)"
-  done
+  require_tools "the autoscaling lab" prometheus hey
 }
 
 # Builds the images, starts the lab, deploys the stack; then DOCKER_HOST names the lab's manager.

@@ -8,7 +8,7 @@ what=${1:-test}
 case "$what" in
   test)
     packages=(
-      curl file iproute2 procps        # the end-to-end scripts; ip netns for the swarm lab
+      curl file iproute2 procps python3   # the end-to-end scripts; ip netns for the swarm lab
       prometheus                        # promtool checks /metrics; make test-autoscale runs it
       hey                               # the load generator of make test-autoscale
       qemu-user                         # runs the arm64, armv7 and armv6 binaries
@@ -16,6 +16,8 @@ case "$what" in
       docker-registry                   # a real registry for the multi-arch test
       openssh-server openssh-client     # the stand-in Pi for `make pi-install`
       shellcheck                        # make lint checks every script
+      golang-go nginx-light             # the peers of the HTTP conformance test
+      chromium                          # the live page's test, in a real browser
       # The VM lab: QEMU for amd64, arm64 and armv7 guests, and what builds their images.
       qemu-system-x86 qemu-system-arm qemu-utils debootstrap e2fsprogs kmod cpio ipvsadm
     )
@@ -35,16 +37,26 @@ if [ "$(id -u)" != 0 ]; then
   command -v sudo >/dev/null || fail "run as root, or install: apt-get install ${packages[*]}"
   sudo=(sudo)
 fi
-"${sudo[@]}" apt-get update -qq
-# On bookworm, qemu-system-* is 7.2, and a qemu-utils from backports (10.x), as on some Debian
-# images, Breaks qemu-system-common 7.2: take bookworm's (a downgrade if need be).
-if apt-cache policy qemu-utils | grep -q ' bookworm/main '; then
-  packages=("${packages[@]/#qemu-utils/qemu-utils/bookworm}")
+# A new machine's unattended upgrades often hold apt's lock for a while: wait for it.
+apt=(apt-get -o DPkg::Lock::Timeout=600)
+"${sudo[@]}" "${apt[@]}" update -qq
+# The one pin, and why: qemu-utils and qemu-system-common are built from the same QEMU source, and
+# a newer qemu-utils Breaks an older qemu-system-common. Some Debian 12 images come with the
+# backports qemu-utils (10.x) while bookworm's qemu-system-* is 7.2, and apt then refuses the
+# whole install ("held broken packages"). So qemu-utils is asked for at the very version apt will
+# install qemu-system-common in, whatever this machine started with (a downgrade if need be).
+if [ "$what" = test ]; then
+  qemu_version=$(apt-cache policy qemu-system-common | awk '$1 == "Candidate:" {print $2}')
+  case "$qemu_version" in
+    "" | "(none)") fail "apt knows no qemu-system-common: is this Debian or Ubuntu, with apt sources set?" ;;
+  esac
+  packages=("${packages[@]/#qemu-utils/qemu-utils=$qemu_version}")
 fi
 say "installing: ${packages[*]}"
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends \
   --allow-downgrades "${packages[@]}" >/dev/null
 if [ "$what" = test ]; then
+  command -v rustup >/dev/null || fail "rustup is missing: install it first (https://rustup.rs)"
   rustup component add rustfmt clippy
 fi
 say "ready for make $what"

@@ -25,7 +25,7 @@ platform() {
   esac
 }
 hosts=$(docker node ls --format '{{.Hostname}}' | sort)
-manager=$(docker node ls --filter role=manager --format '{{.Hostname}}' | head -n 1)
+manager=$(docker node ls --filter role=manager --format '{{.Hostname}}' | sed -n 1p)
 pass "$nodes nodes Ready: $(for h in $hosts; do printf '%s (%s) ' "$h" "$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$h")"; done)"
 
 stack_make swarm-deploy TAG="$old" >/dev/null || fail "make swarm-deploy TAG=$old against the lab"
@@ -99,11 +99,14 @@ fi
 # is what we watch: it must go on receiving.
 drained=""
 if [ "$drain" = yes ]; then
-  drained=$(producer_nodes | grep -vx -e "$(consumer_node)" -e "$manager" | head -n 1)
+  drained=$(producer_nodes | grep -vx -e "$(consumer_node)" -e "$manager" | sed -n 1p) || true
   [ -n "$drained" ] || fail "no worker runs a producer task without the consumer: $(producer_nodes | paste -sd ' ')"
   before=$(received) errors_before=$(errors)
   docker node update --availability drain "$drained" >/dev/null
-  moved() { ! producer_nodes | grep -qx "$drained" && [ "$(producer_nodes | wc -l)" = "$nodes" ] && converged "$stack"; }
+  moved() {
+    local now
+    now=$(producer_nodes) && ! grep -qx "$drained" <<<"$now" && [ "$(wc -l <<<"$now")" = "$nodes" ] && converged "$stack"
+  }
   wait_until 120 "the producer tasks leave drained $drained" moved
   wait_until 60 "the consumer goes on receiving after the drain" at_least $((before + 4)) received
   [ "$(errors)" -eq "$errors_before" ] || fail "the consumer failed $(($(errors) - errors_before)) polls during the drain: $(logs | grep '^Error' | tail -n 3)"
@@ -119,7 +122,7 @@ poller_start "$stack" "$new" "$poll_url"
 wait_until 30 "the poller receives numbers" at_least 5 poller_count "Received number: "
 answered_before=$(poller_count "Received number: ")
 node_kill "${victim##*-}"
-node_down() { docker node ls --format '{{.Hostname}} {{.Status}}' | grep -qx "$victim Down"; }
+node_down() { grep -qx "$victim Down" <<<"$(docker node ls --format '{{.Hostname}} {{.Status}}')"; }
 wait_until 90 "the manager marks $victim Down" node_down
 restored() {
   placement=$(running_nodes producer | sort | paste -sd ' ') consumer=$(running_nodes consumer)

@@ -8,10 +8,20 @@ pass() { printf 'PASS: %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 
 # A missing prerequisite is a SKIP, except under REQUIRE_DOCKER=1 (set by .ci/run), where it fails.
-skip_or_fail() {
+# `skip` says so and goes on with the next step; `skip_or_fail` also ends the script (exit 0).
+skip() {
   if [ "${REQUIRE_DOCKER:-0}" = 1 ]; then fail "$1 (and REQUIRE_DOCKER=1)"; fi
   printf 'SKIP: %s\n' "$1"
-  exit 0
+}
+skip_or_fail() { skip "$1"; exit 0; }
+# missing_tools TOOL...: prints the ones that are not on PATH (nothing when all are there).
+missing_tools() { local tool; for tool in "$@"; do command -v "$tool" >/dev/null || printf '%s ' "$tool"; done; }
+# require_tools WHAT TOOL...: the test's SKIP (a failure under REQUIRE_DOCKER=1) unless every TOOL is there.
+require_tools() {
+  local what=$1 missing
+  shift
+  missing=$(missing_tools "$@")
+  [ -z "$missing" ] || skip_or_fail "$what needs ${missing% } (make deps installs it)"
 }
 require_docker() {
   docker info >/dev/null 2>&1 || skip_or_fail "no Docker engine reachable"
@@ -35,7 +45,11 @@ memory_limits_warning() {
 # them, if some service's log is not rotated (the json-file driver with max-size and max-file).
 rotated_logs() {
   python3 -c '
-import sys, yaml
+import sys
+try:
+    import yaml
+except ImportError:
+    sys.exit("reading Compose files needs PyYAML for python3 (pip install pyyaml)")
 unrotated = []
 for name, service in sorted(yaml.safe_load(sys.stdin)["services"].items()):
     logging = service.get("logging") or {}
@@ -111,7 +125,7 @@ remove_images_under() {
 }
 
 # The version in Cargo.toml, for image labels.
-project_version() { sed -n 's/^version = "\(.*\)"/\1/p' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml" | head -n 1; }
+project_version() { sed -n 's/^version = "\(.*\)"/\1/p;T;q' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.toml"; }
 
 # The network of a lab (swarm-lab, vm-lab): a bridge br0 inside network namespace NAME-switch, so
 # that this host's firewall never sees the lab's traffic, and this host joined to it as SUBNET.1
@@ -259,7 +273,7 @@ poll_through_update() {
   poller_stop
   ok=$(poller_count "Received number: ") failed=$(poller_count "Error fetching the number: ")
   say "during the rolling update: $ok requests answered, $failed failed"
-  [ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(poller_log | grep -m3 '^Error')"
+  [ "$failed" -eq 0 ] || fail "$failed requests failed during the rolling update: $(poller_log | grep '^Error' | sed -n 1,3p)"
   poller_remove
   pass "$what with 0 failed requests out of $ok"
 }

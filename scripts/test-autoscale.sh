@@ -37,7 +37,7 @@ wait_until 30 "the poller receives numbers" at_least 5 poller_count "Received nu
 load hey 200 40
 load_started=$SECONDS
 wait_until 60 "a scale-up to 3 or more running replicas within 60 s of the load" at_least 3 running_replicas
-pass "scale-up: $(running_replicas) replicas running $((SECONDS - load_started)) s after 200 req/s started (target 50 each): '$(producer_decisions | grep -m1 ' scale up ')'"
+pass "scale-up: $(running_replicas) replicas running $((SECONDS - load_started)) s after 200 req/s started (target 50 each): '$(producer_decisions | grep ' scale up ' | sed -n 1p)'"
 
 read -r answered failed < <(load_result hey)
 stopped=$SECONDS
@@ -53,7 +53,7 @@ pass "scale-down: back to 1 replica $took s after the load stopped, not before t
 
 poller_stop
 ok=$(poller_count "Received number: ") errors=$(poller_count "Error fetching the number: ")
-[ "$errors" -eq 0 ] || fail "the poller failed $errors times: $(poller_log | grep -m3 '^Error')"
+[ "$errors" -eq 0 ] || fail "the poller failed $errors times: $(poller_log | grep '^Error' | sed -n 1,3p)"
 pass "the poller: $ok requests answered, 0 failed, through the scale-up and the scale-down"
 
 # Prometheus stops. Missing data must not read as "no load": replicas scaled up by hand must stay

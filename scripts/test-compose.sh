@@ -36,7 +36,7 @@ pass "producer is healthy"
 
 received() { docker logs "$consumer" 2>&1 | grep -c '^Received number: ' || true; }
 wait_until 15 "3 numbers in the consumer's log" at_least 3 received
-pass "consumer logged $(received) numbers: $(docker logs "$consumer" 2>&1 | grep -m1 '^Received')"
+pass "consumer logged $(received) numbers: $(docker logs "$consumer" 2>&1 | grep '^Received' | sed -n 1p)"
 
 body=$(curl -fsS "http://127.0.0.1:$PRODUCER_PORT/number")
 python3 -c 'import json,sys; n=json.loads(sys.argv[1])["number"]; assert isinstance(n,int) and 1<=n<=180' "$body" \
@@ -49,7 +49,7 @@ errors() { docker logs "$consumer" 2>&1 | grep -c '^Error fetching the number: '
 wait_until 15 "consumer logs errors while the producer is down" at_least 1 errors
 running=$(docker inspect --format '{{.State.Running}}' "$consumer")
 [ "$running" = true ] || fail "the consumer exited when the producer stopped"
-pass "consumer keeps running and logs: $(docker logs "$consumer" 2>&1 | grep -m1 '^Error fetching')"
+pass "consumer keeps running and logs: $(docker logs "$consumer" 2>&1 | grep '^Error fetching' | sed -n 1p)"
 
 before=$(received)
 compose start producer >/dev/null 2>&1

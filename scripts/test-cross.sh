@@ -7,10 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
+require_tools "make test-cross" qemu-aarch64 qemu-arm file curl readelf
 scripts/cross.sh >/dev/null 2>&1 || scripts/cross.sh   # rerun loudly only if it failed
-{ command -v qemu-aarch64 >/dev/null && command -v qemu-arm >/dev/null; } ||
-  skip_or_fail "qemu-user is not installed (make deps installs it)"
-command -v readelf >/dev/null || skip_or_fail "readelf is not installed (make deps installs binutils)"
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT

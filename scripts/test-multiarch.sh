@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 require_docker
-command -v docker-registry >/dev/null || skip_or_fail "docker-registry is not installed (make deps installs it)"
+require_tools "make test-multiarch" docker-registry curl
 
 work=$(mktemp -d /tmp/fogdeft-test-multiarch.XXXXXX)
 port=$(free_port)

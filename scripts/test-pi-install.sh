@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 [ -x /usr/sbin/sshd ] || skip_or_fail "openssh-server is not installed (make deps installs it)"
-command -v qemu-arm >/dev/null || skip_or_fail "qemu-user is not installed (make deps installs it)"
+require_tools "make test-pi-install" qemu-arm ssh ssh-keygen file
 
 work=$(mktemp -d /tmp/fogdeft-test-pi.XXXXXX)
 port=$(free_port)
@@ -65,7 +65,7 @@ for program in producer consumer; do
   env_path=$(sed -n 's/^EnvironmentFile=-//p' "$unit")
   [ -x "$prefix$exec_path" ] || fail "ExecStart $exec_path is not installed"
   [ -f "$prefix$env_path" ] || fail "EnvironmentFile $env_path is not installed"
-  file -b "$prefix$exec_path" | grep -q "ARM, EABI5" || fail "$exec_path is not the armv7 binary"
+  grep -q "ARM, EABI5" <<<"$(file -b "$prefix$exec_path")" || fail "$exec_path is not the armv7 binary"
   pass "fogdeft-$program: unit, $exec_path (armv7) and $env_path are in place"
   if command -v systemd-analyze >/dev/null; then
     # verify checks that ExecStart exists, so point a copy at the installed binary.

@@ -76,11 +76,13 @@ stack_make swarm-scale N=3 >/dev/null || fail "make swarm-scale N=3"
 [ "$(running)" = 3/3 ] || fail "after scaling: $(running)"
 pass "scaled to $(running) producer replicas"
 
-victim=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer" | head -n 1)
+victim=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer" | sed -n 1p)
 docker kill "$victim" >/dev/null
 before=$(received)
 replaced() {
-  [ "$(running)" = 3/3 ] && ! docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer" | grep -q "^$victim"
+  local ids
+  ids=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer") &&
+    [ "$(running)" = 3/3 ] && ! grep -q "^$victim" <<<"$ids"
 }
 wait_until 60 "Swarm replaces the killed replica" replaced
 wait_until 30 "the consumer goes on receiving numbers" at_least $((before + 1)) received

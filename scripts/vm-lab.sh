@@ -62,7 +62,7 @@ vm_missing() {
     command -v "$(vm_qemu "$arch")" >/dev/null || { echo "$(vm_qemu "$arch") (make deps installs it)"; return; }
   done
   for tool in debootstrap mkfs.ext4 depmod modprobe cpio qemu-img docker-registry ip nsenter; do
-    command -v "$tool" >/dev/null || { echo "$tool"; return; }
+    command -v "$tool" >/dev/null || { echo "$tool (make deps installs it)"; return; }
   done
   [ -c /dev/net/tun ] || { echo "/dev/net/tun"; return; }
   ip netns list >/dev/null 2>&1 || echo "'ip netns'"
