@@ -63,6 +63,10 @@ for service in producer consumer; do   # the services deployed here (no AUTOSCAL
   [ "$logs" = "$expected" ] || fail "${stack}_$service logs with '$logs', not '$expected'"
   pass "${stack}_$service rotates its tasks' logs: $logs (max-size, max-file)"
 done
+# The stack's commented node.platform.arch constraints name nodes by their `uname -m`.
+arch=$(docker node inspect self --format '{{.Description.Platform.Architecture}}')
+[ "$arch" = "$(uname -m)" ] || fail "node.platform.arch is $arch here, but uname -m says $(uname -m)"
+pass "node.platform.arch of this node is its uname -m ($arch), as docker-stack.yml's constraints say"
 
 received() { docker service logs --raw "${stack}_consumer" 2>/dev/null | grep -c '^Received number: ' || true; }
 replicas_seen() {
