@@ -1,8 +1,14 @@
-//! The few pieces all three programs share: their settings (flags, variables, `--help`), and
-//! stop signals. Each binary includes this file with `mod common;`.
+//! The few pieces all three programs share: their settings (flags, variables, `--help`), stop
+//! signals, and text fit for one log line. Each binary includes this file with `mod common;`.
+//! The consumer and the autoscaler also make HTTP calls, all through `common::http`.
 
+use std::ffi::OsString;
 use std::ops::RangeInclusive;
 use std::time::Duration;
+
+// The producer is a server and calls nobody.
+#[allow(dead_code)]
+pub mod http;
 
 /// `println!` that cannot panic: a closed stdout (`consumer | head -3`) must not kill us.
 /// Each line is flushed at once, since Rust's stdout is line-buffered even inside Docker.
@@ -52,8 +58,10 @@ pub fn settings_or_exit<C: Settings>(
     usage: fn() -> String,
     subcommands: &[&'static str],
 ) -> (C, Option<&'static str>) {
-    let args = std::env::args().skip(1).collect();
-    match read_command(args, &|name| std::env::var(name).ok(), subcommands) {
+    // The raw bytes (args_os, var_os): a value that is not UTF-8 is refused below, never a panic
+    // and never taken for "unset".
+    let args = std::env::args_os().skip(1).collect();
+    match read_command(args, &|name| std::env::var_os(name), subcommands) {
         Ok(Command::Run(config, subcommand)) => (config, subcommand),
         Ok(Command::Help) => {
             say!("{}", usage());
@@ -80,10 +88,17 @@ pub enum Command<C> {
 /// `-V`/`--version` win over everything; then the settings over their defaults, and at most one
 /// of `subcommands`.
 pub fn read_command<C: Settings>(
-    args: Vec<String>,
-    env: &dyn Fn(&str) -> Option<String>,
+    args: Vec<OsString>,
+    env: &dyn Fn(&str) -> Option<OsString>,
     subcommands: &[&'static str],
 ) -> Result<Command<C>, String> {
+    let args = args
+        .into_iter()
+        .map(|arg| {
+            arg.into_string()
+                .map_err(|bad| format!("the argument '{}' is not UTF-8 text", escape_os(&bad)))
+        })
+        .collect::<Result<Vec<String>, String>>()?;
     if args.iter().any(|a| a == "-h" || a == "--help") {
         return Ok(Command::Help);
     }
@@ -161,6 +176,25 @@ pub fn hide_password(url: &str) -> String {
     }
 }
 
+/// Text as one log line may show it: control characters (a newline, an escape sequence) are
+/// written as escapes such as `\n`, so that a name or a peer's message cannot forge a line.
+pub fn escape(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+/// Bytes that are not UTF-8, as `\xff`.
+fn escape_os(text: &std::ffi::OsStr) -> String {
+    text.as_encoded_bytes().escape_ascii().to_string()
+}
+
 /// Durations a setting may take: from a millisecond to an hour.
 pub const DURATIONS: RangeInclusive<Duration> =
     Duration::from_millis(1)..=Duration::from_secs(3600);
@@ -190,7 +224,7 @@ macro_rules! number_value {
         }
     )*};
 }
-number_value!(u16, i32, usize);
+number_value!(u16, u32, i32, usize);
 
 impl Value for std::net::IpAddr {
     const PLACEHOLDER: &'static str = "IP";
@@ -237,12 +271,12 @@ impl Value for Duration {
 struct Parse<'a> {
     /// The arguments still unclaimed by a declaration.
     args: Vec<Option<String>>,
-    env: &'a dyn Fn(&str) -> Option<String>,
+    env: &'a dyn Fn(&str) -> Option<OsString>,
     error: Option<String>,
 }
 
 impl<'a> Parse<'a> {
-    fn new(args: Vec<String>, env: &'a dyn Fn(&str) -> Option<String>) -> Parse<'a> {
+    fn new(args: Vec<String>, env: &'a dyn Fn(&str) -> Option<OsString>) -> Parse<'a> {
         Parse {
             args: args.into_iter().map(Some).collect(),
             env,
@@ -299,7 +333,24 @@ impl<'a> Parse<'a> {
             }
             i += 1;
         }
-        found.or_else(|| (self.env)(env).filter(|value| !value.trim().is_empty()))
+        found.or_else(|| self.variable(env).filter(|value| !value.trim().is_empty()))
+    }
+
+    /// The variable's text, if it is set; one that is not UTF-8 is an error, not "unset".
+    fn variable(&mut self, name: &str) -> Option<String> {
+        if name.is_empty() {
+            return None;
+        }
+        match (self.env)(name)?.into_string() {
+            Ok(text) => Some(text),
+            Err(bad) => {
+                self.fail(format!(
+                    "invalid {name}: its value '{}' is not UTF-8 text",
+                    escape_os(&bad)
+                ));
+                None
+            }
+        }
     }
 
     fn fail(&mut self, error: String) {
@@ -313,7 +364,7 @@ impl Declare for Parse<'_> {
             match T::parse(text.trim()) {
                 Ok(parsed) => *value = parsed,
                 Err(expected) => {
-                    let text = T::redact(&text);
+                    let text = escape(&T::redact(&text));
                     self.fail(format!("invalid {flag}/{env} '{text}': {expected}"))
                 }
             }
@@ -344,10 +395,10 @@ impl Declare for Parse<'_> {
             *value = true;
             return;
         }
-        match (self.env)(env).as_deref().map(str::trim) {
+        match self.variable(env).as_deref().map(str::trim) {
             None | Some("" | "0" | "false" | "no") => {}
             Some("1" | "true" | "yes") => *value = true,
-            Some(other) => self.fail(format!("invalid {env} '{other}': use 1 or 0")),
+            Some(other) => self.fail(format!("invalid {env} '{}': use 1 or 0", escape(other))),
         }
     }
 }
@@ -432,11 +483,11 @@ pub fn wait_for_stop_signal(set: &libc::sigset_t) -> &'static str {
 
 /// The environment of a test: these variables, and no other.
 #[cfg(test)]
-pub fn test_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+pub fn test_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
     move |name| {
         vars.iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
+            .map(|(_, v)| OsString::from(v))
     }
 }
 
@@ -448,11 +499,7 @@ pub fn test_command<C: Settings>(
     subcommands: &[&'static str],
 ) -> Result<Command<C>, String> {
     let env = test_env(vars);
-    read_command(
-        args.iter().map(|a| a.to_string()).collect(),
-        &env,
-        subcommands,
-    )
+    read_command(args.iter().map(OsString::from).collect(), &env, subcommands)
 }
 
 /// The settings these arguments and variables give, which must be valid.
@@ -572,6 +619,37 @@ mod tests {
              ONCE=maybe   | invalid ONCE 'maybe': use 1 or 0
              --delay ' '  | --delay/DELAY",
         );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_never_taken_for_unset() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(vec![b'8', 0xff]);
+        let read = |args: Vec<OsString>, name: &'static str| {
+            let value = bad.clone();
+            let env = move |n: &str| (n == name).then(|| value.clone());
+            read_command::<Config>(args, &env, &[])
+        };
+        let error = read(vec!["--port".into(), bad.clone()], "").unwrap_err();
+        assert_eq!(error, "the argument '8\\xff' is not UTF-8 text");
+        for name in ["PORT", "ONCE"] {
+            let error = read(vec![], name).unwrap_err();
+            let expected = format!("invalid {name}: its value '8\\xff' is not UTF-8 text");
+            assert_eq!(error, expected);
+        }
+        // A flag wins, and a variable that is not ours may hold anything.
+        assert!(read(vec!["--port".into(), "1".into()], "PORT").is_ok());
+        assert!(read(vec![], "LS_COLORS").is_ok());
+    }
+
+    #[test]
+    fn errors_show_control_characters_escaped() {
+        let error = test_command::<Config>(&[], &[("DELAY", "1\n2")], &[]).unwrap_err();
+        assert!(
+            error.starts_with("invalid --delay/DELAY '1\\n2': "),
+            "{error}"
+        );
+        assert_eq!(escape("a\nb\u{1b}[31m\tc é"), "a\\nb\\u{1b}[31m\\tc é");
     }
 
     #[test]

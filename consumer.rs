@@ -9,21 +9,19 @@
 
 mod common;
 
-use common::{hide_password, say, Declare, Settings, Value};
+use common::http::{self, Failure, Peer, Url};
+use common::{say, Declare, Settings};
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
-use std::{env, io, process, thread};
-
-use ureq::http::Uri;
+use std::{process, thread};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: each setting once, with its default. `--help` is made from these.
 
 #[derive(Debug, PartialEq)]
 struct Config {
-    target: Target,
+    target: Url,
     interval: Duration,
     timeout: Duration,
     once: bool,
@@ -32,10 +30,9 @@ struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            target: Target::parse("http://127.0.0.1:5000/number").expect("a valid default URL"),
+            target: Url::parse("http://127.0.0.1:5000/number").expect("a valid default URL"),
             interval: Duration::from_secs(3),
-            // ureq waits forever by default; a producer that accepts and never answers must not
-            // stop us.
+            // A producer that accepts and never answers must not stop us.
             timeout: Duration::from_secs(2),
             once: false,
         }
@@ -85,65 +82,6 @@ In Docker Compose and Swarm, use the service name: PRODUCER_URL=http://producer:
     )
 }
 
-/// The producer's URL, parsed once: what each poll requests, and where errors point.
-#[derive(Debug, PartialEq)]
-struct Target {
-    uri: Uri,
-    host: String,
-    port: u16,
-}
-
-impl Target {
-    /// Accepts only plain `http://host[:port]/path`: we are built without TLS, on purpose.
-    fn parse(url: &str) -> Result<Target, String> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| "expected a URL such as http://producer:5000/number".to_string())?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => return Err("https is not supported, use http://".to_string()),
-            _ => return Err("it must start with http://".to_string()),
-        }
-        let host = match uri.host() {
-            Some(host) if !host.is_empty() => host.to_string(),
-            _ => return Err("it has no host".to_string()),
-        };
-        // `Uri::port` reads an out-of-range port as none at all: read the text itself.
-        let authority = uri.authority().map_or("", |a| a.as_str());
-        let host_and_port = authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, rest)| rest);
-        let port = match host_and_port.rsplit_once(':') {
-            Some((_, port)) if !host_and_port.ends_with(']') => match port.parse() {
-                Ok(port @ 1..=65535) => port,
-                _ => return Err("the port must be a number from 1 to 65535".to_string()),
-            },
-            _ => 80,
-        };
-        Ok(Target { uri, host, port })
-    }
-}
-
-impl Value for Target {
-    const PLACEHOLDER: &'static str = "URL";
-    fn parse(text: &str) -> Result<Self, String> {
-        Target::parse(text)
-    }
-    fn show(&self) -> String {
-        self.to_string()
-    }
-    fn redact(text: &str) -> String {
-        hide_password(text)
-    }
-}
-
-/// The URL as it may be printed.
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hide_password(&self.uri.to_string()))
-    }
-}
-
 fn main() {
     let (config, _) = common::settings_or_exit::<Config>("consumer", usage, &[]);
 
@@ -184,7 +122,7 @@ static FAILED: AtomicU64 = AtomicU64::new(0);
 
 /// Fetches one number and prints the outcome. Returns whether it worked.
 fn poll(agent: &ureq::Agent, config: &Config) -> bool {
-    match fetch(agent, &config.target.uri) {
+    match fetch(agent, &config.target) {
         Ok(reading) => {
             RECEIVED.fetch_add(1, Relaxed);
             match reading.served_by {
@@ -205,13 +143,7 @@ fn poll(agent: &ureq::Agent, config: &Config) -> bool {
 /// tutorial's `requests.get`. So Swarm's DNS round-robin and VIP spread the polls over the
 /// replicas, and a producer that moved to another node is found.
 fn new_agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        .max_idle_connections(0)
-        .user_agent(concat!("fogdeft-consumer/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+    http::agent(timeout).max_idle_connections(0).build().into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,19 +156,16 @@ struct Reading {
 
 #[derive(Debug, PartialEq)]
 enum FetchError {
-    Refused,
-    NameNotResolved,
-    Timeout,
+    /// No answer, or none we could read.
+    Call(Failure),
     Status(u16),
-    BodyTooLarge,
     InvalidJson(String),
     MissingNumber,
     NotAnInteger(String),
-    Other(String),
 }
 
-fn fetch(agent: &ureq::Agent, uri: &Uri) -> Result<Reading, FetchError> {
-    let mut response = agent.get(uri).call().map_err(FetchError::from)?;
+fn fetch(agent: &ureq::Agent, target: &Url) -> Result<Reading, FetchError> {
+    let mut response = agent.get(target.uri()).call().map_err(Failure::from)?;
     if !response.status().is_success() {
         return Err(FetchError::Status(response.status().as_u16()));
     }
@@ -244,13 +173,8 @@ fn fetch(agent: &ureq::Agent, uri: &Uri) -> Result<Reading, FetchError> {
         .headers()
         .get("x-served-by")
         .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_BODY_BYTES)
-        .read_to_vec()
-        .map_err(FetchError::from)?;
+        .map(common::escape);
+    let body = http::read_body(&mut response, MAX_BODY_BYTES)?;
     let number = parse_number(&body)?;
     Ok(Reading { number, served_by })
 }
@@ -267,69 +191,32 @@ fn parse_number(body: &[u8]) -> Result<i64, FetchError> {
     }
 }
 
-impl From<ureq::Error> for FetchError {
-    fn from(error: ureq::Error) -> FetchError {
-        match error {
-            ureq::Error::HostNotFound => FetchError::NameNotResolved,
-            ureq::Error::Timeout(_) => FetchError::Timeout,
-            ureq::Error::BodyExceedsLimit(_) => FetchError::BodyTooLarge,
-            ureq::Error::Io(e) => match e.kind() {
-                io::ErrorKind::ConnectionRefused => FetchError::Refused,
-                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => FetchError::Timeout,
-                // std reports a failed getaddrinfo with no ErrorKind of its own, only this text.
-                _ if e.to_string().contains("failed to lookup address") => {
-                    FetchError::NameNotResolved
-                }
-                _ => FetchError::Other(e.to_string()),
-            },
-            other => FetchError::Other(other.to_string()),
-        }
+impl From<Failure> for FetchError {
+    fn from(failure: Failure) -> FetchError {
+        FetchError::Call(failure)
     }
 }
 
 impl FetchError {
     /// One line that says what went wrong and where to look.
     fn explain(&self, config: &Config) -> String {
-        let Target { host, port, .. } = &config.target;
         match self {
-            FetchError::Refused => format!(
-                "connection refused by {host}:{port} (is the producer running and listening there?)"
-            ),
-            FetchError::NameNotResolved => format!(
-                "cannot resolve host '{host}' (check PRODUCER_URL; in Compose or Swarm use the service name)"
-            ),
-            FetchError::Timeout => {
-                format!("no answer within {:?} (REQUEST_TIMEOUT)", config.timeout)
-            }
-            other => other.to_string(),
-        }
-    }
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::Refused => write!(f, "connection refused"),
-            FetchError::NameNotResolved => write!(f, "host name not resolved"),
-            FetchError::Timeout => write!(f, "timed out"),
+            FetchError::Call(failure) => failure.explain(&Peer {
+                name: "the producer",
+                address: &config.target.to_string(),
+                setting: "--url/PRODUCER_URL",
+                timeout: config.timeout,
+            }),
             FetchError::Status(code) => {
                 let reason = ureq::http::StatusCode::from_u16(*code)
                     .ok()
                     .and_then(|s| s.canonical_reason())
                     .unwrap_or("");
-                write!(f, "the producer answered HTTP {code} {reason}")
+                format!("the producer answered HTTP {code} {reason}")
             }
-            FetchError::BodyTooLarge => {
-                write!(
-                    f,
-                    "the response is larger than {} KiB",
-                    MAX_BODY_BYTES / 1024
-                )
-            }
-            FetchError::InvalidJson(e) => write!(f, "the response is not valid JSON ({e})"),
-            FetchError::MissingNumber => write!(f, "the response has no \"number\" field"),
-            FetchError::NotAnInteger(v) => write!(f, "\"number\" is not an integer: {v}"),
-            FetchError::Other(e) => write!(f, "{e}"),
+            FetchError::InvalidJson(e) => format!("the response is not valid JSON ({e})"),
+            FetchError::MissingNumber => "the response has no \"number\" field".into(),
+            FetchError::NotAnInteger(v) => format!("\"number\" is not an integer: {v}"),
         }
     }
 }
@@ -361,6 +248,12 @@ mod tests {
         let c: Config = test_config(&["--interval", "1s", "--once"], &vars);
         assert_eq!(c.target.to_string(), "http://producer:5000/number");
         assert_eq!((c.target.host.as_str(), c.target.port), ("producer", 5000));
+        assert!(
+            test_config::<Config>(&["--url", "http://p/n"], &[])
+                .target
+                .port
+                == 80
+        );
         assert_eq!(c.interval, Duration::from_secs(1));
         assert!(c.once);
     }
@@ -374,27 +267,12 @@ mod tests {
              --url 'not a url'                      | expected a URL
              --url http://127.0.0.1:99999/number    | from 1 to 65535
              --url http://127.0.0.1:0/number        | from 1 to 65535
+             --url http://127.0.0.1:abc/number      | --url/PRODUCER_URL
              --url http://ann:secret@x:0/           | 'http://ann:***@x:0/'
              --interval 0                           | expected D from 1ms to 60m
              --interval soon                        | --interval/POLL_INTERVAL
              REQUEST_TIMEOUT=-1                     | --timeout/REQUEST_TIMEOUT",
         );
-    }
-
-    #[test]
-    fn urls_keep_their_parts_and_hide_passwords() {
-        let target = Target::parse("http://ann:secret@producer:8080/number?x=1").unwrap();
-        assert_eq!((target.host.as_str(), target.port), ("producer", 8080));
-        assert_eq!(
-            target.to_string(),
-            "http://ann:***@producer:8080/number?x=1"
-        );
-        assert_eq!(Target::parse("http://producer").unwrap().port, 80);
-        assert_eq!(
-            hide_password("http://ann:secret@x/a@b"),
-            "http://ann:***@x/a@b"
-        );
-        assert_eq!(hide_password("http://x/a:b@c"), "http://x/a:b@c");
     }
 
     #[test]
@@ -419,7 +297,7 @@ mod tests {
     #[test]
     fn status_errors_name_the_code() {
         assert_eq!(
-            FetchError::Status(500).to_string(),
+            FetchError::Status(500).explain(&Config::default()),
             "the producer answered HTTP 500 Internal Server Error"
         );
     }

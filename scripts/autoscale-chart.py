@@ -16,7 +16,7 @@ import sys
 LINE = re.compile(r"^(?P<time>\S+) (?P<service>\S+): (?P<text>.*)$")
 READING = re.compile(r"^(?P<rate>[\d.]+) req/s on (?P<n>\d+) replicas? \([^)]*target (?P<target>[\d.]+)\): (?P<decision>.*)$")
 NO_DATA = re.compile(r"^no change \((?P<n>\d+) replicas?\): (?P<why>.*)$")
-SCALED = re.compile(r"scale (?:up|down) \d+ -> (?P<to>\d+)$")
+SCALED = re.compile(r"scale (?:up|down) \d+ -> (?P<to>\d+)(?:[,:]|$)")
 HELD = re.compile(r"^keep (?P<n>\d+), wants (?P<wanted>\d+): .*\((?P<wait>\S+) to go\)$")
 
 

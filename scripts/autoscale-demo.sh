@@ -12,11 +12,11 @@
 cd "$(dirname "$0")/.."
 autoscale_lab_check
 
-# A shorter interval, window and rate window than the defaults (15 s, 2 min, 1 min), so that the
+# A shorter interval, window and rate window than the defaults (15 s, 5 min, 1 min), so that the
 # story fits in minutes. The target is the stack's default: 100 req/s per replica.
 export AUTOSCALE_INTERVAL=${AUTOSCALE_INTERVAL:-5s} STABILIZATION_WINDOW=${STABILIZATION_WINDOW:-1m}
 export AUTOSCALE_TARGET_RPS=${AUTOSCALE_TARGET_RPS:-100}
-export AUTOSCALE_QUERY=${AUTOSCALE_QUERY:-'sum(rate(producer_requests_total{job="{service}",path="/number"}[30s]))'}
+export AUTOSCALE_RATE_WINDOW=${AUTOSCALE_RATE_WINDOW:-30s}
 # Requests/s and seconds of each step; the last idle step lasts until 1 replica is left.
 # Each step lies between two multiples of the target, so that the replicas it needs are clear.
 steps=("0 20" "150 60" "400 60" "180 90")
@@ -63,7 +63,7 @@ mkdir -p demo
   echo
   echo "On $(date +%F), on the three-node swarm lab on this machine ($(nproc) cores), Prometheus"
   echo "$(prometheus --version 2>&1 | awk 'NR == 1 {print $3}') scraping every 5 s. Target $AUTOSCALE_TARGET_RPS req/s per replica,"
-  echo "interval $AUTOSCALE_INTERVAL, stabilization window $STABILIZATION_WINDOW, query \`$AUTOSCALE_QUERY\`."
+  echo "interval $AUTOSCALE_INTERVAL, stabilization window $STABILIZATION_WINDOW, rate window $AUTOSCALE_RATE_WINDOW."
   echo "Load: hey on the stack's network, a new connection per request. Chart: [autoscale.svg](autoscale.svg)."
   echo
   echo "| offered req/s | hey: answered | failed | CPU of each producer replica 15 s before the step's end (docker stats, 100 % = one core) |"

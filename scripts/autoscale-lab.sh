@@ -39,6 +39,8 @@ autoscale_lab_up() {
 
 # Removes what autoscale_lab_up made, and only that: a lab someone else started stays.
 autoscale_lab_down() {
+  # AUTOSCALER_LOG=FILE keeps the autoscaler's log, with times, for a look after the run.
+  [ -z "${AUTOSCALER_LOG:-}" ] || autoscaler_log_timed >"$AUTOSCALER_LOG" || true
   unset DOCKER_HOST
   if [ -n "$AS_LAB_STARTED" ]; then
     scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: scripts/swarm-lab-down.sh" >&2
@@ -48,6 +50,8 @@ autoscale_lab_down() {
 
 # The autoscaler's lines, oldest first.
 autoscaler_log() { docker service logs --raw "${AS_STACK}_autoscaler" 2>/dev/null; }
+# The same, each after its time (2026-12-01T22:50:01.123456789Z).
+autoscaler_log_timed() { docker service logs --timestamps --raw "${AS_STACK}_autoscaler" 2>/dev/null; }
 # Its decisions for the producer.
 producer_decisions() { autoscaler_log | grep "^${AS_STACK}_producer: " || true; }
 # How many of them read a rate.
@@ -55,6 +59,18 @@ readings() { producer_decisions | grep -c ' req/s on ' || true; }
 # The producer's replicas: running now, and wanted by its spec.
 running_replicas() { docker service ls --filter "name=${AS_STACK}_producer" --format '{{.Replicas}}' | cut -d/ -f1; }
 spec_replicas() { docker service inspect --format '{{.Spec.Mode.Replicated.Replicas}}' "${AS_STACK}_producer"; }
+
+# prometheus_value QUERY: the first value of an instant query to the stack's Prometheus, asked
+# from inside its own container's network namespace (its port is not reachable from here with
+# SWARM_NET=dnsrr); empty when there is none.
+prometheus_value() {
+  local id pid
+  id=$(lab_docker 1 ps -q --filter "label=com.docker.swarm.service.name=${AS_STACK}_prometheus" | sed -n 1p)
+  [ -n "$id" ] || return 0
+  pid=$(lab_docker 1 inspect --format '{{.State.Pid}}' "$id")
+  nsenter --net="/proc/$pid/ns/net" curl -fsS -m 5 -G http://127.0.0.1:9090/api/v1/query \
+    --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // empty'
+}
 
 # load NAME RPS SECONDS: hey on the stack's network (from the manager), RPS requests a second
 # for SECONDS, each on a new connection after a new DNS lookup, so that the load reaches the

@@ -48,6 +48,6 @@ for platform in "$@"; do build "$platform"; done
 (cd dist && for program in "${PROGRAMS[@]}"; do sha256sum linux-*/"$program"; done >SHA256SUMS)
 for platform in "$@"; do
   for program in "${PROGRAMS[@]}"; do
-    say "dist/$platform/$program: $(($(stat -c %s "dist/$platform/$program") / 1024)) KiB"
+    say "dist/$platform/$program: $((($(stat -c %s "dist/$platform/$program") + 512) / 1024)) KiB"
   done
 done

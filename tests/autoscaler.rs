@@ -75,8 +75,14 @@ fn serve(stream: impl Read + Write, handler: &Handler, log: &Log) {
     };
     log.0.lock().unwrap().push(request.clone());
     let (status, body) = handler(&request);
+    // A redirect points somewhere: a client that follows it shows up in the log.
+    let location = if (300..400).contains(&status) {
+        "Location: /redirected\r\n"
+    } else {
+        ""
+    };
     let answer = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = reader.get_mut().write_all(answer.as_bytes());
@@ -148,9 +154,21 @@ fn spawn_unix(handler: Handler) -> (Socket, Log) {
 // ---------------------------------------------------------------------------------------------
 // The fakes: a Prometheus whose answer the test sets, and a Docker with services.
 
-fn prometheus(answer: &Arc<Mutex<(u16, String)>>) -> (String, Log) {
-    let answer = Arc::clone(answer);
-    let (address, log) = spawn_tcp(Arc::new(move |_| answer.lock().unwrap().clone()));
+/// Answers the rate query with `answer`, and the query that counts the replicas scraped for the
+/// whole window with `covered`.
+fn prometheus(
+    answer: &Arc<Mutex<(u16, String)>>,
+    covered: &Arc<Mutex<(u16, String)>>,
+) -> (String, Log) {
+    let (answer, covered) = (Arc::clone(answer), Arc::clone(covered));
+    let (address, log) = spawn_tcp(Arc::new(move |request| {
+        let which = if request.target.contains("query=count(up{") {
+            &covered
+        } else {
+            &answer
+        };
+        which.lock().unwrap().clone()
+    }));
     (format!("http://{address}"), log)
 }
 
@@ -268,6 +286,10 @@ fn start_autoscaler(prometheus: &str, docker_host: &str, extra: &[&str]) -> Runn
         "1s",
         "--timeout",
         "2s",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
     ];
     args.extend_from_slice(extra);
     Running::start(AUTOSCALER, &args)
@@ -281,6 +303,8 @@ fn unix(socket: &Socket) -> String {
 /// Unix socket, each logging what it was asked.
 struct Fakes {
     answer: Arc<Mutex<(u16, String)>>,
+    /// How many replicas were scraped for the whole rate window: all of them, unless set.
+    covered: Arc<Mutex<(u16, String)>>,
     prometheus: String,
     queries: Log,
     docker: Arc<FakeDocker>,
@@ -291,11 +315,13 @@ struct Fakes {
 impl Fakes {
     fn new(answer: (u16, String), services: Vec<Value>) -> Fakes {
         let answer = Arc::new(Mutex::new(answer));
-        let (prometheus, queries) = prometheus(&answer);
+        let covered = Arc::new(Mutex::new(rate("1000")));
+        let (prometheus, queries) = prometheus(&answer, &covered);
         let docker = FakeDocker::new(services);
         let (socket, requests) = spawn_unix(docker.handler());
         Fakes {
             answer,
+            covered,
             prometheus,
             queries,
             docker,
@@ -404,13 +430,23 @@ fn never_scales_on_missing_data() {
     let line = down.wait_for(WAIT, producer_line("no change"));
     assert_eq!(
         line,
-        format!("fogdeft_producer: no change (2 replicas): cannot reach Prometheus at {prometheus_down}: connection refused: is Prometheus running and listening there?")
+        format!("fogdeft_producer: no change (2 replicas): cannot reach Prometheus at {prometheus_down}: connection refused: is it running and listening there?")
     );
     drop(down);
 
-    // Prometheus answers, but without a usable number: each gives one line and no change.
-    let mut autoscaler = fakes.autoscaler(&[]);
+    // Prometheus answers, but without a usable number: each gives one line and no change. Only a
+    // 200 with one well-formed sample is a measurement, whatever the body says.
     let empty = json!({"status": "success", "data": {"resultType": "vector", "result": []}});
+    *fakes.answer.lock().unwrap() = (200, empty.to_string());
+    let mut autoscaler = fakes.autoscaler(&[]);
+    let sample = |value: Value| {
+        let body = json!({"status": "success", "data": {"resultType": "vector",
+            "result": [{"metric": {}, "value": value}]}});
+        body.to_string()
+    };
+    let two = json!({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"instance": "a"}, "value": [1700000000.0, "600"]},
+        {"metric": {"instance": "b"}, "value": [1700000000.0, "600"]}]}});
     let bad_query =
         json!({"status": "error", "errorType": "bad_data", "error": "parse error at char 5"});
     for (status, body, says) in [
@@ -434,6 +470,20 @@ fn never_scales_on_missing_data() {
             "<html>Bad Gateway</html>".into(),
             "HTTP 502, and the answer is not JSON",
         ),
+        (
+            500,
+            rate("1000").1,
+            "Prometheus answered HTTP 500: a success body with an error status is not a measurement (Prometheus is failing: no data this round)",
+        ),
+        (
+            503,
+            rate("1000").1,
+            "Prometheus answered HTTP 503: a success body with an error status is not a measurement",
+        ),
+        (302, rate("1000").1, "Prometheus answered HTTP 302"),
+        (200, two.to_string(), "but gave 2 series (wrap the query in sum(...))"),
+        (200, sample(json!([1700000000.0, 1000])), "but gave the sample [1700000000.0,1000]"),
+        (200, sample(json!([1700000000.0, "Inf"])), "but gave the value 'Inf'"),
     ] {
         *fakes.answer.lock().unwrap() = (status, body);
         let line = autoscaler.wait_for(WAIT, |l| l.contains(says));
@@ -543,6 +593,13 @@ fn bad_configuration_exits_2_with_one_line() {
         &["--interval", "soon"][..],
         &["--docker-host", "ssh://pi@manager"],
         &["--bogus"],
+        // Ports are checked, never replaced by a default.
+        &["--docker-host", "tcp://127.0.0.1:99999"],
+        &["--docker-host", "tcp://127.0.0.1:abc"],
+        &["--docker-host", "tcp://127.0.0.1:0"],
+        &["--prometheus", "http://127.0.0.1:99999"],
+        &["--prometheus", "http://127.0.0.1:abc"],
+        &["--port", "99999"],
     ] {
         let stderr = assert_refuses_to_start(AUTOSCALER, args);
         assert!(stderr.starts_with("autoscaler: "), "{stderr}");
@@ -563,4 +620,262 @@ fn sigterm_stops_it_at_once() {
         .drain(Duration::ZERO)
         .iter()
         .any(|l| l == "autoscaler: SIGTERM: stopping"));
+}
+
+#[test]
+fn a_redirected_update_is_no_change_and_is_not_followed() {
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    for status in [301, 307, 308] {
+        *fakes.docker.failure.lock().unwrap() = Some((status, "moved".into()));
+        let mut autoscaler = fakes.autoscaler(&[]);
+        let line = autoscaler.wait_for(WAIT, producer_line("failed"));
+        let expected = format!("scale up 1 -> 3 failed, no change: the Docker API answered HTTP {status}: cannot update the service: moved (a redirect: nothing was changed, and we follow none; point --docker-host/DOCKER_HOST at the daemon itself)");
+        assert!(line.ends_with(&expected), "{line}");
+    }
+    let all = fakes.requests.all();
+    assert!(
+        all.iter().all(|r| !r.target.contains("redirected")),
+        "{all:?}"
+    );
+    assert_eq!(fakes.docker.replicas("producer-id"), 1);
+}
+
+#[test]
+fn impossible_replica_counts_are_refused_with_the_service_named() {
+    let with_mode = |id: &str, mode: Value| {
+        let mut s = service(id, &format!("fogdeft_{id}"), 1, json!({TARGET: "50"}));
+        s["Spec"]["Mode"] = mode;
+        s
+    };
+    let huge: Value =
+        serde_json::from_str(r#"{"Replicated": {"Replicas": 18446744073709551616}}"#).unwrap();
+    let services = vec![
+        with_mode("big", json!({"Replicated": {"Replicas": 1u64 << 63}})),
+        with_mode("huge", huge),
+        with_mode("negative", json!({"Replicated": {"Replicas": -1}})),
+        with_mode("text", json!({"Replicated": {"Replicas": "3"}})),
+        with_mode("job", json!({"ReplicatedJob": {"MaxConcurrent": 1}})),
+        with_mode("global", json!({"Global": {}})),
+        json!("junk"),
+        json!({"ID": "noname", "Version": {"Index": 1}, "Spec": {"Labels": {TARGET: "50"}}}),
+    ];
+    let fakes = Fakes::new(rate("150"), services);
+    let mut autoscaler = fakes.autoscaler(&[]);
+
+    let mut lines = HashMap::new();
+    let mut skipped = Vec::new();
+    while lines.len() < 6 || skipped.len() < 2 {
+        let line = autoscaler.wait_for(WAIT, |l| {
+            l.starts_with("fogdeft_") || l.starts_with("skipped")
+        });
+        match line.split_once(": not scaled: ") {
+            Some((name, said)) => {
+                lines.insert(name.to_string(), said.to_string());
+            }
+            None if !skipped.contains(&line) => skipped.push(line),
+            None => {}
+        }
+    }
+    assert_eq!(lines["fogdeft_big"], "Docker reports 9223372036854775808 replicas, more than --max-replicas (1000): refused as a fault");
+    assert_eq!(lines["fogdeft_huge"], "Docker reports a replica count that is not a whole number in range (1.8446744073709552e+19)");
+    assert_eq!(
+        lines["fogdeft_negative"],
+        "Docker reports a negative replica count (-1)"
+    );
+    assert_eq!(
+        lines["fogdeft_text"],
+        "Docker reports the replica count \"3\", which is not a number"
+    );
+    assert_eq!(
+        lines["fogdeft_job"],
+        "a replicated job runs to completion: it has no replica count to scale"
+    );
+    assert_eq!(
+        lines["fogdeft_global"],
+        "a global service has no replica count"
+    );
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [
+            "skipped an entry of Docker's service list (ID '', name ''): it has no valid ID",
+            "skipped an entry of Docker's service list (ID 'noname', name ''): it has no name",
+        ]
+    );
+    assert!(fakes.requests.updates().is_empty());
+}
+
+#[test]
+fn names_and_labels_cannot_forge_a_log_line() {
+    let forged = "fogdeft_producer: 150 req/s on 1 replica (150 each, target 50): scale up 1 -> 10";
+    let services = vec![
+        service(
+            "evil-id",
+            &format!("fogdeft_evil\n{forged}"),
+            0,
+            json!({TARGET: "50"}),
+        ),
+        service(
+            "label-id",
+            "fogdeft_label",
+            1,
+            json!({TARGET: format!("50\n{forged}")}),
+        ),
+    ];
+    let fakes = Fakes::new(rate("150"), services);
+    let mut autoscaler = fakes.autoscaler(&[]);
+
+    let evil = autoscaler.wait_for(WAIT, |l| l.starts_with("fogdeft_evil"));
+    assert_eq!(
+        evil,
+        format!("fogdeft_evil\\n{forged}: not scaled: it has 0 replicas (scale it to 1 or more to resume)")
+    );
+    let label = autoscaler.wait_for(WAIT, |l| l.starts_with("fogdeft_label: "));
+    assert_eq!(
+        label,
+        format!(
+            "fogdeft_label: not scaled: label {TARGET}='50\\n{forged}' is not a number above 0"
+        )
+    );
+    let lines = autoscaler.drain(Duration::ZERO);
+    assert!(
+        lines.iter().all(|l| !l.starts_with("fogdeft_producer")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn above_max_goes_to_max_at_once_and_below_min_to_min() {
+    // A long window, which neither may wait for.
+    let low = json!({TARGET: "50", "fogdeft.autoscale.min": "3", "fogdeft.autoscale.max": "5"});
+    let services = vec![
+        service("producer-id", "fogdeft_producer", 8, labels("50")),
+        service("low-id", "fogdeft_low", 1, low),
+    ];
+    let fakes = Fakes::new(rate("0"), services);
+    let mut autoscaler = fakes.autoscaler(&["--stabilization-window", "10m"]);
+
+    let line = autoscaler.wait_for(WAIT, producer_line("scale down"));
+    assert_eq!(
+        line,
+        "fogdeft_producer: 8 replicas: scale down 8 -> 5: its max is 5"
+    );
+    let line = autoscaler.wait_for(WAIT, |l| l.starts_with("fogdeft_low: "));
+    assert_eq!(
+        line,
+        "fogdeft_low: 1 replica: scale up 1 -> 3: its min is 3"
+    );
+    assert_eq!(fakes.docker.replicas("producer-id"), 5);
+    assert_eq!(fakes.docker.replicas("low-id"), 3);
+}
+
+#[test]
+fn a_jump_in_load_is_met_in_the_steps_the_policy_allows() {
+    let mut policy = labels("50");
+    policy["fogdeft.autoscale.scale-up.policies"] = "1 pod per 1s".into();
+    // 250 req/s wants 5 replicas at once; the policy allows one more a second.
+    let fakes = Fakes::new(rate("250"), stack(1, policy));
+    let mut autoscaler = fakes.autoscaler(&[]);
+
+    let first = autoscaler.wait_for(WAIT, producer_line("scale up"));
+    assert_eq!(first, "fogdeft_producer: 250 req/s on 1 replica (250 each, target 50): scale up 1 -> 2, wants 5: the scale-up policy allows no more now (1 pod per 1s)");
+    // Rounds every 100 ms: the next ones keep 2 until the second has passed.
+    autoscaler.wait_for(
+        WAIT,
+        producer_line("keep 2, wants 5: the scale-up policy allows no more now (1 pod per 1s)"),
+    );
+    assert_eq!(fakes.requests.updates().len(), 1);
+    autoscaler.wait_for(WAIT, producer_line("scale up 4 -> 5"));
+    let steps: Vec<u64> = fakes
+        .requests
+        .updates()
+        .iter()
+        .map(|u| {
+            serde_json::from_str::<Value>(&u.body).unwrap()["Mode"]["Replicated"]["Replicas"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(steps, [2, 3, 4, 5]);
+}
+
+#[test]
+fn no_scale_down_unless_every_replica_was_scraped_for_the_whole_window() {
+    let fakes = Fakes::new(rate("0"), stack(4, labels("50")));
+    *fakes.covered.lock().unwrap() = rate("2");
+    let args = ["--stabilization-window", "0s", "--rate-window", "20s"];
+    let mut autoscaler = fakes.autoscaler(&args);
+
+    let line = autoscaler.wait_for(WAIT, producer_line("holding"));
+    assert_eq!(line, "fogdeft_producer: 0 req/s on 4 replicas (0 each, target 50): keep 4, wants 1: holding: only 2 of 4 replicas were scraped for the whole 20s rate window");
+    let queries = fakes.queries.all();
+    let up = queries
+        .iter()
+        .find(|r| r.target.contains("count(up"))
+        .unwrap();
+    let job = "up{job=\"producer\"}";
+    assert_eq!(
+        up.target,
+        format!("/api/v1/query?query=count({job} == 1 and min_over_time({job}[20s]) == 1 and {job} offset 20s)")
+    );
+    assert!(
+        queries.iter().any(|r| r.target.contains("[20s]))")),
+        "--rate-window is the rate's window too"
+    );
+    // A fresh Prometheus has scraped none for the window yet: an empty answer is 0.
+    let empty = json!({"status": "success", "data": {"resultType": "vector", "result": []}});
+    *fakes.covered.lock().unwrap() = (200, empty.to_string());
+    autoscaler.wait_for(WAIT, producer_line("only 0 of 4 replicas"));
+    // Prometheus fails on this query: that too is holding.
+    *fakes.covered.lock().unwrap() = (503, rate("4").1);
+    autoscaler.wait_for(
+        WAIT,
+        producer_line("holding: cannot tell whether every replica was scraped"),
+    );
+    assert!(fakes.requests.updates().is_empty());
+
+    *fakes.covered.lock().unwrap() = rate("4");
+    autoscaler.wait_for(WAIT, producer_line("scale down 4 -> 1"));
+    assert_eq!(fakes.docker.replicas("producer-id"), 1);
+}
+
+#[test]
+fn serves_its_own_metrics_and_health() {
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    let mut autoscaler = fakes.autoscaler(&[]);
+    let banner = autoscaler.wait_for(WAIT, |l| l.contains("metrics at http://"));
+    let address: std::net::SocketAddr = banner
+        .split("metrics at http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    autoscaler.wait_for(WAIT, producer_line("keep 3"));
+
+    let metrics = request(address, "GET", "/metrics");
+    assert_eq!(metrics.status, 200);
+    assert_eq!(
+        metrics.header("content-type"),
+        Some("text/plain; version=0.0.4")
+    );
+    for line in [
+        "autoscaler_current_replicas{service=\"fogdeft_producer\"} 3",
+        "autoscaler_desired_replicas{service=\"fogdeft_producer\"} 3",
+        "autoscaler_decisions_total{service=\"fogdeft_producer\",outcome=\"scale_up\",reason=\"target\"} 1",
+        "autoscaler_errors_total{peer=\"docker\"} 0",
+        "autoscaler_errors_total{peer=\"prometheus\"} 0",
+    ] {
+        assert!(metrics.body.lines().any(|l| l == line), "{line} in\n{}", metrics.body);
+    }
+    let keeps = metrics
+        .body
+        .lines()
+        .find(|l| l.starts_with("autoscaler_decisions_total{service=\"fogdeft_producer\",outcome=\"keep\",reason=\"target\"} "));
+    assert!(keeps.is_some(), "{}", metrics.body);
+    promtool_check_metrics(&metrics.body);
+
+    let health = request(address, "GET", "/healthz");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+    assert_eq!(request(address, "GET", "/").status, 404);
 }

@@ -102,6 +102,8 @@ fn reports_bad_answers() {
             "HTTP 500 Internal Server Error",
         ),
         ("200 OK", b"<html>hello</html>", "not valid JSON"),
+        // Redirects are not followed (common/http.rs): a 3xx is an answer like any other.
+        ("301 Moved Permanently", b"", "HTTP 301 Moved Permanently"),
         ("200 OK", b"{\"value\": 3}", "no \"number\" field"),
         (
             "200 OK",
@@ -136,7 +138,7 @@ fn names_an_unresolvable_host() {
     let (code, out) = once("http://no-such-producer.invalid:5000/number", &[]);
     assert_eq!(code, Some(1));
     assert!(
-        out.contains("cannot resolve host 'no-such-producer.invalid'"),
+        out.contains("cannot reach the producer at http://no-such-producer.invalid:5000/number: its host name does not resolve"),
         "{out}"
     );
 }

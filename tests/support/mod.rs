@@ -114,16 +114,22 @@ pub const STARTUP: Duration = Duration::from_secs(10);
 
 /// `binary ARGS` must refuse to start: exit 2, one line on stderr (returned), nothing on stdout.
 pub fn assert_refuses_to_start(binary: &str, args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .args(args)
-        .env_remove("PORT")
-        .env_remove("PRODUCER_URL")
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{args:?}");
+    assert_refuses(Command::new(binary).args(args), &format!("{args:?}"))
+}
+
+/// `command` (`what`, for the messages) must refuse to start: exit 2, one line on stderr
+/// (returned), nothing on stdout. PORT and PRODUCER_URL are unset unless `command` sets them.
+pub fn assert_refuses(command: &mut Command, what: &str) -> String {
+    let unset = ["PORT", "PRODUCER_URL"];
+    let set: Vec<_> = command.get_envs().map(|(k, _)| k.to_owned()).collect();
+    for name in unset.iter().filter(|n| !set.iter().any(|k| k == *n)) {
+        command.env_remove(name);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{what}: {output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(stderr.lines().count(), 1, "one line for {args:?}: {stderr}");
-    assert!(output.stdout.is_empty(), "nothing starts for {args:?}");
+    assert_eq!(stderr.lines().count(), 1, "one line for {what}: {stderr}");
+    assert!(output.stdout.is_empty(), "nothing starts for {what}");
     stderr
 }
 
@@ -347,4 +353,35 @@ impl Running {
             thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// `promtool check metrics`, the reference linter, finds nothing to say about `text`. Without
+/// promtool it says SKIP aloud; in CI (CI or REQUIRE_DOCKER set) that is a failure.
+pub fn promtool_check_metrics(text: &str) {
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e)
+            if std::env::var_os("CI").is_some() || std::env::var_os("REQUIRE_DOCKER").is_some() =>
+        {
+            panic!("promtool is required in CI: {e}")
+        }
+        Err(_) => return eprintln!("SKIP: promtool not installed (make deps installs it)"),
+    };
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(text.as_bytes()));
+    assert!(matches!(written, Some(Ok(()))), "cannot feed promtool");
+    let output = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool: {said}"
+    );
 }

@@ -1,0 +1,266 @@
+//! What the autoscaler tells Prometheus about itself, at `/metrics` on its own port, and
+//! `/healthz`: replicas per service, every decision by outcome and reason, failed calls.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::Peer;
+
+/// How one decision ended, for `autoscaler_decisions_total{outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    ScaleUp,
+    ScaleDown,
+    Keep,
+    /// A change was due, and --dry-run only logged it.
+    DryRun,
+    /// Prometheus gave no usable number, or not for every replica: nothing changes.
+    NoData,
+    /// The service cannot be scaled (its labels, its mode, 0 replicas).
+    NotScaled,
+    /// Docker refused the change, or did not answer.
+    Failed,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::ScaleUp => "scale_up",
+            Outcome::ScaleDown => "scale_down",
+            Outcome::Keep => "keep",
+            Outcome::DryRun => "dry_run",
+            Outcome::NoData => "no_data",
+            Outcome::NotScaled => "not_scaled",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// The counters and gauges, shared by the loop (which writes) and the server (which reads).
+#[derive(Default)]
+pub struct Metrics {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Per service: replicas as Docker reported them, and as the last decision wanted them.
+    current: BTreeMap<String, u32>,
+    desired: BTreeMap<String, u32>,
+    decisions: BTreeMap<(String, Outcome, &'static str), u64>,
+    errors: BTreeMap<&'static str, u64>,
+    rounds: u64,
+    last_round: Option<Instant>,
+}
+
+impl Metrics {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic elsewhere cannot leave these numbers half-written: keep serving them.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn decision(&self, service: &str, outcome: Outcome, reason: &'static str) {
+        let key = (service.to_string(), outcome, reason);
+        *self.state().decisions.entry(key).or_default() += 1;
+    }
+
+    pub fn replicas(&self, service: &str, current: u32, desired: u32) {
+        let mut state = self.state();
+        state.current.insert(service.to_string(), current);
+        state.desired.insert(service.to_string(), desired);
+    }
+
+    pub fn error(&self, peer: Peer) {
+        *self.state().errors.entry(peer.label()).or_default() += 1;
+    }
+
+    /// A round has ended; services no longer listed lose their gauges.
+    pub fn round_done(&self, now: Instant, services: &[&str]) {
+        let mut state = self.state();
+        state.rounds += 1;
+        state.last_round = Some(now);
+        state
+            .current
+            .retain(|name, _| services.contains(&name.as_str()));
+        state
+            .desired
+            .retain(|name, _| services.contains(&name.as_str()));
+    }
+
+    /// When the last round ended, if one has.
+    pub fn last_round(&self) -> Option<Instant> {
+        self.state().last_round
+    }
+
+    /// The text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let state = self.state();
+        let mut out = String::new();
+        let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, n) in samples {
+                let _ = match labels.is_empty() {
+                    true => writeln!(out, "{name} {n}"),
+                    false => writeln!(out, "{name}{{{labels}}} {n}"),
+                };
+            }
+        };
+        let per_service = |replicas: &BTreeMap<String, u32>| {
+            let samples = replicas.iter();
+            samples
+                .map(|(name, n)| (format!("service=\"{}\"", value(name)), u64::from(*n)))
+                .collect()
+        };
+        family(
+            "autoscaler_current_replicas",
+            "gauge",
+            "Replicas of the service as Docker reported them at the last round.",
+            per_service(&state.current),
+        );
+        family(
+            "autoscaler_desired_replicas",
+            "gauge",
+            "Replicas the last decision set or kept.",
+            per_service(&state.desired),
+        );
+        let decisions = state.decisions.iter().map(|((name, outcome, reason), n)| {
+            let (name, outcome) = (value(name), outcome.label());
+            let labels = format!("service=\"{name}\",outcome=\"{outcome}\",reason=\"{reason}\"");
+            (labels, *n)
+        });
+        family(
+            "autoscaler_decisions_total",
+            "counter",
+            "Decisions per service, by outcome and reason.",
+            decisions.collect(),
+        );
+        let errors = [Peer::Docker, Peer::Prometheus].map(|peer| {
+            let n = state.errors.get(peer.label()).copied().unwrap_or(0);
+            (format!("peer=\"{}\"", peer.label()), n)
+        });
+        family(
+            "autoscaler_errors_total",
+            "counter",
+            "Calls to Prometheus or Docker that gave no usable answer.",
+            errors.into(),
+        );
+        family(
+            "autoscaler_rounds_total",
+            "counter",
+            "Rounds of the control loop completed.",
+            vec![(String::new(), state.rounds)],
+        );
+        out
+    }
+}
+
+/// A label value as the exposition format writes it: `\`, `"` and newlines escaped.
+fn value(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The answer to `path`: status, content type and body. `/healthz` is 503 once `idle` (the time
+/// since the last round ended, or since the start) passes `stale_after`: the loop is stuck.
+fn answer(
+    metrics: &Metrics,
+    path: &str,
+    idle: Duration,
+    stale_after: Duration,
+) -> (u16, &'static str, String) {
+    match path {
+        "/metrics" => (200, "text/plain; version=0.0.4", metrics.render()),
+        "/healthz" if idle <= stale_after => (200, "text/plain", "ok\n".into()),
+        "/healthz" => {
+            let why = format!("stuck: no round has ended for {} s\n", idle.as_secs());
+            (503, "text/plain", why)
+        }
+        _ => (
+            404,
+            "text/plain",
+            "not found: try /metrics or /healthz\n".into(),
+        ),
+    }
+}
+
+/// Serves `/metrics` and `/healthz` on `listener` from a thread of its own, until we exit.
+/// `/healthz` answers 200 while a round has ended within `stale_after` (or since the start), 503
+/// once the loop is stuck. All of tiny_http that the autoscaler uses is in this function.
+pub fn serve(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+    stale_after: Duration,
+) -> std::io::Result<SocketAddr> {
+    let address = listener.local_addr()?;
+    let server = tiny_http::Server::from_listener(listener, None)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let started = Instant::now();
+    thread::spawn(move || {
+        while let Ok(request) = server.recv() {
+            let idle = metrics.last_round().unwrap_or(started).elapsed();
+            let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
+            let mut response = tiny_http::Response::from_string(body).with_status_code(status);
+            if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
+                response = response.with_header(header);
+            }
+            let _ = request.respond(response);
+        }
+    });
+    Ok(address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_names_each_service_escaped() {
+        let metrics = Metrics::default();
+        metrics.replicas("fogdeft_producer", 3, 4);
+        metrics.decision("fogdeft_producer", Outcome::ScaleUp, "target");
+        metrics.decision("fogdeft_producer", Outcome::ScaleUp, "target");
+        metrics.decision("a\"b\nc", Outcome::NotScaled, "labels");
+        metrics.error(Peer::Prometheus);
+        let text = metrics.render();
+        for line in [
+            "# TYPE autoscaler_current_replicas gauge",
+            "autoscaler_current_replicas{service=\"fogdeft_producer\"} 3",
+            "autoscaler_desired_replicas{service=\"fogdeft_producer\"} 4",
+            "autoscaler_decisions_total{service=\"fogdeft_producer\",outcome=\"scale_up\",reason=\"target\"} 2",
+            "autoscaler_decisions_total{service=\"a\\\"b\\nc\",outcome=\"not_scaled\",reason=\"labels\"} 1",
+            "autoscaler_errors_total{peer=\"prometheus\"} 1",
+            "autoscaler_errors_total{peer=\"docker\"} 0",
+            "autoscaler_rounds_total 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        // A service that left loses its gauges, not its counts.
+        metrics.round_done(Instant::now(), &[]);
+        let text = metrics.render();
+        assert!(!text.contains("autoscaler_current_replicas{"), "{text}");
+        assert!(text.contains("autoscaler_rounds_total 1"), "{text}");
+        assert!(text.contains("outcome=\"scale_up\""), "{text}");
+    }
+
+    #[test]
+    fn healthz_says_when_the_loop_is_stuck() {
+        let (metrics, limit) = (Metrics::default(), Duration::from_secs(60));
+        let health = |idle| answer(&metrics, "/healthz", Duration::from_secs(idle), limit);
+        assert_eq!(health(60), (200, "text/plain", "ok\n".into()));
+        let stuck = health(61);
+        assert_eq!(
+            (stuck.0, stuck.2.as_str()),
+            (503, "stuck: no round has ended for 61 s\n")
+        );
+        assert_eq!(answer(&metrics, "/", Duration::ZERO, limit).0, 404);
+        assert_eq!(
+            answer(&metrics, "/metrics", Duration::ZERO, limit).1,
+            "text/plain; version=0.0.4"
+        );
+    }
+}
