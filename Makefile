@@ -33,7 +33,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust test-conformance test-page
-test: lint test-rust test-page test-cross test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-page test-cross test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck, and no early-exit pipelines
@@ -53,7 +53,7 @@ test-page: build ## The live page at / in headless Chromium, 3 producers behind 
 COMPOSE := scripts/compose.sh
 export REGISTRY TAG
 
-.PHONY: images compose-up logs compose-down test-compose test-memory
+.PHONY: images compose-up logs compose-down test-compose test-memory test-memory-check
 images: ## Build this machine's images, tagged REGISTRY/producer:TAG, .../consumer:TAG, .../autoscaler:TAG
 	scripts/cross.sh $(HOST_PLATFORM)
 	scripts/build-images.sh $(HOST_PLATFORM) $(REGISTRY) $(TAG)
@@ -74,15 +74,18 @@ test-compose: ## End-to-end test of Scenario 01 on the real Docker engine
 test-memory: ## The producer's image at Compose's memory limit and MAX_CONNECTIONS, against hostile clients of every kind
 	scripts/test-memory.sh
 
+test-memory-check: ## compose-up, swarm-init and swarm-deploy warn on an engine without memory limits (a stand-in)
+	scripts/test-memory-check.sh
+
 ##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images
 .PHONY: cross test-cross images-multiarch test-multiarch
-cross: ## Static binaries for amd64, arm64 and armv7 in dist/, with dist/SHA256SUMS
+cross: ## Static binaries for amd64, arm64, armv7 and armv6 (Pi Zero, Pi 1) in dist/, with dist/SHA256SUMS
 	scripts/cross.sh
 
-test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm ones under QEMU
+test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm ones under QEMU (armv6 on an ARM1176)
 	scripts/test-cross.sh
 
-images-multiarch: ## Push one amd64+arm64+armv7 tag per program: REGISTRY=registry/namespace TAG=tag
+images-multiarch: ## Push one amd64+arm64+armv7+armv6 tag per program: REGISTRY=registry/namespace TAG=tag
 	scripts/images-multiarch.sh $(REGISTRY) $(TAG)
 
 test-multiarch: ## Publish to a throwaway local registry and check the platforms

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the image of each program (producer, consumer, autoscaler) of one platform from the
 # binaries in dist/<platform>/.
-# Usage: scripts/build-images.sh PLATFORM PREFIX TAG     (e.g. linux-arm-v7 fogdeft latest)
+# Usage: scripts/build-images.sh PLATFORM PREFIX TAG     (e.g. linux-arm-v6 fogdeft latest)
 # The legacy builder (no buildx here) knows no platforms, so we pass TARGETARCH and TARGETVARIANT.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."

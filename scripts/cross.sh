@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Builds static musl binaries of the programs into dist/<platform>/ and writes dist/SHA256SUMS.
-# Usage: scripts/cross.sh [linux-amd64] [linux-arm64] [linux-arm-v7]   (default: all three)
+# Usage: scripts/cross.sh [linux-amd64] [linux-arm64] [linux-arm-v7] [linux-arm-v6]   (default: all)
 #
 # Everything is pure Rust and links with rust-lld, which ships with Rust: no C cross-compiler.
-# armv7: rustup ships a prebuilt std for armv7-unknown-linux-musleabihf only up to Rust 1.93.0,
-# so that one target builds with a pinned 1.93.0 toolchain; the others use the default one.
+# rustup's prebuilt standard library for the two 32-bit arm musl targets is missing from some
+# Rust releases, so each of those targets builds with a pinned toolchain that has it:
+#   armv7 (Pi 2, 3, 4 on 32-bit Raspberry Pi OS)  armv7-unknown-linux-musleabihf, Rust 1.93.0
+#   armv6 (Pi Zero, Zero W, Pi 1)                 arm-unknown-linux-musleabihf, Rust 1.90.0
+#     (no std for it in 1.91 to 1.94); its std is built for the Pi Zero's ARM1176: ARMv6 + VFPv2.
+# The others use the default toolchain.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 ARMV7_TOOLCHAIN=1.93.0
+ARMV6_TOOLCHAIN=1.90.0
 
 build() {
   local platform=$1 target toolchain=""
@@ -16,24 +21,33 @@ build() {
     linux-amd64) target=x86_64-unknown-linux-musl ;;
     linux-arm64) target=aarch64-unknown-linux-musl ;;
     linux-arm-v7) target=armv7-unknown-linux-musleabihf toolchain=$ARMV7_TOOLCHAIN ;;
-    *) fail "unknown platform '$platform' (expected linux-amd64, linux-arm64 or linux-arm-v7)" ;;
+    linux-arm-v6) target=arm-unknown-linux-musleabihf toolchain=$ARMV6_TOOLCHAIN ;;
+    *) fail "unknown platform '$platform' (expected ${PLATFORMS[*]})" ;;
   esac
   # A fresh machine has only the host target: add what is missing, once.
+  local rustup_plus=() installed
   if [ -n "$toolchain" ]; then
-    grep -q "^$toolchain-" <<<"$(rustup toolchain list)" ||
+    rustup_plus=("+$toolchain")
+    installed=$(rustup toolchain list)
+    grep -q "^$toolchain-" <<<"$installed" ||
       rustup toolchain install "$toolchain" --profile minimal --no-self-update
   fi
-  grep -qx "$target" <<<"$(rustup ${toolchain:++$toolchain} target list --installed)" ||
-    rustup ${toolchain:++$toolchain} target add "$target"
+  installed=$(rustup "${rustup_plus[@]}" target list --installed)
+  grep -qx "$target" <<<"$installed" || rustup "${rustup_plus[@]}" target add "$target"
 
   say "building $platform ($target${toolchain:+, Rust $toolchain})"
   local linker_var
-  linker_var="CARGO_TARGET_$(echo "$target" | tr 'a-z-' 'A-Z_')_LINKER"
-  env "$linker_var=rust-lld" cargo ${toolchain:++$toolchain} build --release --locked --target "$target"
+  linker_var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$target")_LINKER"
+  env "$linker_var=rust-lld" cargo "${rustup_plus[@]}" build --release --locked --target "$target"
   mkdir -p "dist/$platform"
   for program in "${PROGRAMS[@]}"; do cp "target/$target/release/$program" "dist/$platform/"; done
 }
 
-[ $# -gt 0 ] || set -- linux-amd64 linux-arm64 linux-arm-v7
+[ $# -gt 0 ] || set -- "${PLATFORMS[@]}"
 for platform in "$@"; do build "$platform"; done
 (cd dist && for program in "${PROGRAMS[@]}"; do sha256sum linux-*/"$program"; done >SHA256SUMS)
+for platform in "$@"; do
+  for program in "${PROGRAMS[@]}"; do
+    say "dist/$platform/$program: $((($(stat -c %s "dist/$platform/$program") + 512) / 1024)) KiB"
+  done
+done

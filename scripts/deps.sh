@@ -11,7 +11,8 @@ case "$what" in
       curl file iproute2 procps python3   # the end-to-end scripts; ip netns for the swarm lab
       prometheus                        # promtool checks /metrics; make test-autoscale runs it
       hey                               # the load generator of make test-autoscale
-      qemu-user                         # runs the arm64 and armv7 binaries
+      qemu-user                         # runs the arm64, armv7 and armv6 binaries
+      binutils                          # readelf: the arm binaries' architecture tags
       docker-registry                   # a real registry for the multi-arch test
       openssh-server openssh-client     # the stand-in Pi for `make pi-install`
       shellcheck                        # make lint checks every script

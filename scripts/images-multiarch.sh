@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Publishes one tag per program that covers linux/amd64, linux/arm64 and linux/arm/v7.
+# Publishes one tag per program that covers linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6.
 # Usage: scripts/images-multiarch.sh REGISTRY TAG   (REGISTRY = registry/namespace, e.g. docker.io/you)
 #
 # No emulation is needed: the binaries are cross-compiled on this machine (scripts/cross.sh), and
@@ -12,12 +12,13 @@ cd "$(dirname "$0")/.."
 registry=$1 tag=$2
 [[ $registry == */* ]] || fail "REGISTRY=$registry names no registry: use e.g. REGISTRY=docker.io/yourname or REGISTRY=192.168.1.10:5000/fogdeft"
 
-platforms=(linux-amd64 linux-arm64 linux-arm-v7)
-scripts/cross.sh "${platforms[@]}"
+docker_platforms=()
+for platform in "${PLATFORMS[@]}"; do docker_platforms+=("$(docker_platform "$platform")"); done
+scripts/cross.sh "${PLATFORMS[@]}"
 
 if docker buildx version >/dev/null 2>&1; then
   for program in "${PROGRAMS[@]}"; do
-    docker buildx build --platform linux/amd64,linux/arm64,linux/arm/v7 \
+    docker buildx build --platform "$(IFS=,; echo "${docker_platforms[*]}")" \
       --build-arg VERSION="$(project_version)" --file "Dockerfile-$program" \
       --tag "$registry/$program:$tag" --push .
   done
@@ -28,23 +29,24 @@ fi
 insecure=()
 [[ $registry == localhost[:/]* || $registry == 127.* ]] && insecure=(--insecure)
 
-for platform in "${platforms[@]}"; do
+suffixes=()   # one tag per platform: TAG-amd64, TAG-arm64, TAG-armv7, TAG-armv6
+for platform in "${PLATFORMS[@]}"; do
   arch=$(platform_arch "$platform") variant=$(platform_variant "$platform")
+  suffixes+=("$arch$variant")
   scripts/build-images.sh "$platform" "$registry" "$tag-$arch$variant"
   for program in "${PROGRAMS[@]}"; do
     image="$registry/$program:$tag-$arch$variant"
     # The legacy builder recorded this machine's architecture; record the binary's instead.
     scripts/set-image-platform.py "$image" "$arch" "$variant"
     docker push --quiet "$image" >/dev/null
-    say "pushed $image (linux/$arch${variant:+/$variant})"
+    say "pushed $image ($(docker_platform "$platform"))"
   done
 done
 
 for program in "${PROGRAMS[@]}"; do
   list="$registry/$program:$tag"
   docker manifest rm "$list" >/dev/null 2>&1 || true   # a stale local copy from an earlier run
-  docker manifest create "${insecure[@]}" "$list" \
-    "$list-amd64" "$list-arm64" "$list-armv7" >/dev/null
+  docker manifest create "${insecure[@]}" "$list" "${suffixes[@]/#/$list-}" >/dev/null
   docker manifest push --purge "${insecure[@]}" "$list" >/dev/null
-  say "pushed $list for linux/amd64, linux/arm64 and linux/arm/v7"
+  say "pushed $list for ${docker_platforms[*]}"
 done

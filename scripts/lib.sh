@@ -27,6 +27,42 @@ require_docker() {
   docker info >/dev/null 2>&1 || skip_or_fail "no Docker engine reachable"
 }
 
+# memory_limits_warning: one line on stderr when the engine cannot enforce memory limits, so that
+# the mem_limit and memory limits of our Compose and stack files would silently do nothing. That is
+# Raspberry Pi OS as it comes: it boots without the memory cgroup, and `docker info` only warns.
+# make compose-up, swarm-init and swarm-deploy call it; nothing else changes, so it never fails.
+memory_limits_warning() {
+  local supported warnings
+  supported=$(docker info --format '{{json .MemoryLimit}}' 2>/dev/null) || return 0
+  warnings=$(docker info 2>&1 >/dev/null) || return 0
+  if [ "$supported" = false ] || grep -q 'No memory limit support' <<<"$warnings"; then
+    printf 'WARNING: this Docker engine cannot enforce memory limits (docker info: "No memory limit support"); on a Pi, add cgroup_enable=memory cgroup_memory=1 to the line in /boot/firmware/cmdline.txt, then reboot\n' >&2
+  fi
+}
+
+# rotated_logs: reads a merged Compose or stack file (what `compose config` or `docker stack
+# config` prints) and prints "SERVICE MAX-SIZE MAX-FILE" for each of its services; fails, naming
+# them, if some service's log is not rotated (the json-file driver with max-size and max-file).
+rotated_logs() {
+  python3 -c '
+import sys
+try:
+    import yaml
+except ImportError:
+    sys.exit("reading Compose files needs PyYAML for python3 (pip install pyyaml)")
+unrotated = []
+for name, service in sorted(yaml.safe_load(sys.stdin)["services"].items()):
+    logging = service.get("logging") or {}
+    options = logging.get("options") or {}
+    if logging.get("driver") == "json-file" and options.get("max-size") and options.get("max-file"):
+        print(name, options["max-size"], options["max-file"])
+    else:
+        unrotated.append(name)
+if unrotated:
+    sys.exit("logs not rotated (json-file with max-size and max-file): " + ", ".join(unrotated))
+'
+}
+
 # wait_until SECONDS WHAT COMMAND [ARG...]: runs COMMAND every 0.2 s until it succeeds, or fails
 # after SECONDS with "WHAT (not within SECONDS s)". COMMAND is usually a small function.
 wait_until() {
@@ -64,11 +100,17 @@ page_check() {
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# This machine's platform as the dist/ folder names it: linux-amd64, linux-arm64, linux-arm-v7.
+# The platforms that cross.sh builds and the multi-arch images cover, as the dist/ folder names
+# them; Docker calls them linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+PLATFORMS=(linux-amd64 linux-arm64 linux-arm-v7 linux-arm-v6)
+
+# This machine's platform, in the same words. armv6l: a Pi Zero or Pi 1 (32-bit Raspberry Pi OS).
 host_platform() {
   case "$(uname -m)" in
     x86_64) echo linux-amd64 ;;
     aarch64 | arm64) echo linux-arm64 ;;
+    armv6l) echo linux-arm-v6 ;;
     *) echo linux-arm-v7 ;;
   esac
 }
@@ -76,6 +118,8 @@ host_platform() {
 # The dist/ folder name of a platform (linux-arm-v7) split into Docker's words: arm and v7.
 platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
 platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
+# ... and as Docker writes it whole: linux/arm/v7.
+docker_platform()  { echo "${1//-//}"; }
 
 # The programs that cross.sh builds and build-images.sh puts into images, one image each.
 PROGRAMS=(producer consumer autoscaler)

@@ -16,8 +16,8 @@ machine=$(remote uname -m) || fail "cannot reach $pi over ssh (set PI_SSH_OPTS f
 case "$machine" in
   aarch64 | arm64) platform=linux-arm64 ;;          # 64-bit Raspberry Pi OS (Pi 3, 4, 5)
   armv7l | armv8l) platform=linux-arm-v7 ;;         # 32-bit Raspberry Pi OS (Pi 2, 3, 4)
+  armv6l) platform=linux-arm-v6 ;;                  # 32-bit Raspberry Pi OS (Pi Zero, Zero W, Pi 1)
   x86_64) platform=linux-amd64 ;;
-  armv6l) fail "$pi is an armv6 board (Pi Zero/1): not supported, use a Pi 2 or newer" ;;
   *) fail "$pi reports machine '$machine', which has no build here" ;;
 esac
 say "$pi is $machine: installing the $platform binaries below $prefix"

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || fail "usage: $0 STACK"
 stack=$1 net=${SWARM_NET:-vip}
 require_manager
+memory_limits_warning   # of this engine; on a cluster, `docker info` on each Pi tells its own
 
 stacks=(docker-stack.yml) programs=(producer consumer)
 if [ "${AUTOSCALE:-0}" = 1 ]; then

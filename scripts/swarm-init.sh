@@ -3,6 +3,7 @@
 # ADVERTISE_ADDR picks the address the other nodes reach; by default, the one of the default route.
 . "$(dirname "$0")/lib.sh"
 docker info >/dev/null 2>&1 || fail "no Docker engine reachable"
+memory_limits_warning
 if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
   say "this engine is already in a swarm"
 else

@@ -63,6 +63,15 @@ compose start producer >/dev/null 2>&1
 wait_until 30 "numbers again after the producer is back" at_least $((before + 1)) received
 pass "consumer receives numbers again after the producer restarts"
 
+say "log rotation"
+rotation=$(compose config | rotated_logs 2>&1) || fail "docker-compose.yml: $rotation"
+while read -r service size files; do
+  container=$(compose ps -q "$service")
+  logs=$(docker inspect --format '{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config "max-size"}} {{index .HostConfig.LogConfig.Config "max-file"}}' "$container")
+  [ "$logs" = "json-file $size $files" ] || fail "$service: the engine logs with '$logs', not 'json-file $size $files'"
+  pass "$service rotates its log: json-file, max-size $size, max-file $files (in the file and on the engine)"
+done <<<"$rotation"
+
 say "non-root, read-only"
 for container in "$producer" "$consumer"; do
   name=$(docker inspect --format '{{.Name}}' "$container")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publishes the multi-arch images to a real registry (Debian's docker-registry, started here on a
 # loopback port with a throwaway storage folder) and checks what a Pi would pull: one tag per
-# program with linux/amd64, linux/arm64 and linux/arm/v7, each image config naming its platform.
+# program with linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6 (a Pi Zero or Pi 1), each
+# image config naming its platform and each image holding the binary for it.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 require_docker
@@ -33,32 +34,42 @@ make --no-print-directory images-multiarch REGISTRY="$registry" TAG="$tag" >"$wo
   { cat "$work/publish.log"; fail "make images-multiarch"; }
 pass "make images-multiarch REGISTRY=$registry TAG=$tag"
 
-# What a Pi's engine does: read the list, pick its platform, read that image's config.
+expected=()
+for platform in "${PLATFORMS[@]}"; do expected+=("$(docker_platform "$platform")"); done
+# What a Pi's engine does: read the list, pick its platform, read that image's config and layer.
 for program in "${PROGRAMS[@]}"; do
   docker manifest inspect --insecure "$registry/$program:$tag" >"$work/list.json"
-  python3 - "$work/list.json" "http://127.0.0.1:$port/v2/fogdeft-test/$program" <<'PY' || fail "$program platforms"
-import json, sys, urllib.request
+  python3 - "$work/list.json" "http://127.0.0.1:$port/v2/fogdeft-test/$program" "$program" \
+    "${expected[@]}" >"$work/found" <<'PY' || fail "$program: $(cat "$work/found")"
+import hashlib, io, json, sys, tarfile, urllib.request
 entries = json.load(open(sys.argv[1]))["manifests"]
-base = sys.argv[2]
+base, program, expected = sys.argv[2], sys.argv[3], sys.argv[4:]
+sums = dict(line.split()[::-1] for line in open("dist/SHA256SUMS"))  # linux-arm-v6/producer -> sha
 def get(path, accept):
     request = urllib.request.Request(base + path, headers={"Accept": accept})
-    return json.load(urllib.request.urlopen(request))
+    return urllib.request.urlopen(request).read()
 found = []
 for entry in entries:
     platform = entry["platform"]
     listed = "/".join(filter(None, [platform["os"], platform["architecture"], platform.get("variant")]))
-    manifest = get("/manifests/" + entry["digest"], entry["mediaType"])
-    config = get("/blobs/" + manifest["config"]["digest"], manifest["config"]["mediaType"])
+    manifest = json.loads(get("/manifests/" + entry["digest"], entry["mediaType"]))
+    config = json.loads(get("/blobs/" + manifest["config"]["digest"], manifest["config"]["mediaType"]))
     actual = "/".join(filter(None, [config["os"], config["architecture"], config.get("variant")]))
     if actual != listed:
         sys.exit(f"list says {listed} but the image config says {actual}")
+    # The one layer holds /PROGRAM: it must be the very binary that dist/ has for this platform.
+    layer = get("/blobs/" + manifest["layers"][-1]["digest"], manifest["layers"][-1]["mediaType"])
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        binary = tar.extractfile(program).read()
+    dist = listed.replace("/", "-") + "/" + program
+    if hashlib.sha256(binary).hexdigest() != sums.get(dist):
+        sys.exit(f"the {listed} image's /{program} is not dist/{dist}")
     found.append(listed)
-expected = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
 if sorted(found) != sorted(expected):
     sys.exit(f"platforms {found}, expected {expected}")
 print(", ".join(found))
 PY
-  pass "$program:$tag lists linux/amd64, linux/arm64, linux/arm/v7, and each config names its platform"
+  pass "$program:$tag lists $(cat "$work/found"); each image config names its platform and holds dist/'s binary for it"
 done
 
 # Running the arm64 image needs binfmt_misc with a QEMU handler in the kernel.
@@ -67,5 +78,5 @@ if [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   pass "arm64 image runs under binfmt_misc: $out"
 else
   say "NOTE: this engine cannot run arm64 containers (no binfmt_misc qemu-aarch64 handler);"
-  say "      the arm64 and armv7 binaries are run under qemu-user by scripts/test-cross.sh instead"
+  say "      the arm64, armv7 and armv6 binaries are run under qemu-user by scripts/test-cross.sh instead"
 fi

@@ -45,6 +45,9 @@ use_swarm_net
 unsupported=$(docker stack config -c docker-stack.yml 2>&1 >/dev/null) || fail "docker stack config: $unsupported"
 [ -z "$unsupported" ] || fail "docker-stack.yml: $unsupported"
 pass "docker stack config -c docker-stack.yml: valid, with no unsupported keys"
+rotation=$(docker stack config -c docker-stack.yml -c docker-stack.autoscale.yml | rotated_logs 2>&1) ||
+  fail "docker-stack.yml with docker-stack.autoscale.yml: $rotation"
+pass "the stack files rotate the log of every service: $(cut -d' ' -f1 <<<"$rotation" | tr '\n' ' ')"
 
 stack_make images TAG=swarm1 >/dev/null 2>&1 || fail "make images"
 docker tag "$REGISTRY/producer:swarm1" "$REGISTRY/producer:swarm2"
@@ -54,6 +57,16 @@ stack_make swarm-deploy TAG=swarm1 >/dev/null || fail "make swarm-deploy"
 running() { docker service ls --filter "name=${stack}_producer" --format '{{.Replicas}}'; }
 [ "$(running)" = 2/2 ] || fail "producer replicas: $(running)"
 pass "stack deployed and converged: producer $(running), consumer $(docker service ls --filter "name=${stack}_consumer" --format '{{.Replicas}}')"
+for service in producer consumer; do   # the services deployed here (no AUTOSCALE=1)
+  expected="json-file $(sed -n "s/^$service //p" <<<"$rotation")"
+  logs=$(docker service inspect --format '{{with .Spec.TaskTemplate.LogDriver}}{{.Name}} {{index .Options "max-size"}} {{index .Options "max-file"}}{{end}}' "${stack}_$service")
+  [ "$logs" = "$expected" ] || fail "${stack}_$service logs with '$logs', not '$expected'"
+  pass "${stack}_$service rotates its tasks' logs: $logs (max-size, max-file)"
+done
+# The stack's commented node.platform.arch constraints name nodes by their `uname -m`.
+arch=$(docker node inspect self --format '{{.Description.Platform.Architecture}}')
+[ "$arch" = "$(uname -m)" ] || fail "node.platform.arch is $arch here, but uname -m says $(uname -m)"
+pass "node.platform.arch of this node is its uname -m ($arch), as docker-stack.yml's constraints say"
 
 received() { docker service logs --raw "${stack}_consumer" 2>/dev/null | grep -c '^Received number: ' || true; }
 replicas_seen() {
