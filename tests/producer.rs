@@ -3,7 +3,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::Write;
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
@@ -190,35 +189,7 @@ fn metrics_count_requests_and_pass_promtool() {
             metrics.body
         );
     }
-    promtool_check(&metrics.body);
-}
-
-/// `promtool check metrics` is the reference linter: `make deps` installs it.
-fn promtool_check(text: &str) {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) => {
-            return support::skip_or_fail("promtool is not installed (make deps installs it)")
-        }
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && said.trim().is_empty(),
-        "promtool: {said}"
-    );
+    promtool_check_metrics(&metrics.body);
 }
 
 #[test]

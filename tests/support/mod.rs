@@ -407,7 +407,7 @@ impl Running {
 }
 
 /// `promtool check metrics`, the reference linter, finds nothing to say about `text`. Without
-/// promtool it says SKIP aloud; in CI (CI or REQUIRE_DOCKER set) that is a failure.
+/// promtool it says SKIP aloud, a failure under REQUIRE_DOCKER=1.
 pub fn promtool_check_metrics(text: &str) {
     let child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -417,12 +417,7 @@ pub fn promtool_check_metrics(text: &str) {
         .spawn();
     let mut child = match child {
         Ok(child) => child,
-        Err(e)
-            if std::env::var_os("CI").is_some() || std::env::var_os("REQUIRE_DOCKER").is_some() =>
-        {
-            panic!("promtool is required in CI: {e}")
-        }
-        Err(_) => return eprintln!("SKIP: promtool not installed (make deps installs it)"),
+        Err(_) => return skip_or_fail("promtool is not installed (make deps installs it)"),
     };
     let written = child
         .stdin
