@@ -205,7 +205,7 @@ pub fn serve(
     let handler = move |request: &tiny_http::Request<'_>| {
         let idle = metrics.last_round().unwrap_or(started).elapsed();
         let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
-        tiny_http::Response::from_data(body)
+        tiny_http::Response::from_string(body)
             .with_status_code(status)
             .with_header("Content-Type", content_type)
     };

@@ -96,6 +96,18 @@ impl<'a> Response<'a> {
         if reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) || !is_safe(name, value) {
             return;
         }
+        // A response has one type: a `Content-Type` replaces the one before it (such as
+        // `from_string`'s text/plain), where any other field is added beside its namesakes.
+        if name.eq_ignore_ascii_case("Content-Type") {
+            let fields = self.headers[..self.count].iter_mut();
+            if let Some(field) = fields
+                .chain(self.more_headers.iter_mut())
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                *field = (name, value);
+                return;
+            }
+        }
         if self.count < INLINE_HEADERS {
             self.headers[self.count] = (name, value);
             self.count += 1;
@@ -240,6 +252,16 @@ mod tests {
             Response::from_fmt(format_args!("{long}")).body(),
             long.as_bytes()
         );
+    }
+
+    #[test]
+    fn a_content_type_replaces_the_one_before_it() {
+        let response = Response::from_string("x").with_header("Content-Type", "text/csv");
+        let types: Vec<_> = response
+            .headers()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .collect();
+        assert_eq!(types, [("Content-Type", "text/csv")]);
     }
 
     #[test]
