@@ -486,7 +486,7 @@ impl Handler for App {
         let route = route(request.url());
         let draining = self.draining.load(Relaxed);
         let endpoint = route.map(|r| ROUTES[r].endpoint);
-        let (status, response, content_type) = match endpoint {
+        let (status, mut response, content_type) = match endpoint {
             None => {
                 let path = request.url().split('?').next().unwrap_or("");
                 let body = serde_json::json!({ "error": "not found", "path": path });
@@ -529,15 +529,15 @@ impl Handler for App {
             ),
         };
 
-        let mut response = response
-            .with_status_code(status.code())
-            .with_header("Content-Type", content_type)
-            .with_header("X-Served-By", &self.served_by);
+        // Set in place: each step of a builder chain would copy the response.
+        response.set_status_code(status.code());
+        response.add_header("Content-Type", content_type);
+        response.add_header("X-Served-By", &self.served_by);
         if endpoint == Some(Endpoint::Page) {
             response.add_header("Vary", "Accept"); // the page or the text, by Accept
         }
         if draining || asks_to_close(request.url()) {
-            response = response.closing();
+            response.add_header("Connection", "close");
         }
         self.metrics.request(route, status, started.elapsed());
         response

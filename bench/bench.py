@@ -61,10 +61,51 @@ def status(pid, field):
     return 0
 
 
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after the command's name: [0] is the state, [1] the parent."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def family(pid):
-    """A process and its children (nginx's workers)."""
-    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [pid] + [int(child) for child in children.split()]
+    """A process and its children (nginx's workers), read from /proc: no process is started
+    while a load runs."""
+    children = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if int(stat_fields(entry)[1]) == pid:
+                children.append(int(entry))
+        except OSError:
+            pass  # it ended meanwhile
+    return [pid] + children
+
+
+def cpu_seconds(pids):
+    """The CPU time these processes have used, user and system."""
+    ticks = 0
+    for pid in pids:
+        try:
+            ticks += sum(int(x) for x in stat_fields(pid)[11:13])
+        except OSError:
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def settle(servers, limit=20.0):
+    """Waits, at most `limit` seconds, until no server still works on an earlier load: Flask
+    goes on with its backlog for seconds after wrk stops, and the server measured next would
+    share the cores with it. Quiet is under 2 % of a core over a quarter of a second."""
+    pids = [pid for server in servers for pid in family(server.process.pid)]
+    started = time.monotonic()
+    used = cpu_seconds(pids)
+    while time.monotonic() < started + limit:
+        time.sleep(0.25)
+        used, before = cpu_seconds(pids), used
+        if used - before < 0.02 * 0.25:
+            break
+    waited = time.monotonic() - started
+    if waited > 0.5:
+        print(f"  (waited {waited:.1f} s for the servers to finish an earlier load)", file=sys.stderr)
 
 
 class Sampler:
@@ -77,9 +118,9 @@ class Sampler:
         self.thread.start()
 
     def run(self):
+        pids = family(self.pid)
         while self.running:
             try:
-                pids = family(self.pid)
                 self.rss = max(self.rss, sum(status(p, "VmRSS") for p in pids))
                 self.threads = max(self.threads, sum(status(p, "Threads") for p in pids))
             except OSError:
@@ -351,6 +392,7 @@ def main():
         for connections in CONCURRENCY:
             for _ in range(ROUNDS):
                 for server in servers:
+                    settle(servers)
                     sampler = Sampler(server.process.pid)
                     result = wrk(server.url, connections)
                     result["peak_rss"] = sampler.stop().rss
@@ -363,6 +405,7 @@ def main():
         # is left out).
         breaking = {}
         for server in (s for s in servers if s.name not in ("nginx", "ours (glibc)")):
+            settle(servers)
             breaking[server.name] = hey(server.url, 2000, 10)
             print(f"  hey -c2000 {server.name}: {breaking[server.name]}", file=sys.stderr)
         # Fairness: a fresh client's /healthz beside hostile clients of each kind, against
@@ -370,6 +413,7 @@ def main():
         fair = {}
         for kind in HOSTILE:
             for server in (s for s in servers if s.name in FAIR_SERVERS):
+                settle(servers)
                 fair[(kind, server.name)] = fairness(server.port, kind)
                 print(f"  fairness, {kind}, {server.name}: {fair[(kind, server.name)]}", file=sys.stderr)
         for server in servers[1:]:
@@ -389,9 +433,7 @@ def main():
 
         # The consumer's footprint after a minute of polling.
         time.sleep(max(0.0, 60 - (time.monotonic() - consumer_started)))
-        with open(f"/proc/{consumer.pid}/stat") as f:
-            ticks = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
-        consumer_cpu = ticks / os.sysconf("SC_CLK_TCK")
+        consumer_cpu = cpu_seconds([consumer.pid])
         consumer_rss = status(consumer.pid, "VmRSS")
         consumer.terminate()
         target.stop()

@@ -61,6 +61,8 @@ pub(crate) struct Turn<'w> {
     pub handler: &'w dyn Handler,
     /// Where reads land before they are copied into `input`, sized to what arrived.
     pub scratch: &'w mut [u8],
+    /// Where the fields of the head being parsed are.
+    pub fields: &'w mut Vec<head::Field>,
     /// The `Date` of every answer this turn.
     pub date: &'w [u8],
     pub now: Instant,
@@ -270,7 +272,7 @@ impl Conn {
             Ok(None) => return Step::Incomplete,
             Err(code) => return Step::Refuse(code),
         };
-        let parsed = match head::parse(&input[..end]) {
+        let parsed = match head::parse(&input[..end], turn.fields) {
             Ok(parsed) => parsed,
             Err(code) => return Step::Refuse(code),
         };
@@ -297,25 +299,33 @@ impl Conn {
             }
             return Step::Incomplete;
         };
-        let client_close = parsed.close;
         let request = Request {
             head: parsed.head,
             body,
             remote_addr: self.remote_addr,
         };
-        let response = match request.head.for_the_server {
-            // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the handler's
-            // resources: answered as Go does, 200 and no body.
-            true => Response::empty(200),
+        let mut close = parsed.close;
+        let written = self.output.len();
+        // The response is written where it is made: a response is a few hundred bytes, and
+        // each move of it would be a copy.
+        let answered = panic::catch_unwind(AssertUnwindSafe(|| {
+            let response = match request.head.for_the_server {
+                // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the
+                // handler's resources: answered as Go does, 200 and no body.
+                true => Response::empty(200),
+                false => turn.handler.respond(&request),
+            };
+            close |= response.closes_connection();
+            write(&response, &request, &mut self.output, turn.date, close);
+        }));
+        if answered.is_err() {
             // A handler that panics loses its request (500, and the connection closes), not
             // the worker.
-            false => panic::catch_unwind(AssertUnwindSafe(|| turn.handler.respond(&request)))
-                .unwrap_or_else(|_| Response::empty(500).closing()),
-        };
-        let close = client_close || response.closes_connection();
-        let head_only = request.method() == Method::Head;
-        let keep_alive_10 = request.http_version() < (1, 1) && !close;
-        response.write(&mut self.output, turn.date, head_only, keep_alive_10, close);
+            self.output.truncate(written);
+            close = true;
+            let response = Response::empty(500);
+            write(&response, &request, &mut self.output, turn.date, close);
+        }
         Step::Answered { used, close }
     }
 
@@ -405,4 +415,18 @@ impl Conn {
     pub fn is_done(&self) -> bool {
         matches!(self.phase, Phase::Done)
     }
+}
+
+/// Writes the answer to `request` into `out`: HEAD gets no body, and an HTTP/1.0 client that
+/// keeps its connection is told so.
+fn write(
+    response: &Response<'_>,
+    request: &Request<'_>,
+    out: &mut Vec<u8>,
+    date: &[u8],
+    close: bool,
+) {
+    let head_only = request.method() == Method::Head;
+    let keep_alive_10 = request.http_version() < (1, 1) && !close;
+    response.write(out, date, head_only, keep_alive_10, close);
 }

@@ -128,6 +128,7 @@ impl Worker {
         let mut ready = VecDeque::new();
         let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
         let mut scratch = vec![0u8; READ_CHUNK];
+        let mut fields = Vec::new();
         let mut date = Date::default();
         let mut next_tick = Instant::now() + TICK;
         while !close.load(Relaxed) {
@@ -166,6 +167,7 @@ impl Worker {
                 options,
                 handler,
                 scratch: &mut scratch,
+                fields: &mut fields,
                 date: date.text(),
                 now,
             };

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
+use std::ops::Range;
 
 use crate::common::{HTTPVersion, Method};
 use crate::request::Header;
@@ -25,13 +26,31 @@ pub(crate) struct Head<'a> {
     /// `OPTIONS *`: about the server itself, which the engine answers, not the handler.
     pub for_the_server: bool,
     pub version: HTTPVersion,
-    fields: [Header<'a>; MAX_HEADERS],
-    count: usize,
+    /// The request's host: the authority of an absolute-form target, else the `Host` field.
+    pub host: Option<&'a str>,
+    /// The head as it came, and where each of its fields is in it.
+    text: &'a [u8],
+    fields: &'a [Field],
+}
+
+/// Where one header field's name and value are in its head. A worker keeps one list of these
+/// for every head it parses, so that parsing allocates nothing and copies no field, however
+/// many fields a head may have.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Field {
+    name: Range<usize>,
+    value: Range<usize>,
 }
 
 impl<'a> Head<'a> {
-    pub fn headers(&self) -> &[Header<'a>] {
-        &self.fields[..self.count]
+    /// The header fields, in the order sent.
+    pub fn headers(&self) -> impl Iterator<Item = Header<'a>> + Clone + 'a {
+        let text = self.text;
+        self.fields.iter().map(move |field| Header {
+            // A field name is a token, so ASCII: `parse_header` checked it.
+            name: std::str::from_utf8(&text[field.name.clone()]).unwrap_or_default(),
+            value: &text[field.value.clone()],
+        })
     }
 }
 
@@ -144,37 +163,47 @@ impl HeadScanner {
     }
 }
 
-/// Parses a complete head (as `HeadScanner::end` found it) and checks its framing.
-pub(crate) fn parse(text: &[u8]) -> Result<Parsed<'_>, u16> {
+/// Parses a complete head (as `HeadScanner::end` found it) and checks its framing. `fields`
+/// is the list to note its fields in, emptied first.
+pub(crate) fn parse<'a>(text: &'a [u8], fields: &'a mut Vec<Field>) -> Result<Parsed<'a>, u16> {
     let mut lines = text
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .skip_while(|line| line.is_empty());
     let (method_str, target, version) = parse_request_line(lines.next().unwrap_or_default())?;
+    fields.clear();
+    for line in lines.take_while(|line| !line.is_empty()) {
+        if fields.len() == MAX_HEADERS {
+            return Err(431);
+        }
+        let header = parse_header(line)?;
+        fields.push(Field {
+            name: place_in(text, header.name.as_bytes()),
+            value: place_in(text, header.value),
+        });
+    }
     let mut head = Head {
         method: Method::from_token(method_str),
         method_str,
         target: Cow::Borrowed("*"),
         for_the_server: target == Target::Asterisk,
         version,
-        fields: [Header::default(); MAX_HEADERS],
-        count: 0,
+        host: None,
+        text,
+        fields,
     };
-    for line in lines.take_while(|line| !line.is_empty()) {
-        let slot = head.fields.get_mut(head.count).ok_or(431u16)?;
-        *slot = parse_header(line)?;
-        head.count += 1;
-    }
-    check_host(head.headers(), version)?;
+    head.host = check_host(head.headers(), version)?;
     head.target = match target {
         Target::Origin(path) | Target::Authority(path) => Cow::Borrowed(path),
         Target::Absolute { authority, path } => {
-            take_host_from_target(&mut head, authority)?;
+            // RFC 9112, section 3.2.2: the target's authority is the request's host, whatever
+            // the Host field said.
+            head.host = Some(authority);
             path
         }
         Target::Asterisk => Cow::Borrowed("*"),
     };
-    let framing = framing(&head)?;
+    let framing = framing(head.headers(), version)?;
     let expects_continue = expects_continue(head.headers())?;
     let has = |token: &str| {
         list_values(head.headers(), "Connection").any(|t| t.eq_ignore_ascii_case(token))
@@ -186,6 +215,12 @@ pub(crate) fn parse(text: &[u8]) -> Result<Parsed<'_>, u16> {
         expects_continue,
         close,
     })
+}
+
+/// Where `part`, a slice of `text`, lies in it.
+fn place_in(text: &[u8], part: &[u8]) -> Range<usize> {
+    let start = part.as_ptr() as usize - text.as_ptr() as usize;
+    start..start + part.len()
 }
 
 /// `method SP request-target SP HTTP-version` (RFC 9112, section 3). HTTP/1.x with a minor
@@ -259,40 +294,23 @@ fn parse_absolute_form(target: &str) -> Result<Target<'_>, u16> {
     Ok(Target::Absolute { authority, path })
 }
 
-/// The Host header (RFC 9112, section 3.2): one in HTTP/1.1, at most one before, and valid;
+/// The Host field (RFC 9112, section 3.2): one in HTTP/1.1, at most one before, and valid;
 /// else 400. Checked even when an absolute-form target will replace it, as Go does: a proxy in
 /// front of us might have read it.
-fn check_host(headers: &[Header<'_>], version: HTTPVersion) -> Result<(), u16> {
-    let mut hosts = headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("Host"));
+fn check_host<'a>(
+    headers: impl Iterator<Item = Header<'a>>,
+    version: HTTPVersion,
+) -> Result<Option<&'a str>, u16> {
+    let mut hosts = headers.filter(|h| h.name.eq_ignore_ascii_case("Host"));
     match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => Err(400),
         (None, _) if version >= (1, 1) => Err(400),
-        (Some(host), _) if !std::str::from_utf8(host.value).is_ok_and(is_host) => Err(400),
-        _ => Ok(()),
+        (None, _) => Ok(None),
+        (Some(host), _) => match std::str::from_utf8(host.value) {
+            Ok(host) if is_host(host) => Ok(Some(host)),
+            _ => Err(400),
+        },
     }
-}
-
-/// An absolute-form target's authority is the request's Host, whatever the Host header said
-/// (RFC 9112, section 3.2.2): the handler reads it where it always does.
-fn take_host_from_target<'a>(head: &mut Head<'a>, authority: &'a str) -> Result<(), u16> {
-    let host = Header {
-        name: "Host",
-        value: authority.as_bytes(),
-    };
-    let count = head.count;
-    match head.fields[..count]
-        .iter_mut()
-        .find(|h| h.name.eq_ignore_ascii_case("Host"))
-    {
-        Some(field) => *field = host,
-        None => {
-            *head.fields.get_mut(count).ok_or(431u16)? = host;
-            head.count += 1;
-        }
-    }
-    Ok(())
 }
 
 /// `uri-host [":" port]` (RFC 9110, section 7.2, in RFC 3986's grammar): a bracketed IPv6 (or
@@ -386,9 +404,11 @@ pub(crate) fn is_token(text: &str) -> bool {
 
 /// The values of every `name` header field, split at commas (values that are not text
 /// count as one empty value).
-fn list_values<'a>(headers: &'a [Header<'_>], name: &'static str) -> impl Iterator<Item = &'a str> {
+fn list_values<'a>(
+    headers: impl Iterator<Item = Header<'a>>,
+    name: &'static str,
+) -> impl Iterator<Item = &'a str> {
     headers
-        .iter()
         .filter(move |h| h.name.eq_ignore_ascii_case(name))
         .flat_map(|h| std::str::from_utf8(h.value).unwrap_or("").split(','))
         .map(str::trim)
@@ -397,15 +417,17 @@ fn list_values<'a>(headers: &'a [Header<'_>], name: &'static str) -> impl Iterat
 /// How the body is delimited, or why the request is refused (RFC 9112, sections 3.2 and 6).
 /// Anything a proxy in front of us might read differently is refused: that is how requests get
 /// smuggled past a proxy.
-fn framing(head: &Head<'_>) -> Result<Framing, u16> {
-    let headers = head.headers();
-    let mut lengths = list_values(headers, "Content-Length");
+fn framing<'a>(
+    headers: impl Iterator<Item = Header<'a>> + Clone,
+    version: HTTPVersion,
+) -> Result<Framing, u16> {
+    let mut lengths = list_values(headers.clone(), "Content-Length");
     if headers
-        .iter()
+        .clone()
         .any(|h| h.name.eq_ignore_ascii_case("Transfer-Encoding"))
     {
         // With a Content-Length too, or from an HTTP/1.0 client, the framing is ambiguous.
-        if lengths.next().is_some() || head.version < (1, 1) {
+        if lengths.next().is_some() || version < (1, 1) {
             return Err(400);
         }
         // The body's length is known only when chunked comes last, and only once.
@@ -437,12 +459,9 @@ fn framing(head: &Head<'_>) -> Result<Framing, u16> {
 }
 
 /// Whether the client waits for `100 Continue`; any other expectation gets 417.
-fn expects_continue(headers: &[Header<'_>]) -> Result<bool, u16> {
+fn expects_continue<'a>(headers: impl Iterator<Item = Header<'a>>) -> Result<bool, u16> {
     let mut expects = false;
-    for header in headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("Expect"))
-    {
+    for header in headers.filter(|h| h.name.eq_ignore_ascii_case("Expect")) {
         if !header.value.eq_ignore_ascii_case(b"100-continue") {
             return Err(417);
         }
@@ -510,24 +529,17 @@ pub(crate) fn dechunk(
 mod test {
     use super::*;
 
-    fn head(version: (u8, u8), headers: &[&'static str]) -> Head<'static> {
-        let mut head = Head {
-            method: Method::Get,
-            method_str: "GET",
-            target: Cow::Borrowed("/"),
-            for_the_server: false,
-            version: HTTPVersion(version.0, version.1),
-            fields: [Header::default(); MAX_HEADERS],
-            count: headers.len(),
-        };
-        for (slot, h) in head.fields.iter_mut().zip(headers) {
-            *slot = parse_header(h.as_bytes()).unwrap();
-        }
-        head
+    /// How a `GET /` with these header lines is framed, or the status it is refused with.
+    fn check(version: (u8, u8), headers: &[&str]) -> Result<Framing, u16> {
+        let (major, minor) = version;
+        let lines: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
+        let text = format!("GET / HTTP/{major}.{minor}\r\n{lines}\r\n");
+        parse(text.as_bytes(), &mut Vec::new()).map(|parsed| parsed.framing)
     }
 
-    fn check(head: &Head<'_>) -> Result<Framing, u16> {
-        check_host(head.headers(), head.version).and_then(|()| framing(head))
+    /// Parses `text` with a field list of its own.
+    fn parsed(text: &str) -> Result<Parsed<'_>, u16> {
+        parse(text.as_bytes(), Box::leak(Box::default())) // a test's few bytes, leaked
     }
 
     /// Where `HeadScanner` finds the end of `text`, fed in pieces of `step` bytes.
@@ -621,7 +633,7 @@ mod test {
             assert_eq!(at_once, in_pieces, "{text:?}");
             if let Ok(Some(end)) = in_pieces {
                 assert_eq!(scanner.end(&text, &options), Ok(Some(end)), "asked again");
-                let _ = parse(&text[..end]);
+                let _ = parse(&text[..end], &mut Vec::new());
             }
         }
     }
@@ -638,7 +650,7 @@ mod test {
         let long_headers = format!("GET / HTTP/1.1\r\nX: {}", "b".repeat(40));
         assert_eq!(end_of(&long_headers, 5, &options), Err(431));
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "X: 1\r\n".repeat(101));
-        assert_eq!(parse(many.as_bytes()).err(), Some(431));
+        assert_eq!(parsed(&many).err(), Some(431));
     }
 
     #[test]
@@ -691,14 +703,14 @@ mod test {
         let latin1 = parse_header(b"Referer: http://x/caf\xe9").unwrap();
         assert_eq!(latin1.value, b"http://x/caf\xe9");
         let text = b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: \xff\xfe\r\n\r\n";
-        let parsed = parse(text).unwrap();
+        let mut fields = Vec::new();
         let request = crate::Request {
-            head: parsed.head,
+            head: parse(text, &mut fields).unwrap().head,
             body: b"",
             remote_addr: None,
         };
         assert_eq!(request.header("user-agent"), None); // not text
-        assert_eq!(request.headers()[1].value, b"\xff\xfe");
+        assert_eq!(request.headers().nth(1).unwrap().value, b"\xff\xfe");
     }
 
     #[test]
@@ -789,7 +801,7 @@ mod test {
 
     #[test]
     fn exactly_one_valid_host_or_400() {
-        let status = |text: &'static str| parse(text.as_bytes()).err();
+        let status = |text: &'static str| parsed(text).err();
         assert_eq!(status("GET / HTTP/1.1\r\nHost: x:5000\r\n\r\n"), None);
         assert_eq!(status("GET / HTTP/1.1\r\nHost:\r\n\r\n"), None);
         assert_eq!(status("GET / HTTP/1.0\r\n\r\n"), None);
@@ -811,25 +823,24 @@ mod test {
     /// RFC 9112, section 3.2.2: the authority of an absolute-form target is the request's Host.
     #[test]
     fn absolute_form_takes_its_host_from_the_target() {
-        let hosts = |text: &'static str| {
-            let parsed = parse(text.as_bytes()).unwrap();
-            let hosts: Vec<String> = (parsed.head.headers().iter())
-                .filter(|h| h.name.eq_ignore_ascii_case("host"))
-                .map(|h| String::from_utf8_lossy(h.value).into_owned())
-                .collect();
-            (parsed.head.target.into_owned(), hosts)
+        let host = |text: &'static str| {
+            let head = parsed(text).unwrap().head;
+            (head.target.into_owned(), head.host)
         };
-        let expected = ("/number".to_string(), vec!["h:5000".to_string()]);
+        let expected = ("/number".to_string(), Some("h:5000"));
         assert_eq!(
-            hosts("GET http://h:5000/number HTTP/1.1\r\nHost: other\r\n\r\n"),
+            host("GET http://h:5000/number HTTP/1.1\r\nHost: other\r\n\r\n"),
             expected
         );
-        assert_eq!(hosts("GET http://h:5000/number HTTP/1.0\r\n\r\n"), expected);
+        assert_eq!(host("GET http://h:5000/number HTTP/1.0\r\n\r\n"), expected);
+        assert_eq!(
+            host("GET /number HTTP/1.1\r\nHost: h:5000\r\n\r\n"),
+            expected
+        );
     }
 
     #[test]
     fn options_asterisk_is_for_the_server() {
-        let parsed = |text: &'static str| parse(text.as_bytes());
         assert!(
             parsed("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
                 .unwrap()
@@ -847,23 +858,23 @@ mod test {
 
     #[test]
     fn framing_accepts_one_clear_length() {
-        assert_eq!(check(&head((1, 1), &["Host: x"])), Ok(Framing::None));
+        assert_eq!(check((1, 1), &["Host: x"]), Ok(Framing::None));
         assert_eq!(
-            check(&head((1, 1), &["Host: x", "Content-Length: 5"])),
+            check((1, 1), &["Host: x", "Content-Length: 5"]),
             Ok(Framing::Length(5))
         );
         assert_eq!(
-            check(&head(
+            check(
                 (1, 1),
                 &["Host: x", "Content-Length: 5", "content-length: 5"]
-            )),
+            ),
             Ok(Framing::Length(5))
         );
         assert_eq!(
-            check(&head((1, 1), &["Host: x", "Transfer-Encoding: chunked"])),
+            check((1, 1), &["Host: x", "Transfer-Encoding: chunked"]),
             Ok(Framing::Chunked)
         );
-        assert_eq!(check(&head((1, 0), &[])), Ok(Framing::None));
+        assert_eq!(check((1, 0), &[]), Ok(Framing::None));
     }
 
     #[test]
@@ -905,21 +916,21 @@ mod test {
                 501,
             ),
         ] {
-            assert_eq!(check(&head(version, headers)), Err(status), "{headers:?}");
+            assert_eq!(check(version, headers), Err(status), "{headers:?}");
         }
     }
 
     #[test]
     fn only_100_continue_is_expected() {
-        let headers = |h: &'static str| vec![parse_header(h.as_bytes()).unwrap()];
-        assert_eq!(expects_continue(&headers("Expect: 100-Continue")), Ok(true));
-        assert_eq!(expects_continue(&headers("Expect: teapot")), Err(417));
-        assert_eq!(expects_continue(&[]), Ok(false));
+        let headers = |h: &'static str| std::iter::once(parse_header(h.as_bytes()).unwrap());
+        assert_eq!(expects_continue(headers("Expect: 100-Continue")), Ok(true));
+        assert_eq!(expects_continue(headers("Expect: teapot")), Err(417));
+        assert_eq!(expects_continue(std::iter::empty()), Ok(false));
     }
 
     #[test]
     fn connection_options_decide_the_close() {
-        let parsed = |text: &'static str| parse(text.as_bytes()).unwrap();
+        let parsed = |text: &'static str| parsed(text).unwrap();
         assert!(!parsed("GET / HTTP/1.1\r\nHost: x\r\n\r\n").close);
         assert!(parsed("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").close);
         assert!(parsed("GET / HTTP/1.0\r\n\r\n").close);

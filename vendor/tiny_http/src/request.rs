@@ -44,16 +44,18 @@ impl<'a> Request<'a> {
     }
 
     /// Every header field, in the order sent.
-    pub fn headers(&self) -> &[Header<'a>] {
+    pub fn headers(&self) -> impl Iterator<Item = Header<'a>> + Clone + 'a {
         self.head.headers()
     }
 
-    /// The value of the first field called `name` (case-insensitive), if it is text.
+    /// The value of the first field called `name` (case-insensitive), if it is text. `Host`
+    /// gives the request's host: from an absolute-form target (`GET http://host/path`) that is
+    /// the target's authority, whatever the field said (RFC 9112, section 3.2.2).
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        let field = self
-            .headers()
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))?;
+        if name.eq_ignore_ascii_case("Host") {
+            return self.head.host;
+        }
+        let field = self.headers().find(|h| h.name.eq_ignore_ascii_case(name))?;
         std::str::from_utf8(field.value).ok()
     }
 

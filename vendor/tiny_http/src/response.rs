@@ -8,7 +8,7 @@ use std::fmt::{self, Write as _};
 use crate::StatusCode;
 
 /// Header fields a response holds without allocating; more spill onto the heap.
-const INLINE_HEADERS: usize = 6;
+const INLINE_HEADERS: usize = 5;
 /// Bodies up to this size, made with `from_fmt`, are kept in the response itself.
 const INLINE_BODY: usize = 64;
 
@@ -77,8 +77,12 @@ impl<'a> Response<'a> {
     }
 
     pub fn with_status_code(mut self, status: impl Into<StatusCode>) -> Response<'a> {
-        self.status = status.into();
+        self.set_status_code(status);
         self
+    }
+
+    pub fn set_status_code(&mut self, status: impl Into<StatusCode>) {
+        self.status = status.into();
     }
 
     /// Adds a header field (see the rules above).
@@ -161,14 +165,14 @@ impl<'a> Response<'a> {
         out.extend_from_slice(b"HTTP/1.1 ");
         write_number(out, code as usize);
         out.push(b' ');
-        out.extend_from_slice(self.status.default_reason_phrase().as_bytes());
+        put(out, self.status.default_reason_phrase().as_bytes());
         out.extend_from_slice(b"\r\nDate: ");
-        out.extend_from_slice(date);
+        put(out, date);
         out.extend_from_slice(b"\r\n");
         for (name, value) in self.headers() {
-            out.extend_from_slice(name.as_bytes());
+            put(out, name.as_bytes());
             out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
+            put(out, value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         // RFC 9110, section 8.6: no Content-Length on 1xx and 204; every other response has one,
@@ -186,8 +190,28 @@ impl<'a> Response<'a> {
         }
         out.extend_from_slice(b"\r\n");
         if !(head_only || no_body) {
-            out.extend_from_slice(self.body());
+            put(out, self.body());
         }
+    }
+}
+
+/// Appends a piece of an answer to `out`. An answer is a dozen short pieces, and a copy whose
+/// length the compiler does not know is a call to the C library's `memcpy`. The static musl
+/// build's `memcpy` costs more than such a copy: it moves a piece's first and last bytes one
+/// at a time and starts a string instruction for the rest (in `perf`, 6.5 % of the producer's
+/// time, where glibc's took 1.8 %). A copy of fixed length is done in registers, so a short
+/// piece goes in 8-byte words and its last bytes one by one.
+fn put(out: &mut Vec<u8>, piece: &[u8]) {
+    if piece.len() > 64 {
+        out.extend_from_slice(piece); // there `memcpy` is the fast way
+        return;
+    }
+    let (words, tail) = piece.as_chunks::<8>();
+    for word in words {
+        out.extend_from_slice(word);
+    }
+    for &byte in tail {
+        out.push(byte);
     }
 }
 
@@ -208,7 +232,7 @@ fn write_number(out: &mut Vec<u8>, mut n: usize) {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    put(out, &digits[at..]);
 }
 
 /// A fixed buffer that `write!` fills; too small a buffer is an error.
@@ -216,12 +240,11 @@ struct Inline([u8; INLINE_BODY], usize);
 
 impl fmt::Write for Inline {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.1 + s.len();
-        self.0
-            .get_mut(self.1..end)
-            .ok_or(fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.1 = end;
+        // A byte at a time, for the reason in `put`.
+        for &byte in s.as_bytes() {
+            *self.0.get_mut(self.1).ok_or(fmt::Error)? = byte;
+            self.1 += 1;
+        }
         Ok(())
     }
 }
