@@ -537,7 +537,7 @@ impl Handler for App {
             response.add_header("Vary", "Accept"); // the page or the text, by Accept
         }
         if draining || asks_to_close(request.url()) {
-            response.add_header("Connection", "close");
+            response.close_after();
         }
         self.metrics.request(route, status, started.elapsed());
         response

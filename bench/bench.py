@@ -113,16 +113,15 @@ class Sampler:
     the peaks."""
 
     def __init__(self, pid):
-        self.pid, self.rss, self.threads, self.running = pid, 0, 0, True
+        self.pids, self.rss, self.threads, self.running = family(pid), 0, 0, True
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
     def run(self):
-        pids = family(self.pid)
         while self.running:
             try:
-                self.rss = max(self.rss, sum(status(p, "VmRSS") for p in pids))
-                self.threads = max(self.threads, sum(status(p, "Threads") for p in pids))
+                self.rss = max(self.rss, sum(status(p, "VmRSS") for p in self.pids))
+                self.threads = max(self.threads, sum(status(p, "Threads") for p in self.pids))
             except OSError:
                 return
             time.sleep(0.05)
@@ -396,13 +395,12 @@ def main():
                 for server in (s for s in servers if round == 0 or s.name != "Flask"):
                     settle(servers)
                     sampler = Sampler(server.process.pid)
-                    pids = family(server.process.pid)
-                    cpu = cpu_seconds(pids)
+                    cpu = cpu_seconds(sampler.pids)
                     result = wrk(server.url, connections)
                     result["peak_rss"] = sampler.stop().rss
                     # The server's own CPU time (user and kernel) per answer: what it costs,
                     # apart from the load generator that shares the cores with it.
-                    result["cpu_per_request"] = (cpu_seconds(pids) - cpu) / max(result["requests"], 1)
+                    result["cpu_per_request"] = (cpu_seconds(sampler.pids) - cpu) / max(result["requests"], 1)
                     best = table.get((server.name, connections))
                     if best is None or result["rps"] > best["rps"]:
                         table[(server.name, connections)] = result

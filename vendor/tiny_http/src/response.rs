@@ -16,7 +16,7 @@ const INLINE_BODY: usize = 64;
 ///
 /// The engine writes `Date`, `Content-Length` and `Connection` itself: fields of those names
 /// are ignored, except `Connection: close`, which closes the connection after this response
-/// (as `Response::closing` does). A field whose name is not a token, or whose value holds a
+/// (as `Response::close_after` does). A field whose name is not a token, or whose value holds a
 /// control character (CR, LF, NUL...), is left out, so a response can never inject a field.
 pub struct Response<'a> {
     status: StatusCode,
@@ -121,9 +121,8 @@ impl<'a> Response<'a> {
     }
 
     /// Closes the connection after this response, saying `Connection: close`.
-    pub fn closing(mut self) -> Response<'a> {
+    pub fn close_after(&mut self) {
         self.close = true;
-        self
     }
 
     pub fn status_code(&self) -> StatusCode {
