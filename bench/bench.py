@@ -4,7 +4,7 @@ nginx (the ceiling), and the tutorial's Flask producer.
 
 Everything runs on loopback, side by side in one run, and is reported as ratios where the
 machine's noise matters: each cell is the best of ROUNDS runs, the servers taking turns (the
-musl and glibc builds of ours, level within that noise, are compared run by run). Writes
+musl and glibc builds of ours, closer than that noise, are compared run by run). Writes
 a Markdown table to stdout and bench/results.md, and a chart to bench/chart.svg (matplotlib).
 Every target gets a PASS or FAIL line.
 """
@@ -525,10 +525,10 @@ def main():
         check(r["ours"] >= 40 * r["Flask"], f"c={connections}: ours ≥ 40× Flask ({r['ours'] / max(r['Flask'], 1):.0f}×)")
         errors = nerr(table[("ours", connections)]["errors"])
         check(errors == 0, f"c={connections}: ours {errors} errors (want 0)")
-    # The glibc build is the same code: only the C library differs, and the two are level within
-    # this machine's noise. "No slower" is a sign test over the paired runs: the musl build fails
-    # it when it lost so many pairs that two equal builds would do so less than 2.5 % of the time.
-    # Each concurrency's losses are shown too: too few pairs to test alone, they show a pattern.
+    # The glibc build is the same code: only the C library differs, and the two are closer than
+    # one run's noise. "No slower" is a sign test over the paired runs: the musl build fails it
+    # when it lost so many pairs that two equal builds would do so less than 2.5 % of the time.
+    # Each concurrency's losses are shown too: too few to test in one run, they add up over runs.
     ratios = [ratio for _, ratio in pairs]
     lost, allowed = sum(r < 1 for r in ratios), sign_test_limit(len(ratios))
     each = ", ".join(f"c={c}: {sum(r < 1 for k, r in pairs if k == c)}" for c in CONCURRENCY)
