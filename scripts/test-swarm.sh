@@ -80,17 +80,31 @@ stack_make swarm-scale N=3 >/dev/null || fail "make swarm-scale N=3"
 [ "$(running)" = 3/3 ] || fail "after scaling: $(running)"
 pass "scaled to $(running) producer replicas"
 
-victim=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer" | sed -n 1p)
-docker kill "$victim" >/dev/null
-before=$(received)
+# replaced SERVICE REPLICAS VICTIM: the service runs all its replicas again, and VICTIM is not one.
 replaced() {
   local ids
-  ids=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_producer") &&
-    [ "$(running)" = 3/3 ] && ! grep -q "^$victim" <<<"$ids"
+  ids=$(docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_$1") &&
+    [ "$(docker service ls --filter "name=${stack}_$1" --format '{{.Replicas}}')" = "$2" ] &&
+    ! grep -q "^$3" <<<"$ids"
 }
-wait_until 60 "Swarm replaces the killed replica" replaced
+first_container() { docker ps -q --filter "label=com.docker.swarm.service.name=${stack}_$1" | sed -n 1p; }
+victim=$(first_container producer)
+docker kill "$victim" >/dev/null
+before=$(received)
+wait_until 60 "Swarm replaces the killed replica" replaced producer 3/3 "$victim"
 wait_until 30 "the consumer goes on receiving numbers" at_least $((before + 1)) received
 pass "killed a producer container; Swarm replaced it and the consumer goes on receiving"
+
+# A clean exit must be replaced too. Swarm stops an unhealthy container with SIGTERM, both
+# programs then exit 0, and `restart_policy: on-failure` would leave that slot empty for good.
+for service in producer:3/3 consumer:1/1; do
+  victim=$(first_container "${service%:*}")
+  docker stop "$victim" >/dev/null
+  exit_code=$(docker inspect --format '{{.State.ExitCode}}' "$victim")
+  [ "$exit_code" = 0 ] || fail "the stopped ${service%:*} exited $exit_code, not 0"
+  wait_until 60 "Swarm replaces the ${service%:*} that exited 0" replaced "${service%:*}" "${service#*:}" "$victim"
+done
+pass "a producer and a consumer that exit 0 (as after SIGTERM, or a failed health check) are replaced"
 
 poll_through_update "$stack" swarm1 swarm2 "rolling update to swarm2 completed"
 

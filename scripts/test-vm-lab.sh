@@ -26,6 +26,13 @@ cleanup() {
     docker stack services "$stack" --format '{{.Name}} {{.Replicas}}' >&2 || true
     docker service ps "${stack}_producer" "${stack}_consumer" --no-trunc \
       --format '{{.Name}} {{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}' >&2 || true
+    # Why each ended container stopped: its exit code and its last health checks.
+    for node in $(seq "$nodes"); do
+      for id in $(vm_docker "$node" ps -aq --filter status=exited --filter "label=com.docker.stack.namespace=$stack" 2>/dev/null); do
+        vm_docker "$node" inspect --format "$(vm_name "$node") {{.Name}} exit={{.State.ExitCode}} oom={{.State.OOMKilled}}{{with .State.Health}} health={{.Status}}:{{range .Log}} [{{.ExitCode}} {{.Output}}]{{end}}{{end}}" "$id" >&2 || true
+      done
+    done
+    docker service inspect --format '{{.Spec.Name}} update: {{json .UpdateStatus}}' "${stack}_producer" >&2 || true
   fi
   unset DOCKER_HOST
   scripts/vm-lab-down.sh >/dev/null || echo "FAIL: make vm-lab-down" >&2
