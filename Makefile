@@ -193,5 +193,5 @@ test-vm-lab: ## End-to-end test on the VM lab: arm nodes, registry, routing mesh
 
 ##@ Benchmarks
 .PHONY: bench
-bench: ## Measure ours against Go net/http, nginx and Flask (about 7 min): bench/results.md, bench/chart.svg
+bench: ## Measure ours against Go net/http, nginx and Flask (about 10 min): bench/results.md, bench/chart.svg
 	scripts/bench.sh

@@ -2,7 +2,7 @@
 # `make bench`: builds the binaries that ship (static musl, every platform for the size table)
 # and the glibc build of the producer,
 # then measures ours against Go's net/http, nginx and Flask on loopback (bench/bench.py, about
-# 7 minutes). `make deps WHAT=bench` installs what it needs.
+# 10 minutes). `make deps WHAT=bench` installs what it needs.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 for tool in wrk hey nginx go; do
