@@ -298,7 +298,10 @@ impl Round<'_> {
         }
         match self.docker.scale(service, target) {
             Ok(()) => {
-                memory.scaled(self.now, current, target, policy);
+                // As HPA: a change counts from when Docker took it, not from the round's start,
+                // so that two changes are a whole period apart however long the round's
+                // queries and this update took.
+                memory.scaled(Instant::now(), current, target, policy);
                 done(outcome, change, target)
             }
             Err(error) => {

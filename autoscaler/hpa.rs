@@ -660,6 +660,25 @@ mod tests {
     }
 
     #[test]
+    fn a_change_counts_from_when_docker_took_it() {
+        // `1 pod per 10s` and a round every 5 s: the round at 0 s scales, and Docker takes the
+        // change 0.2 s later. The round at 10 s is then within the period (9.8 s after the
+        // change), as in HPA, which counts from its update; the one at 15 s may go on.
+        let mut p = policy(1, 10);
+        p.up = rules("1 pod per 10s", Select::Max, 0);
+        let (at, mut memory) = (seconds_from_now(), Memory::default());
+        assert_eq!(memory.decide(at(0), 1, 4, &p).replicas, 2);
+        memory.scaled(at(0) + Duration::from_millis(200), 1, 2, &p);
+        assert_eq!(memory.decide(at(5), 2, 4, &p).replicas, 2);
+        assert_eq!(
+            memory.decide(at(10), 2, 4, &p).replicas,
+            2,
+            "9.8 s after the change"
+        );
+        assert_eq!(memory.decide(at(15), 2, 4, &p).replicas, 3);
+    }
+
+    #[test]
     fn the_docs_scale_down_example_removes_the_larger_of_4_pods_and_10_percent() {
         // kubernetes.io, "Scaling policies": Pods 4 and Percent 10 per 60 s, select Max. From 80
         // to 10: 8 go first; at 72, 10 % is 7.2, rounded up to 8; below 40, 4 at a time.
