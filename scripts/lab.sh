@@ -22,7 +22,7 @@ fi
 # On cgroup v1 each node also has a cgroup in the cpuacct and memory hierarchies, so that what a
 # node spends can be read (lab_node_usage); on v2 the one cgroup holds every controller.
 LAB_CGROUPS=("$LAB_CGROUP")
-[ -e /sys/fs/cgroup/cgroup.controllers ] || LAB_CGROUPS+=(/sys/fs/cgroup/cpuacct/$LAB /sys/fs/cgroup/memory/$LAB)
+[ -e /sys/fs/cgroup/cgroup.controllers ] || LAB_CGROUPS+=("/sys/fs/cgroup/cpuacct/$LAB" "/sys/fs/cgroup/memory/$LAB")
 
 lab_ns()   { echo "$LAB-$1"; }
 lab_ip()   { echo "$LAB_SUBNET.1$1"; }
