@@ -33,7 +33,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust test-conformance test-page
-test: lint test-rust test-page test-cross test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-page test-cross test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck, and no early-exit pipelines
@@ -159,6 +159,26 @@ swarm-lab-kill: ## Pull the plug on lab node NODE (NODE=3): its daemon and conta
 
 test-swarm-lab: ## End-to-end test on the lab: spread, cross-host traffic, update, drain, node loss
 	scripts/test-swarm-lab.sh
+
+##@ Day 03: TOSCA (the whole system in tosca/service.yaml, deployed by xOpera over SSH; tosca/README.md)
+# INPUTS picks the fog nodes and settings: tosca/inputs-local.yaml (this machine alone, the
+# default) or tosca/inputs-lab.yaml (the lab of make tosca-lab-up), or a file of your own for Pis.
+INPUTS ?= tosca/inputs-local.yaml
+.PHONY: tosca-validate tosca-deploy tosca-undeploy tosca-lab-up test-tosca
+tosca-validate: ## Check the service template and INPUTS (types, requirements, property constraints)
+	scripts/tosca.sh validate $(INPUTS)
+
+tosca-deploy: ## Form the swarm and deploy the stack as tosca/service.yaml says, on the nodes in INPUTS; again: only changes
+	scripts/tosca.sh deploy $(INPUTS)
+
+tosca-undeploy: ## Remove the stack, the nodes leave the swarm: nothing of the deployment is left
+	scripts/tosca.sh undeploy $(INPUTS)
+
+tosca-lab-up: images ## The lab's 3 hosts with no swarm, each with an sshd (root, by key), for INPUTS=tosca/inputs-lab.yaml
+	LAB_SSH=1 scripts/swarm-lab-up.sh
+
+test-tosca: ## End-to-end test on 3 fresh lab hosts: validate, deploy, redeploy (no-op), one change, undeploy, bad inputs
+	scripts/test-tosca.sh
 
 ##@ Autoscaling on request rate (Day 2): Prometheus and the autoscaler on the lab
 .PHONY: test-autoscale autoscale-demo

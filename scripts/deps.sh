@@ -9,6 +9,7 @@ case "$what" in
   test)
     packages=(
       curl file iproute2 procps python3   # the end-to-end scripts; ip netns for the swarm lab
+      python3-venv time                 # the venv of opera (make test-tosca); /usr/bin/time measures it
       prometheus                        # promtool checks /metrics; make test-autoscale runs it
       hey                               # the load generator of make test-autoscale
       qemu-user                         # runs the arm64, armv7 and armv6 binaries
@@ -56,6 +57,10 @@ say "installing: ${packages[*]}"
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends \
   --allow-downgrades "${packages[@]}" >/dev/null
 if [ "$what" = test ]; then
+  # Day 03's orchestrator, in a venv of its own with every package pinned (tosca/README.md).
+  venv=$(dirname "$0")/../.venv-tosca
+  [ -x "$venv/bin/opera" ] || /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$(dirname "$0")/../tosca/requirements.txt"
   command -v rustup >/dev/null || fail "rustup is missing: install it first (https://rustup.rs)"
   rustup component add rustfmt clippy
 fi

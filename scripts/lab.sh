@@ -7,7 +7,7 @@
 # in the cgroup $LAB_CGROUP/node-N together with everything it starts. The nodes' eth0s meet on a
 # bridge inside namespace fogdeft-lab-switch, which this host joins as $LAB_SUBNET.1.
 # shellcheck disable=SC2034 # these settings are read by the scripts that source this file
-LAB=fogdeft-lab
+LAB=${LAB:-fogdeft-lab}                      # another name (<= 12 letters) runs a second lab
 LAB_NODES=3
 LAB_SUBNET=${LAB_SUBNET:-172.31.254}        # a /24 that nothing else on this host uses
 LAB_RUN=/run/$LAB                            # sockets, pid files, exec roots, logs
@@ -18,6 +18,11 @@ if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
 else
   LAB_CGROUP=/sys/fs/cgroup/pids/$LAB        # cgroup v1: the pids hierarchy sees every process
 fi
+
+# On cgroup v1 each node also has a cgroup in the cpuacct and memory hierarchies, so that what a
+# node spends can be read (lab_node_usage); on v2 the one cgroup holds every controller.
+LAB_CGROUPS=("$LAB_CGROUP")
+[ -e /sys/fs/cgroup/cgroup.controllers ] || LAB_CGROUPS+=("/sys/fs/cgroup/cpuacct/$LAB" "/sys/fs/cgroup/memory/$LAB")
 
 lab_ns()   { echo "$LAB-$1"; }
 lab_ip()   { echo "$LAB_SUBNET.1$1"; }
@@ -33,6 +38,29 @@ lab_missing() {
   done
   ip netns list >/dev/null 2>&1 || { echo "'ip netns'"; return; }
   [ -d "$(dirname "$LAB_CGROUP")" ] || echo "a cgroup hierarchy at $(dirname "$LAB_CGROUP")"
+}
+
+# lab_cgroup_dirs N PART: node N's cgroup PART (daemon, sshd) in every hierarchy, one per line;
+# made if missing. A process joins them all: `for dir in ...; do echo PID >"$dir/cgroup.procs"`.
+lab_cgroup_dirs() {
+  local root
+  for root in "${LAB_CGROUPS[@]}"; do mkdir -p "$root/node-$1/$2" && echo "$root/node-$1/$2"; done
+}
+# lab_node_usage N: "CPU_NS MEMORY_BYTES PEAK_BYTES" of node N, all its processes and containers
+# together (cgroup v1: cpuacct.usage and memory.*usage_in_bytes; v2: cpu.stat, memory.current
+# and memory.peak). lab_node_usage_reset N starts a new peak.
+lab_node_usage() {
+  local dir
+  if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    dir=$LAB_CGROUP/node-$1
+    echo "$(($(awk '$1 == "usage_usec" {print $2}' "$dir/cpu.stat") * 1000)) $(cat "$dir/memory.current") $(cat "$dir/memory.peak" 2>/dev/null || cat "$dir/memory.current")"
+  else
+    dir=/sys/fs/cgroup/memory/$LAB/node-$1
+    echo "$(cat "/sys/fs/cgroup/cpuacct/$LAB/node-$1/cpuacct.usage") $(cat "$dir/memory.usage_in_bytes") $(cat "$dir/memory.max_usage_in_bytes")"
+  fi
+}
+lab_node_usage_reset() {
+  [ -e /sys/fs/cgroup/cgroup.controllers ] || echo 0 >"/sys/fs/cgroup/memory/$LAB/node-$1/memory.max_usage_in_bytes"
 }
 
 # Every process of node N: the daemons and the containers they run.

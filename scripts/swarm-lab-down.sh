@@ -18,6 +18,7 @@ done
 switch_down "$LAB"
 # Made by swarm-lab-up.sh only if it was missing (the nodes mount a tmpfs on it).
 [ ! -e "$LAB_RUN/made-run-containerd" ] || rmdir /run/containerd 2>/dev/null || true
+[ ! -e "$LAB_RUN/made-run-sshd" ] || rmdir /run/sshd 2>/dev/null || true   # by lab-sshd.sh
 rm -rf "$LAB_RUN" "$LAB_DATA"
 
 mapfile -t left < <(network_left "$LAB")

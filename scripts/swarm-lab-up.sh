@@ -2,6 +2,8 @@
 # `make swarm-lab-up`: three Docker hosts on this machine, each with its own address and hostname,
 # joined into one swarm (node 1 manages, nodes 2 and 3 work), with this machine's images loaded
 # into each. A rehearsal of the Pi cluster; see the README's "Swarm lab" section.
+# With LAB_SSH=1 the hosts form no swarm; instead each runs an sshd on its own address, port 22,
+# that lets root in with the key $LAB_RUN/ssh/id (as a Pi lets Ansible in; see tosca/README.md).
 # Usage: scripts/swarm-lab-up.sh [IMAGE...]   (default: REGISTRY/producer:TAG REGISTRY/consumer:TAG)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lab.sh"
@@ -45,7 +47,7 @@ if [ ! -e /run/containerd ]; then
 fi
 for node in $(seq "$LAB_NODES"); do
   run=$LAB_RUN/node-$node
-  mkdir -p "$run" "$LAB_DATA/node-$node" "$LAB_CGROUP/node-$node/daemon"
+  mkdir -p "$run" "$LAB_DATA/node-$node"
   echo '{}' >"$run/daemon.json"
   # No DNS server: a node's vain attempts to pull from Docker Hub fail at once, not after 10 s.
   echo 'nameserver 127.0.0.1' >"$run/resolv.conf"
@@ -55,9 +57,10 @@ for node in $(seq "$LAB_NODES"); do
   # shellcheck disable=SC2016 # the inner shell expands $$ and its arguments
   setsid nsenter --net="/run/netns/$(lab_ns "$node")" \
     unshare --uts --mount --propagation slave \
-    sh -c 'echo $$ >"$1/cgroup.procs" && hostname "$2" && mount -t tmpfs lab /run/containerd &&
+    sh -c 'for dir in $1; do echo $$ >"$dir/cgroup.procs"; done && hostname "$2" &&
+      mount -t tmpfs lab /run/containerd &&
       mount --bind "$3/resolv.conf" /etc/resolv.conf && shift 3 && exec "$@"' sh \
-    "$LAB_CGROUP/node-$node/daemon" "$(lab_ns "$node")" "$run" \
+    "$(lab_cgroup_dirs "$node" daemon)" "$(lab_ns "$node")" "$run" \
     dockerd --host "$(lab_host "$node")" --data-root "$LAB_DATA/node-$node" \
     --exec-root "$run/exec" --pidfile "$run/docker.pid" --config-file "$run/daemon.json" \
     --storage-driver vfs --cgroup-parent "/$LAB/node-$node/containers" \
@@ -73,6 +76,11 @@ for node in $(seq "$LAB_NODES"); do
   docker save "${images[@]}" | lab_docker "$node" load >/dev/null
 done
 say "images loaded into every node: ${images[*]}"
+
+if [ "${LAB_SSH:-0}" = 1 ]; then
+  "$LAB_SCRIPTS/lab-sshd.sh"
+  exit 0
+fi
 
 # The swarm. A short heartbeat lets the manager notice a lost node within seconds.
 form_swarm "$LAB_NODES" lab_docker lab_ip 60 --dispatcher-heartbeat 2s
