@@ -33,7 +33,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust test-conformance test-page
-test: lint test-rust test-page test-cross test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-page test-cross test-cross-suites test-32bit test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck, and no early-exit pipelines
@@ -42,8 +42,8 @@ lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck, and no e
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace
 
-test-conformance: ## Only the RFC 9112 comparison with Go and nginx, and its table (test-rust runs it too)
-	cargo test --release --locked --test conformance
+test-conformance: ## Only the RFC 9112 comparisons with Go and nginx, and their tables (test-rust runs them too)
+	cargo test --release --locked --test conformance --test framing
 
 SCREENSHOT ?=
 test-page: build ## The live page at / in headless Chromium, 3 producers behind a round-robin front (SCREENSHOT=file.png saves it)
@@ -78,12 +78,18 @@ test-memory-check: ## compose-up, swarm-init and swarm-deploy warn on an engine 
 	scripts/test-memory-check.sh
 
 ##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images
-.PHONY: cross test-cross images-multiarch test-multiarch
+.PHONY: cross test-cross test-cross-suites test-32bit images-multiarch test-multiarch
 cross: ## Static binaries for amd64, arm64, armv7 and armv6 (Pi Zero, Pi 1) in dist/, with dist/SHA256SUMS
 	scripts/cross.sh
 
 test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm ones under QEMU (armv6 on an ARM1176)
 	scripts/test-cross.sh
+
+test-cross-suites: ## The hostile, conformance and framing suites against each dist/ producer (arm ones under QEMU)
+	scripts/test-cross-suites.sh
+
+test-32bit: ## Our tiny_http's unit tests and tests/ built for armv7 (a 32-bit usize), run under qemu-arm
+	scripts/test-32bit.sh
 
 images-multiarch: ## Push one amd64+arm64+armv7+armv6 tag per program: REGISTRY=registry/namespace TAG=tag
 	scripts/images-multiarch.sh $(REGISTRY) $(TAG)

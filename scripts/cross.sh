@@ -12,9 +12,6 @@
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
-ARMV7_TOOLCHAIN=1.93.0
-ARMV6_TOOLCHAIN=1.90.0
-
 build() {
   local platform=$1 target toolchain=""
   case "$platform" in
@@ -24,21 +21,13 @@ build() {
     linux-arm-v6) target=arm-unknown-linux-musleabihf toolchain=$ARMV6_TOOLCHAIN ;;
     *) fail "unknown platform '$platform' (expected ${PLATFORMS[*]})" ;;
   esac
-  # A fresh machine has only the host target: add what is missing, once.
-  local rustup_plus=() installed
-  if [ -n "$toolchain" ]; then
-    rustup_plus=("+$toolchain")
-    installed=$(rustup toolchain list)
-    grep -q "^$toolchain-" <<<"$installed" ||
-      rustup toolchain install "$toolchain" --profile minimal --no-self-update
-  fi
-  installed=$(rustup "${rustup_plus[@]}" target list --installed)
-  grep -qx "$target" <<<"$installed" || rustup "${rustup_plus[@]}" target add "$target"
+  rust_target "$target" "$toolchain"
+  local rustup_plus=()
+  [ -z "$toolchain" ] || rustup_plus=("+$toolchain")
 
   say "building $platform ($target${toolchain:+, Rust $toolchain})"
-  local linker_var
-  linker_var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$target")_LINKER"
-  env "$linker_var=rust-lld" cargo "${rustup_plus[@]}" build --release --locked --target "$target"
+  env "$(cargo_target_var "$target" LINKER)=rust-lld" \
+    cargo "${rustup_plus[@]}" build --release --locked --target "$target"
   mkdir -p "dist/$platform"
   for program in "${PROGRAMS[@]}"; do cp "target/$target/release/$program" "dist/$platform/"; done
 }

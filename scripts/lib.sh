@@ -289,3 +289,28 @@ poll_through_update() {
   poller_remove
   pass "$what with 0 failed requests out of $ok"
 }
+
+# The Rust toolchains of the two 32-bit arm musl targets, whose std some releases lack
+# (scripts/cross.sh says which); the other targets use the default toolchain.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+ARMV7_TOOLCHAIN=1.93.0
+# shellcheck disable=SC2034
+ARMV6_TOOLCHAIN=1.90.0
+
+# rust_target TARGET [TOOLCHAIN]: installs TOOLCHAIN (default: the default one) and its std for
+# TARGET, if missing. A fresh machine has only the host target.
+rust_target() {
+  local target=$1 toolchain=${2:-} rustup_plus=() installed
+  if [ -n "$toolchain" ]; then
+    rustup_plus=("+$toolchain")
+    installed=$(rustup toolchain list)
+    grep -q "^$toolchain-" <<<"$installed" ||
+      rustup toolchain install "$toolchain" --profile minimal --no-self-update
+  fi
+  installed=$(rustup "${rustup_plus[@]}" target list --installed)
+  grep -qx "$target" <<<"$installed" || rustup "${rustup_plus[@]}" target add "$target"
+}
+
+# cargo_target_var TARGET NAME: the name of cargo's setting NAME (LINKER, RUNNER) for TARGET,
+# as an environment variable: CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER.
+cargo_target_var() { echo "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$1")_$2"; }

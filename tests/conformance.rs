@@ -10,21 +10,12 @@
 
 mod support;
 
-use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::thread;
-use std::time::{Duration, Instant};
-
+use support::peers::*;
 use support::*;
 
 const CORPUS: &str = include_str!("conformance/requests.txt");
-const README: &str = include_str!("../README.md");
-/// The README section whose table lists where ours differs from both peers.
-const README_SECTION: &str = "### RFC 9112, checked against Go and nginx";
-/// How long a server gets to answer a request and close; each answers in milliseconds.
-const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+/// The header of the README's table of deliberate differences, in `README_SECTION`.
+const README_TABLE: &str = "| Request (`tests/conformance/requests.txt`) |";
 
 /// One request of the corpus.
 struct Case {
@@ -96,153 +87,14 @@ fn repetition(text: &str) -> Option<(&str, (usize, &str))> {
     Some((repeated, (count.parse().ok()?, after)))
 }
 
-/// What a server answered to `bytes`: the status of each response, in order, as `200+404`;
-/// `none` if it closed without a word, `raw` if it answered without a status line, and a final
-/// `+open` if it had not closed within `ANSWER_WITHIN`.
-fn answer(address: SocketAddr, bytes: &[u8]) -> String {
-    let Ok(mut stream) = TcpStream::connect_timeout(&address, Duration::from_secs(5)) else {
-        return "refused".into();
-    };
-    // A server that answers early and closes may refuse the rest: fine, its answer counts.
-    let _ = stream.write_all(bytes);
-    // The client is done: an incomplete request ends here rather than at a server's timeout.
-    let _ = stream.shutdown(Shutdown::Write);
-    let (received, closed) = read_until_closed(&mut stream, ANSWER_WITHIN);
-    let codes: Vec<String> = statuses(&received).iter().map(u16::to_string).collect();
-    let mut said = match (codes.is_empty(), received.is_empty()) {
-        (false, _) => codes.join("+"),
-        (true, true) => "none".to_string(),
-        (true, false) => "raw".to_string(),
-    };
-    if !closed {
-        said.push_str("+open");
-    }
-    said
-}
-
-/// A peer server, running until dropped.
-struct Peer {
-    name: &'static str,
-    address: SocketAddr,
-    _process: Running,
-}
-
-/// A directory of this test's own under cargo's target directory, empty.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("conformance")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Go's net/http, built from `bench/go_producer.go`. `Err`: why it cannot run.
-fn go_peer() -> Result<Peer, &'static str> {
-    let dir = scratch("go");
-    let binary = dir.join("go_producer");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/go_producer.go");
-    // A build cache of our own, kept between runs: CI may have no HOME.
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("go-build-cache");
-    let built = Command::new("go")
-        .arg("build")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .env("GOCACHE", &cache)
-        .output()
-        .map_err(|_| "go is not installed")?;
-    if !built.status.success() {
-        panic!("go build: {}", String::from_utf8_lossy(&built.stderr));
-    }
-    let port = free_port();
-    let mut command = Command::new(&binary);
-    command.arg(port.to_string());
-    start_peer("Go", command, port)
-}
-
-/// nginx, in the foreground, with its configuration, logs and temporary files in a directory of
-/// its own. `Err`: why it cannot run.
-fn nginx_peer() -> Result<Peer, &'static str> {
-    let nginx = ["nginx", "/usr/sbin/nginx"]
-        .into_iter()
-        .find(|nginx| Command::new(nginx).arg("-v").output().is_ok())
-        .ok_or("nginx is not installed")?;
-    let dir = scratch("nginx");
-    let port = free_port();
-    let config = include_str!("conformance/nginx.conf")
-        .replace("PREFIX", dir.to_str().unwrap())
-        .replace("PORT", &port.to_string());
-    std::fs::write(dir.join("nginx.conf"), config).unwrap();
-    let mut command = Command::new(nginx);
-    command
-        .arg("-p")
-        .arg(&dir)
-        .arg("-e")
-        .arg(dir.join("error.log"))
-        .arg("-c")
-        .arg(dir.join("nginx.conf"));
-    start_peer("nginx", command, port)
-}
-
-/// Starts a peer and waits until it accepts connections on `port`.
-fn start_peer(name: &'static str, command: Command, port: u16) -> Result<Peer, &'static str> {
-    let mut process = Running::spawn(command).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + STARTUP;
-    while TcpStream::connect(address).is_err() {
-        process.assert_alive();
-        assert!(
-            Instant::now() < deadline,
-            "{name} is not listening on {port}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-    Ok(Peer {
-        name,
-        address,
-        _process: process,
-    })
-}
-
-/// A peer, or `None` with a SKIP line; under REQUIRE_DOCKER=1 a missing peer fails the test.
-fn peer_or_skip(peer: Result<Peer, &str>) -> Option<Peer> {
-    match peer {
-        Ok(peer) => Some(peer),
-        Err(why) if std::env::var("REQUIRE_DOCKER").as_deref() == Ok("1") => {
-            panic!("{why} (and REQUIRE_DOCKER=1): make deps installs it")
-        }
-        Err(why) => {
-            say(&format!(
-                "SKIP: {why}: ours is not compared with it (make deps installs it)\n"
-            ));
-            None
-        }
-    }
-}
-
-/// Writes straight to stderr: the test harness captures `println!`, and this table is meant to
-/// be read in `make test`'s output.
-fn say(text: &str) {
-    let _ = std::io::stderr().write_all(text.as_bytes());
-}
-
 /// The rows of the README's table of deliberate differences: (request, ours, Go, nginx).
-fn readme_differences() -> Vec<[String; 4]> {
-    let section = README
-        .split_once(README_SECTION)
-        .unwrap_or_else(|| panic!("README has no {README_SECTION:?}"))
-        .1;
-    let section = section.split("\n#").next().unwrap();
-    section
-        .lines()
-        .filter(|line| line.starts_with("| `"))
-        .map(|line| {
-            let cells: Vec<String> = line
-                .split(" | ")
-                .map(|cell| cell.trim_matches(['|', ' ', '`']).to_string())
-                .collect();
-            [0, 1, 2, 3].map(|i| cells.get(i).cloned().unwrap_or_default())
+fn readme_differences() -> Vec<Vec<String>> {
+    readme_table(README_TABLE)
+        .into_iter()
+        .map(|mut cells| {
+            cells.resize(4, String::new());
+            cells.truncate(4);
+            cells
         })
         .collect()
 }
@@ -256,10 +108,7 @@ fn ours_answers_as_rfc_9112_asks_and_differs_from_go_and_nginx_only_where_the_re
         cases.len()
     );
     let (_producer, ours) = start_producer(&[]);
-    let peers: Vec<Peer> = [go_peer(), nginx_peer()]
-        .into_iter()
-        .filter_map(peer_or_skip)
-        .collect();
+    let peers = peers();
 
     let width = cases.iter().map(|c| c.name.len()).max().unwrap();
     let mut table = format!("{:width$} | expect  | ours    ", "request");
@@ -336,9 +185,9 @@ fn ours_answers_as_rfc_9112_asks_and_differs_from_go_and_nginx_only_where_the_re
     let claim = format!("sends {} odd requests", cases.len());
     assert!(README.contains(&claim), "the README should say it {claim}");
     if peers.len() == 2 {
-        let listed: Vec<Vec<String>> = readme_differences().into_iter().map(Vec::from).collect();
         assert_eq!(
-            listed, differs,
+            readme_differences(),
+            differs,
             "the README's table ({README_SECTION}) must list each request where ours differs \
              from both Go and nginx, in corpus order: request | ours | Go | nginx"
         );

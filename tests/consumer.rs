@@ -62,14 +62,14 @@ fn recovers_when_the_producer_comes_up_later() {
     assert!(refused.contains("connection refused"), "{refused}");
 
     let port = port.to_string();
-    let mut producer = Running::start(PRODUCER, &["--host", "127.0.0.1", "--port", &port]);
+    let mut producer = start_producer_on(&port);
     producer.wait_for(STARTUP, |l| l.contains("Running on"));
     consumer.wait_for(STARTUP, |l| l.starts_with("Received number: "));
 
     // And once more after the producer goes away and comes back.
     drop(producer);
     consumer.wait_for(STARTUP, |l| l.starts_with(ERROR));
-    let mut producer = Running::start(PRODUCER, &["--host", "127.0.0.1", "--port", &port]);
+    let mut producer = start_producer_on(&port);
     producer.wait_for(STARTUP, |l| l.contains("Running on"));
     consumer.wait_for(STARTUP, |l| l.starts_with("Received number: "));
     assert!(
@@ -198,4 +198,11 @@ fn never_prints_a_password() {
 #[test]
 fn help_and_version() {
     assert_help_and_version(CONSUMER, "consumer", "PRODUCER_URL");
+}
+
+/// A producer on `port`, for a test that stops it and starts it there again.
+fn start_producer_on(port: &str) -> Running {
+    let mut command = producer_command();
+    command.args(["--host", "127.0.0.1", "--port", port]);
+    Running::spawn(command).expect("the producer starts")
 }

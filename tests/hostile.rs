@@ -16,8 +16,11 @@ use support::*;
 
 /// Idle connections close after the idle timeout (10 s by default): give them that and some.
 const SETTLE: Duration = Duration::from_secs(20);
-/// Loopback answers in well under a millisecond; a hundred times that is "at once".
+/// Loopback answers in well under a millisecond; a hundred times that is "at once" (stretched
+/// by `slower` for an emulated producer, as every bound on how fast it works).
 const PROMPT: Duration = Duration::from_millis(100);
+/// Long enough for any piece of work these tests wait for (a flood drained, clients at work).
+const WORK: Duration = Duration::from_secs(10);
 
 /// These tests run one at a time: each hostile client loads this 2-core machine, and the
 /// 100 ms measured by `healthz_promptly` must be the producer's, not another test's load.
@@ -42,7 +45,7 @@ fn healthz_promptly(address: SocketAddr) {
     let reply = try_request(address, "GET", "/healthz").expect("/healthz answers");
     let took = started.elapsed();
     assert_eq!(reply.status, 200);
-    assert!(took < PROMPT, "/healthz took {took:?}");
+    assert!(took < slower(PROMPT), "/healthz took {took:?}");
 }
 
 /// After a hostile client: alive, `/healthz` at once, and nothing left held.
@@ -54,7 +57,7 @@ fn unharmed(producer: &mut Running, address: SocketAddr, baseline: (usize, usize
 
 /// One request that ends its connection: its only status, and that the server closed it.
 fn refused_with(address: SocketAddr, raw: &[u8]) -> u16 {
-    let (reply, closed) = exchange(address, raw, Duration::from_secs(5));
+    let (reply, closed) = exchange(address, raw, slower(Duration::from_secs(5)));
     assert!(closed, "the connection stays open after: {reply:?}");
     let found = statuses(&reply);
     assert_eq!(
@@ -109,7 +112,7 @@ fn newer_http_versions_get_505_and_are_closed() {
     let (reply, _) = exchange(
         address,
         b"GET /healthz HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n",
-        Duration::from_secs(5),
+        slower(Duration::from_secs(5)),
     );
     assert_eq!(statuses(&reply), [200]);
     unharmed(&mut producer, address, baseline);
@@ -147,7 +150,7 @@ fn a_flood_past_the_connection_limit_never_deafens_it() {
     producer.assert_alive();
     drop(flood);
     // Everything queued before us is closed already; working through it takes milliseconds.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + slower(WORK);
     while try_request(address, "GET", "/healthz").map_or(true, |r| r.status != 200) {
         assert!(Instant::now() < deadline, "deaf after the flood");
     }
@@ -176,7 +179,7 @@ fn a_pipelining_client_that_never_reads_stalls_only_itself() {
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + slower(WORK);
     let mut last = answered();
     loop {
         thread::sleep(Duration::from_millis(200));
@@ -213,7 +216,7 @@ where
             thread::spawn(move || start(address, stop))
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + slower(WORK);
     while !busy() {
         assert!(
             Instant::now() < deadline,
@@ -323,10 +326,12 @@ fn unfinished_and_slow_heads_delay_no_one() {
 fn oversized_heads_are_refused_without_buffering_them() {
     let _serial = one_at_a_time();
     let (mut producer, address, baseline) = producer(&[]);
+    // Measured from the producer's own peak at rest: under emulation, the emulator's is in it.
+    let at_rest = peak_rss_kib(producer.child.id());
 
     // A 1 MiB path: 414, and the answer does not echo it.
     let raw = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(1 << 20));
-    let (reply, closed) = exchange(address, raw.as_bytes(), Duration::from_secs(5));
+    let (reply, closed) = exchange(address, raw.as_bytes(), slower(Duration::from_secs(5)));
     assert!(
         closed && statuses(&reply) == [414],
         "{}",
@@ -360,11 +365,14 @@ fn oversized_heads_are_refused_without_buffering_them() {
             }
         }
     });
-    let (reply, closed) = read_until_closed(&mut stream, Duration::from_secs(10));
+    let (reply, closed) = read_until_closed(&mut stream, slower(WORK));
     assert!(closed && statuses(&reply) == [431], "{reply:?}");
     sender.join().unwrap();
     let peak = peak_rss_kib(producer.child.id());
-    assert!(peak < 16 * 1024, "peak RSS {peak} KiB");
+    assert!(
+        peak - at_rest < 8 * 1024,
+        "peak RSS {peak} KiB, {at_rest} KiB at rest"
+    );
     unharmed(&mut producer, address, baseline);
 }
 
@@ -440,7 +448,7 @@ fn ambiguous_framing_gets_400_and_is_closed() {
     // part of the body (and no body is taken as a request).
     let raw = "POST /number HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
                5\r\nGET /\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    let (reply, closed) = exchange(address, raw.as_bytes(), Duration::from_secs(5));
+    let (reply, closed) = exchange(address, raw.as_bytes(), slower(Duration::from_secs(5)));
     assert!(closed && statuses(&reply) == [405, 200], "{reply:?}");
     unharmed(&mut producer, address, baseline);
 }

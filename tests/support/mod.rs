@@ -2,6 +2,8 @@
 //! deadline, make plain HTTP requests, and stand up fake producers.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod peers;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -117,6 +119,38 @@ pub const PRODUCER: &str = env!("CARGO_BIN_EXE_producer");
 pub const CONSUMER: &str = env!("CARGO_BIN_EXE_consumer");
 pub const STARTUP: Duration = Duration::from_secs(10);
 
+/// The producer under test: cargo's build, or the binary FOGDEFT_PRODUCER names (a build of
+/// scripts/cross.sh, such as dist/linux-arm-v7/producer), run by the emulator FOGDEFT_EMULATOR
+/// names, with its arguments (`qemu-arm -cpu arm1176`). scripts/test-cross-suites.sh sets them,
+/// so that the suites test every binary we ship.
+pub fn producer_command() -> Command {
+    let binary = std::env::var("FOGDEFT_PRODUCER")
+        .ok()
+        .filter(|path| !path.is_empty())
+        .unwrap_or_else(|| PRODUCER.to_string());
+    let emulator = std::env::var("FOGDEFT_EMULATOR").unwrap_or_default();
+    let mut words = emulator.split_whitespace();
+    let mut command = match words.next() {
+        Some(emulator) => Command::new(emulator),
+        None => return Command::new(binary),
+    };
+    command.args(words).arg(binary);
+    command
+}
+
+/// `bound` stretched for a producer that runs slower than on this machine: times
+/// FOGDEFT_SLOWDOWN (a whole number; 1 when unset), which scripts/test-cross-suites.sh sets
+/// under emulation. The one place where the suites' time bounds scale.
+pub fn slower(bound: Duration) -> Duration {
+    let factor = match std::env::var("FOGDEFT_SLOWDOWN") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("FOGDEFT_SLOWDOWN={text:?} is not a whole number")),
+        Err(_) => 1,
+    };
+    bound * factor
+}
+
 /// `binary ARGS` must refuse to start: exit 2, one line on stderr (returned), nothing on stdout.
 pub fn assert_refuses_to_start(binary: &str, args: &[&str]) -> String {
     assert_refuses(Command::new(binary).args(args), &format!("{args:?}"))
@@ -154,7 +188,9 @@ pub fn assert_help_and_version(binary: &str, name: &str, needle: &str) {
 pub fn start_producer(extra: &[&str]) -> (Running, SocketAddr) {
     let mut args = vec!["--host", "127.0.0.1", "--port", "0"];
     args.extend_from_slice(extra);
-    listening(Running::start(PRODUCER, &args))
+    let mut command = producer_command();
+    command.args(args);
+    listening(Running::spawn(command).expect("the producer starts"))
 }
 
 /// A producer that has started, with the address its banner gives.
@@ -174,7 +210,7 @@ fn listening(mut producer: Running) -> (Running, SocketAddr) {
 /// allowed. The error says why neither could be made.
 pub fn start_producer_named(host_name: &'static [u8]) -> std::io::Result<(Running, SocketAddr)> {
     use std::os::unix::process::CommandExt;
-    let mut command = Command::new(PRODUCER);
+    let mut command = producer_command();
     command.args(["--host", "127.0.0.1", "--port", "0"]);
     // SAFETY: between fork and exec the child only makes system calls (no allocation, no lock).
     unsafe {

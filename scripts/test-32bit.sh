@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Our tiny_http's unit tests and its tests/ on a 32-bit target, where a usize has 32 bits: built
+# for armv7 (the Pi 2, 3 and 4 on 32-bit Raspberry Pi OS) and run under QEMU user-mode emulation
+# (qemu-arm as cargo's runner). A length that wraps at 32 bits is caught here, not on a Pi.
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.."
+
+require_tools "make test-32bit" qemu-arm rustup
+target=armv7-unknown-linux-musleabihf
+rust_target "$target" "$ARMV7_TOOLCHAIN"
+say "tiny_http's tests on $target (Rust $ARMV7_TOOLCHAIN), under qemu-arm"
+env "$(cargo_target_var "$target" LINKER)=rust-lld" "$(cargo_target_var "$target" RUNNER)=qemu-arm" \
+  cargo "+$ARMV7_TOOLCHAIN" test --release --locked -p tiny_http --target "$target"
+pass "tiny_http's tests pass on $target (32-bit) under qemu-arm"
