@@ -38,6 +38,7 @@ pub use request::{Header, Request};
 pub use response::Response;
 pub use socket::{ListenAddr, Listener};
 
+mod chunked;
 mod common;
 mod connection;
 mod event;
