@@ -26,11 +26,12 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("this tiny_http serves with epoll: it builds for Linux only (see PATCHED.md)");
 
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
-use std::{io, thread};
+use std::thread;
+use std::time::{Duration, Instant};
 
 pub use common::{HTTPVersion, Method, StatusCode};
 pub use head::MAX_HEADERS;
@@ -218,6 +219,7 @@ struct Accept {
 impl Accept {
     fn run(self) {
         let mut pause = Duration::ZERO;
+        let mut report = Report::default();
         while !self.close.load(Relaxed) {
             let Some(slot) = self
                 .connections
@@ -234,11 +236,42 @@ impl Accept {
                 Err(error) => {
                     // Out of descriptors or memory: give connections time to close.
                     pause = (pause * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
-                    log::error!("Error accepting new client: {} (retrying)", error);
+                    report.error(&error, Instant::now(), &mut io::stderr());
                     thread::sleep(pause);
                 }
             }
         }
+    }
+}
+
+/// Accept errors, on stderr: one line a second at most, which counts the ones left out since
+/// the line before. (Out of descriptors, every accept fails until a connection closes.)
+#[derive(Default)]
+struct Report {
+    last: Option<Instant>,
+    left_out: u64,
+}
+
+impl Report {
+    /// Writes `error`, which happened `now`, to `out` (stderr) unless a line went out less than
+    /// a second ago.
+    fn error(&mut self, error: &io::Error, now: Instant, out: &mut impl Write) {
+        if self
+            .last
+            .is_some_and(|last| now < last + Duration::from_secs(1))
+        {
+            self.left_out += 1;
+            return;
+        }
+        // Not `eprintln!`, which panics when stderr is gone.
+        let _ = match self.left_out {
+            0 => writeln!(out, "tiny_http: accept failed: {error} (retrying)"),
+            n => writeln!(
+                out,
+                "tiny_http: accept failed: {error} (retrying; {n} more since the last line)"
+            ),
+        };
+        (self.last, self.left_out) = (Some(now), 0);
     }
 }
 
@@ -282,5 +315,32 @@ impl Drop for Slot {
         let mut open = self.0.open.lock().unwrap_or_else(|e| e.into_inner());
         *open -= 1;
         self.0.room.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_reported_once_a_second_with_a_count() {
+        let (mut report, mut out) = (Report::default(), Vec::new());
+        let error = io::Error::from_raw_os_error(libc::EMFILE);
+        let start = Instant::now();
+        for tenth in [0, 1, 2, 9, 10, 11, 25] {
+            report.error(&error, start + Duration::from_millis(tenth * 100), &mut out);
+        }
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<_> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert!(lines[0].ends_with("(os error 24) (retrying)"), "{out}");
+        assert!(
+            lines[1].ends_with("(retrying; 3 more since the last line)"),
+            "{out}"
+        );
+        assert!(
+            lines[2].ends_with("(retrying; 1 more since the last line)"),
+            "{out}"
+        );
     }
 }
