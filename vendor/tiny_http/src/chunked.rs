@@ -178,36 +178,19 @@ impl Dechunker {
 mod test {
     use super::*;
 
-    /// Decodes `bytes` (a body and what follows it) given in pieces of `step` bytes, as a
-    /// connection does: each piece lands after what the input holds, which is cut back while
-    /// the body is partial. The decoded body and every byte after it, or the refusal.
-    pub(crate) fn decode_by(
+    /// Decodes `bytes` (a body and what follows it) in pieces of `step` bytes.
+    fn decode_by(
         bytes: &[u8],
         step: usize,
         limit: usize,
     ) -> Result<Option<(Vec<u8>, Vec<u8>)>, u16> {
-        let mut decoder = Dechunker::default();
-        let start = 4; // where a head would be
-        let mut input = vec![b'h'; start];
-        let mut given = 0;
-        for piece in bytes.chunks(step.max(1)) {
-            input.extend_from_slice(piece);
-            given += piece.len();
-            match decoder.decode(&mut input, start, limit)? {
-                Decoded::Whole { body, used } => {
-                    let mut after = input[start + used..].to_vec();
-                    after.extend_from_slice(&bytes[given..]);
-                    return Ok(Some((input[start..start + body].to_vec(), after)));
-                }
-                Decoded::Partial => assert_eq!(input.len(), start + decoder.written),
-            }
-        }
-        Ok(None)
+        let pieces: Vec<&[u8]> = bytes.chunks(step.max(1)).collect();
+        crate::fuzzing::decode(&pieces, limit)
     }
 
     /// The same answer, whatever the pieces.
     fn decode(bytes: &[u8], limit: usize) -> Result<Option<(Vec<u8>, Vec<u8>)>, u16> {
-        let whole = decode_by(bytes, bytes.len(), limit);
+        let whole = crate::fuzzing::decode(&[bytes], limit);
         for step in [1, 2, 3, 7] {
             assert_eq!(decode_by(bytes, step, limit), whole, "{bytes:?} by {step}");
         }

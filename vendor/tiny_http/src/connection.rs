@@ -166,9 +166,17 @@ impl<S: Socket> Conn<S> {
     /// epoll's flags for this socket.
     pub fn on_event(&mut self, flags: u32) {
         let closed = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-        self.readable |= flags & (libc::EPOLLIN as u32 | closed) != 0;
-        self.writable |= flags & (libc::EPOLLOUT as u32 | closed) != 0;
-        self.hung_up |= flags & closed != 0;
+        let readable = flags & libc::EPOLLIN as u32 != 0;
+        let writable = flags & libc::EPOLLOUT as u32 != 0;
+        self.ready(readable, writable, flags & closed != 0);
+    }
+
+    /// What the socket became ready for: to read, to write, or the client hung up (then both:
+    /// the next read or write tells how).
+    pub fn ready(&mut self, readable: bool, writable: bool, hung_up: bool) {
+        self.readable |= readable || hung_up;
+        self.writable |= writable || hung_up;
+        self.hung_up |= hung_up;
     }
 
     /// One bounded turn: write what waits, read once, answer what is complete, write again.
@@ -459,6 +467,11 @@ impl<S: Socket> Conn<S> {
     pub fn is_done(&self) -> bool {
         matches!(self.phase, Phase::Done)
     }
+
+    /// Bytes its buffers hold: room taken by the input, and answers not written yet.
+    pub fn held(&self) -> (usize, usize) {
+        (self.input.capacity(), self.output.len())
+    }
 }
 
 /// Answers `request` into `output`: the handler's response, or the engine's own for
@@ -507,4 +520,95 @@ fn write(
     let head_only = request.method() == Method::Head;
     let keep_alive_10 = request.http_version() < (1, 1) && !close;
     response.write(out, date, head_only, keep_alive_10, close);
+}
+
+#[cfg(test)]
+mod test {
+    use crate::fuzzing::{answers, serve};
+
+    /// What a client that sends `pieces` is answered, as status and the echo's first line
+    /// (`200 POST /number`), checked the same when all of it comes in one read.
+    fn answered(pieces: &[&[u8]]) -> Vec<String> {
+        let whole = pieces.concat();
+        let (at_once, in_pieces) = (serve(&[&whole], false), serve(pieces, false));
+        assert_eq!(answers(&at_once), answers(&in_pieces));
+        let answers = answers(&at_once);
+        let shown = |answer: &&[u8]| {
+            let text = String::from_utf8_lossy(answer);
+            let status = &text[9..12];
+            let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+            format!("{status} {}", body.lines().next().unwrap_or_default())
+        };
+        answers.iter().map(shown).collect()
+    }
+
+    /// `answered` for `request`, in one read and a byte at a time.
+    fn answers_to(request: &[u8]) -> Vec<String> {
+        let bytewise: Vec<&[u8]> = request.chunks(1).collect();
+        let answers = answered(&bytewise);
+        assert_eq!(answered(&[request]), answers);
+        answers
+    }
+
+    const POST_CHUNKED: &[u8] =
+        b"POST /number HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const NEXT: &[u8] = b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    #[test]
+    fn a_chunk_size_that_wraps_32_bits_is_413() {
+        let request = [POST_CHUNKED, b"2\r\nab\r\nfffffffe\r\n"].concat();
+        assert_eq!(answers_to(&request), ["413 Payload Too Large"]);
+    }
+
+    /// Issue 28: a bare LF in an extension ends the line, as in Go and nginx: one request.
+    #[test]
+    fn the_smuggled_request_is_one_body() {
+        let body = b"4;\naaaa\r\n002f\r\n0\r\n\r\nGET /number?smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n";
+        let request = [POST_CHUNKED, body, NEXT].concat();
+        assert_eq!(answers_to(&request), ["200 POST /number", "200 GET /next"]);
+    }
+
+    /// Issue 28: a bare LF ends the trailer section, and the next request is answered.
+    #[test]
+    fn no_request_hides_in_the_trailers() {
+        for end in [&b"0\r\n\n"[..], b"0\r\nX-Trailer: y\n\r\n", b"0\n\n"] {
+            let request = [POST_CHUNKED, end, NEXT].concat();
+            let expected = ["200 POST /number", "200 GET /next"];
+            assert_eq!(answers_to(&request), expected, "{end:?}");
+        }
+    }
+
+    /// Issue 28: 5,000 bytes of extension were served whole and refused in pieces.
+    #[test]
+    fn a_long_extension_is_400_however_it_arrives() {
+        let body = format!("1;{}\r\na\r\n0\r\n\r\n", "e".repeat(4998));
+        let request = [POST_CHUNKED, body.as_bytes(), NEXT].concat();
+        assert_eq!(answers_to(&request), ["400 Bad Request"]);
+        let (first, rest) = request.split_at(POST_CHUNKED.len() + 4600);
+        assert_eq!(answered(&[first, rest]), ["400 Bad Request"]);
+    }
+
+    #[test]
+    fn lengths_are_one_field_and_chunk_sizes_may_have_leading_zeros() {
+        for length in [
+            "Content-Length: 5, 5",
+            "Content-Length: 5\r\nContent-Length: 5",
+        ] {
+            let request = format!("POST /number HTTP/1.1\r\nHost: x\r\n{length}\r\n\r\nhello");
+            assert_eq!(answers_to(request.as_bytes()), ["400 Bad Request"]);
+        }
+        let request = [POST_CHUNKED, b"0000000005\r\nhello\r\n0\r\n\r\n", NEXT].concat();
+        assert_eq!(answers_to(&request), ["200 POST /number", "200 GET /next"]);
+    }
+
+    /// The decoded body is what the handler sees, and a 100 Continue goes out once.
+    #[test]
+    fn bodies_reach_the_handler_decoded() {
+        let request = b"POST /n HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let bytewise: Vec<&[u8]> = request.chunks(1).collect();
+        let written = serve(&bytewise, false);
+        let text = String::from_utf8_lossy(&written);
+        assert_eq!(text.matches("100 Continue").count(), 1, "{text}");
+        assert!(text.ends_with("\r\n\r\nPOST /n\nabcde"), "{text}");
+    }
 }

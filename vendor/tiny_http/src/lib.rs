@@ -43,6 +43,8 @@ mod chunked;
 mod common;
 mod connection;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod head;
 mod request;
 mod response;
