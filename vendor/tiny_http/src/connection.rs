@@ -286,8 +286,9 @@ impl<S: Socket> Conn<S> {
                     self.phase = Phase::Idle(turn.now);
                 }
                 Step::Incomplete if self.input.len() - start >= turn.options.input_limit() => {
-                    // The request fills the input and is not whole: the limits keep a head and
-                    // a body within it, so only a chunked body's framing can. Too large.
+                    // The request fills the input and is not whole. Each limit is kept (a
+                    // chunked body's framing is dropped as it is decoded), but not their sum:
+                    // a head after many empty lines, with a body. Too large.
                     self.refuse(413, turn.date);
                     start = self.input.len();
                     break;

@@ -113,17 +113,17 @@ impl Default for ServerOptions {
 
 impl ServerOptions {
     /// The most memory one connection's buffers can hold, in bytes: its input (the longest
-    /// head, the largest body and a chunked body's framing), a chunked body decoded, and the
-    /// answers its client has not read: `OUTPUT_LIMIT` and the answer that crossed it (at most
-    /// `answer_bytes`), in a buffer that grows by doubling. `max_connections` times this is the
-    /// server's worst case.
+    /// head, the largest body, and room for a chunked body's framing before it is decoded: a
+    /// chunked body is decoded in place, in the input), and the answers its client has not
+    /// read: `OUTPUT_LIMIT` and the answer that crossed it (at most `answer_bytes`), in a
+    /// buffer that grows by doubling. `max_connections` times this is the server's worst case.
     pub fn connection_budget(&self, answer_bytes: usize) -> usize {
         let output = 2 * (connection::OUTPUT_LIMIT + answer_bytes);
-        self.input_limit() + self.max_body_bytes + output
+        self.input_limit() + output
     }
 
-    /// Bytes of input a connection holds at most: the longest head, the largest body and a
-    /// chunked body's framing.
+    /// Bytes of input a connection holds at most: the longest head, the largest body and room
+    /// for a chunked body's framing not decoded yet.
     pub(crate) fn input_limit(&self) -> usize {
         self.max_request_line
             + self.max_header_bytes
