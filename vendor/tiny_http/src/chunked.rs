@@ -177,19 +177,16 @@ impl Dechunker {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::fuzzing::Dechunked;
 
     /// Decodes `bytes` (a body and what follows it) in pieces of `step` bytes.
-    fn decode_by(
-        bytes: &[u8],
-        step: usize,
-        limit: usize,
-    ) -> Result<Option<(Vec<u8>, Vec<u8>)>, u16> {
+    fn decode_by(bytes: &[u8], step: usize, limit: usize) -> Dechunked {
         let pieces: Vec<&[u8]> = bytes.chunks(step.max(1)).collect();
         crate::fuzzing::decode(&pieces, limit)
     }
 
     /// The same answer, whatever the pieces.
-    fn decode(bytes: &[u8], limit: usize) -> Result<Option<(Vec<u8>, Vec<u8>)>, u16> {
+    fn decode(bytes: &[u8], limit: usize) -> Dechunked {
         let whole = crate::fuzzing::decode(&[bytes], limit);
         for step in [1, 2, 3, 7] {
             assert_eq!(decode_by(bytes, step, limit), whole, "{bytes:?} by {step}");
@@ -197,7 +194,7 @@ mod test {
         whole
     }
 
-    fn body(body: &str, after: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>, u16> {
+    fn body(body: &str, after: &str) -> Dechunked {
         Ok(Some((body.into(), after.into())))
     }
 

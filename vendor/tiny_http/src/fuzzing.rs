@@ -107,10 +107,14 @@ pub fn check_chunked(data: &[u8]) {
     }
 }
 
+/// A chunked body's data and every byte after it, `None` while it is partial, or the status it
+/// is refused with.
+pub(crate) type Dechunked = Result<Option<(Vec<u8>, Vec<u8>)>, u16>;
+
 /// Decodes a chunked body that arrives in `pieces`, as a connection does: each lands after
 /// what the input holds, which the decoder cuts back while the body is partial. The body's
 /// data and every byte after it (the next request), or the refusal.
-pub(crate) fn decode(pieces: &[&[u8]], limit: usize) -> Result<Option<(Vec<u8>, Vec<u8>)>, u16> {
+pub(crate) fn decode(pieces: &[&[u8]], limit: usize) -> Dechunked {
     let mut decoder = Dechunker::default();
     let start = 4; // a head before the body
     let mut input = b"HEAD".to_vec();
