@@ -176,7 +176,6 @@ impl Dechunker {
 
 #[cfg(test)]
 mod test {
-    use super::*;
     use crate::fuzzing::Dechunked;
 
     /// Decodes `bytes` (a body and what follows it) in pieces of `step` bytes.
