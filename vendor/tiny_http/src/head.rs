@@ -443,8 +443,9 @@ fn framing<'a>(
             (true, false) => Ok(Framing::Chunked),
         };
     }
-    // One field, of digits only (no sign, no list): `Content-Length: 5, 5` and a repeated
-    // field are refused, as Go and nginx refuse them.
+    // One field, of digits only (no sign, no list): `Content-Length: 5, 5` is refused, as Go
+    // and nginx refuse it, and so is a repeated field, even of the same value (nginx refuses
+    // it, Go 1.19 serves it: where the peers differ we refuse).
     match (lengths.next(), lengths.next()) {
         (None, _) => Ok(Framing::None),
         (Some(length), None)
