@@ -17,7 +17,7 @@ help: ## List the targets (this text)
 ##@ Getting started
 .PHONY: deps
 WHAT ?= test
-deps: ## Install what `make test` needs (Debian/Ubuntu, as root or with sudo); WHAT=bench for `make bench`
+deps: ## Install what `make test` needs (Debian/Ubuntu, as root or with sudo); WHAT=bench for `make bench`, WHAT=fuzz for `make fuzz`
 	scripts/deps.sh $(WHAT)
 
 ##@ The programs
@@ -48,6 +48,11 @@ test-conformance: ## Only the RFC 9112 comparisons with Go and nginx, and their 
 SCREENSHOT ?=
 test-page: build ## The live page at / in headless Chromium, 3 producers behind a round-robin front (SCREENSHOT=file.png saves it)
 	scripts/test-page.sh $(SCREENSHOT)
+
+SECONDS ?= 60
+.PHONY: fuzz
+fuzz: ## Fuzz the HTTP engine's head parser, chunk decoder and connections, SECONDS each (make deps WHAT=fuzz first)
+	scripts/fuzz.sh $(SECONDS)
 
 ##@ Docker images and Compose (Scenario 01)
 COMPOSE := scripts/compose.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make deps`: installs on Debian or Ubuntu what `make test` needs beyond rustup and Docker;
-# `make deps WHAT=bench` what `make bench` needs. CI runs `make deps` too, so this list is tested.
-# Usage: scripts/deps.sh [test|bench]
+# `make deps WHAT=bench` what `make bench` needs, `make deps WHAT=fuzz` what `make fuzz` needs.
+# CI runs `make deps` too, so this list is tested.
+# Usage: scripts/deps.sh [test|bench|fuzz]
 . "$(dirname "$0")/lib.sh"
 what=${1:-test}
 
@@ -30,7 +31,16 @@ case "$what" in
       python3-matplotlib                # the chart
     )
     ;;
-  *) fail "usage: $0 [test|bench]" ;;
+  fuzz)
+    # Nothing from apt: Rust nightly and cargo-fuzz (libFuzzer comes with it), from rustup and
+    # crates.io.
+    command -v rustup >/dev/null || fail "rustup is missing: install it first (https://rustup.rs)"
+    rustup toolchain install nightly --profile minimal
+    cargo install --locked cargo-fuzz
+    say "ready for make fuzz"
+    exit 0
+    ;;
+  *) fail "usage: $0 [test|bench|fuzz]" ;;
 esac
 
 sudo=()

@@ -14,8 +14,9 @@ use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use crate::chunked::{Dechunker, Decoded};
 use crate::head::{self, Framing, HeadScanner};
-use crate::socket::Connection;
+use crate::socket::{Connection, Socket};
 use crate::{Handler, Method, Request, Response, ServerOptions, Slot};
 
 /// Requests answered in one turn at most: then the connection waits for its next turn.
@@ -23,7 +24,8 @@ pub(crate) const REQUESTS_PER_TURN: usize = 16;
 /// Answers waiting for the client to read them, in bytes, beyond which the connection reads no
 /// more requests. A client that sends without reading holds this much (and one answer) at most.
 pub(crate) const OUTPUT_LIMIT: usize = 4 * 1024;
-/// Room in the input for what a chunked body adds to its data (sizes, extensions, trailers).
+/// Room in the input beyond the longest head and the largest body: for the framing of a chunked
+/// body that has arrived and is not decoded yet (the decoder then drops it).
 pub(crate) const CHUNK_SLACK: usize = 1024;
 /// After our last answer, how long we read what the client still sends before closing, so that
 /// the answer is not destroyed by a reset (as nginx's lingering close, and Go).
@@ -80,18 +82,48 @@ enum Step {
     Refuse(u16),
 }
 
-pub(crate) struct Conn {
-    socket: Connection,
+/// The body of the request whose head is in, as it arrives.
+enum Body {
+    /// This many bytes after the head.
+    Length(usize),
+    /// Chunks, decoded in place after the head as they arrive.
+    Chunked(Dechunker),
+}
+
+impl Body {
+    /// Once the body that starts at `input[start..]` is whole: its data's length, and how many
+    /// bytes it took after the head. The data is then at `input[start..]`.
+    fn whole(
+        &mut self,
+        input: &mut Vec<u8>,
+        start: usize,
+        limit: usize,
+    ) -> Result<Option<(usize, usize)>, u16> {
+        match self {
+            Body::Length(length) => {
+                Ok((input.len() - start >= *length).then_some((*length, *length)))
+            }
+            Body::Chunked(decoder) => match decoder.decode(input, start, limit)? {
+                Decoded::Whole { body, used } => Ok(Some((body, used))),
+                Decoded::Partial => Ok(None),
+            },
+        }
+    }
+}
+
+/// One connection over a socket: a TCP or Unix one (`Connection`), or one in memory for the
+/// fuzz checks.
+pub(crate) struct Conn<S: Socket = Connection> {
+    socket: S,
     remote_addr: Option<SocketAddr>,
     /// Bytes read and not used yet: the request in progress, and any pipelined after it.
     input: Vec<u8>,
     /// Answers not yet written.
     output: Vec<u8>,
     scanner: HeadScanner,
-    /// A chunked body, decoded.
-    chunked: Vec<u8>,
-    /// `100 Continue` went out for the request in progress.
-    continued: bool,
+    /// Once the head of the request in progress is in: its body, as it arrives. The head is
+    /// parsed when it is in, and again only when its body is whole.
+    body: Option<Body>,
     phase: Phase,
     /// The socket may have more to read, or room to write (edge-triggered: told once).
     readable: bool,
@@ -110,16 +142,15 @@ pub(crate) struct Conn {
     _slot: Slot,
 }
 
-impl Conn {
-    pub fn new(socket: Connection, remote_addr: Option<SocketAddr>, slot: Slot) -> Conn {
+impl<S: Socket> Conn<S> {
+    pub fn new(socket: S, remote_addr: Option<SocketAddr>, slot: Slot) -> Conn<S> {
         Conn {
             socket,
             remote_addr,
             input: Vec::new(),
             output: Vec::new(),
             scanner: HeadScanner::default(),
-            chunked: Vec::new(),
-            continued: false,
+            body: None,
             phase: Phase::Idle(Instant::now()),
             readable: true, // a new socket may hold a request already
             writable: true,
@@ -135,9 +166,17 @@ impl Conn {
     /// epoll's flags for this socket.
     pub fn on_event(&mut self, flags: u32) {
         let closed = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-        self.readable |= flags & (libc::EPOLLIN as u32 | closed) != 0;
-        self.writable |= flags & (libc::EPOLLOUT as u32 | closed) != 0;
-        self.hung_up |= flags & closed != 0;
+        let readable = flags & libc::EPOLLIN as u32 != 0;
+        let writable = flags & libc::EPOLLOUT as u32 != 0;
+        self.ready(readable, writable, flags & closed != 0);
+    }
+
+    /// What the socket became ready for: to read, to write, or the client hung up (then both:
+    /// the next read or write tells how).
+    pub fn ready(&mut self, readable: bool, writable: bool, hung_up: bool) {
+        self.readable |= readable || hung_up;
+        self.writable |= writable || hung_up;
+        self.hung_up |= hung_up;
     }
 
     /// One bounded turn: write what waits, read once, answer what is complete, write again.
@@ -238,7 +277,7 @@ impl Conn {
                 Step::Answered { used, close } => {
                     start += used;
                     self.scanner = HeadScanner::default();
-                    self.continued = false;
+                    self.body = None;
                     if close {
                         self.phase = Phase::Closing;
                         start = self.input.len(); // whatever follows is never answered
@@ -247,8 +286,9 @@ impl Conn {
                     self.phase = Phase::Idle(turn.now);
                 }
                 Step::Incomplete if self.input.len() - start >= turn.options.input_limit() => {
-                    // The request fills the input and is not whole: the limits keep a head and
-                    // a body within it, so only a chunked body's framing can. Too large.
+                    // The request fills the input and is not whole. Each limit is kept (a
+                    // chunked body's framing is dropped as it is decoded), but not their sum:
+                    // a head after many empty lines, with a body. Too large.
                     self.refuse(413, turn.date);
                     start = self.input.len();
                     break;
@@ -266,67 +306,81 @@ impl Conn {
 
     /// Answers the request that starts at `input[start..]`, if it is all in.
     fn answer_one(&mut self, start: usize, turn: &mut Turn<'_>) -> Step {
-        let input = &self.input[start..];
-        let end = match self.scanner.end(input, turn.options) {
-            Ok(Some(end)) => end,
+        let head_end = match self.scanner.end(&self.input[start..], turn.options) {
+            Ok(Some(end)) => start + end,
             Ok(None) => return Step::Incomplete,
             Err(code) => return Step::Refuse(code),
         };
-        let parsed = match head::parse(&input[..end], turn.fields) {
+        let limit = turn.options.max_body_bytes;
+        let mut expects_continue = false;
+        if self.body.is_none() {
+            // The head is in: parsed once for its framing. A request without a body is
+            // answered from this parse.
+            let parsed = match head::parse(&self.input[start..head_end], turn.fields) {
+                Ok(parsed) => parsed,
+                Err(code) => return Step::Refuse(code),
+            };
+            self.body = Some(match parsed.framing {
+                Framing::None => {
+                    let request = Request {
+                        head: parsed.head,
+                        body: &[],
+                        remote_addr: self.remote_addr,
+                    };
+                    let close = respond(
+                        &request,
+                        parsed.close,
+                        &mut self.output,
+                        turn.handler,
+                        turn.date,
+                    );
+                    let used = head_end - start;
+                    return Step::Answered { used, close };
+                }
+                Framing::Length(length) if length > limit as u64 => return Step::Refuse(413),
+                Framing::Length(length) => Body::Length(length as usize), // <= limit: fits
+                Framing::Chunked => Body::Chunked(Dechunker::default()),
+            });
+            expects_continue = parsed.expects_continue;
+        }
+        let body = self
+            .body
+            .as_mut()
+            .map(|body| body.whole(&mut self.input, head_end, limit));
+        let (length, used) = match body {
+            Some(Ok(Some(whole))) => whole,
+            Some(Err(code)) => return Step::Refuse(code),
+            _ => {
+                // The client waits for our word before it sends the body (RFC 9110, 10.1.1):
+                // said once, when the head is in and the body is not.
+                if expects_continue {
+                    self.output
+                        .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                return Step::Incomplete;
+            }
+        };
+        // The body is whole: the head is parsed again, for the request that borrows it.
+        let parsed = match head::parse(&self.input[start..head_end], turn.fields) {
             Ok(parsed) => parsed,
             Err(code) => return Step::Refuse(code),
         };
-        let limit = turn.options.max_body_bytes;
-        let body = match parsed.framing {
-            Framing::None => Some((&input[end..end], end)),
-            Framing::Length(length) if length > limit as u64 => return Step::Refuse(413),
-            Framing::Length(length) => {
-                let used = end + length as usize;
-                input.get(end..used).map(|body| (body, used))
-            }
-            Framing::Chunked => match head::dechunk(&input[end..], limit, &mut self.chunked) {
-                Ok(Some(length)) => Some((&self.chunked[..], end + length)),
-                Ok(None) => None,
-                Err(code) => return Step::Refuse(code),
-            },
-        };
-        let Some((body, used)) = body else {
-            // The client waits for our word before it sends the body (RFC 9110, 10.1.1).
-            if parsed.expects_continue && !self.continued {
-                self.output
-                    .extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                self.continued = true;
-            }
-            return Step::Incomplete;
-        };
         let request = Request {
             head: parsed.head,
-            body,
+            body: &self.input[head_end..head_end + length],
             remote_addr: self.remote_addr,
         };
-        let mut close = parsed.close;
-        let written = self.output.len();
-        // The response is written where it is made: a response is a few hundred bytes, and
-        // each move of it would be a copy.
-        let answered = panic::catch_unwind(AssertUnwindSafe(|| {
-            let response = match request.head.for_the_server {
-                // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the
-                // handler's resources: answered as Go does, 200 and no body.
-                true => Response::empty(200),
-                false => turn.handler.respond(&request),
-            };
-            close |= response.closes_connection();
-            write(&response, &request, &mut self.output, turn.date, close);
-        }));
-        if answered.is_err() {
-            // A handler that panics loses its request (500, and the connection closes), not
-            // the worker.
-            self.output.truncate(written);
-            close = true;
-            let response = Response::empty(500);
-            write(&response, &request, &mut self.output, turn.date, close);
+        let close = respond(
+            &request,
+            parsed.close,
+            &mut self.output,
+            turn.handler,
+            turn.date,
+        );
+        Step::Answered {
+            used: head_end + used - start,
+            close,
         }
-        Step::Answered { used, close }
     }
 
     /// Answers with `code` and closes: the request cannot be read, or not safely.
@@ -400,7 +454,6 @@ impl Conn {
                 // keeps none.
                 self.input = Vec::new();
                 self.output = Vec::new();
-                self.chunked = Vec::new();
             }
             Phase::Request(deadline) if now > deadline => {
                 self.refuse(408, date);
@@ -415,6 +468,45 @@ impl Conn {
     pub fn is_done(&self) -> bool {
         matches!(self.phase, Phase::Done)
     }
+
+    /// Bytes its buffers hold: room taken by the input, and answers not written yet.
+    pub fn held(&self) -> (usize, usize) {
+        (self.input.capacity(), self.output.len())
+    }
+}
+
+/// Answers `request` into `output`: the handler's response, or the engine's own for
+/// `OPTIONS *`. Whether the connection closes after it (`close`: the request asked to).
+fn respond(
+    request: &Request<'_>,
+    close: bool,
+    output: &mut Vec<u8>,
+    handler: &dyn Handler,
+    date: &[u8],
+) -> bool {
+    let mut close = close;
+    let written = output.len();
+    // The response is written where it is made: a response is a few hundred bytes, and each
+    // move of it would be a copy.
+    let answered = panic::catch_unwind(AssertUnwindSafe(|| {
+        let response = match request.head.for_the_server {
+            // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the handler's
+            // resources: answered as Go does, 200 and no body.
+            true => Response::empty(200),
+            false => handler.respond(request),
+        };
+        close |= response.closes_connection();
+        write(&response, request, output, date, close);
+    }));
+    if answered.is_err() {
+        // Where panics unwind (the engine's tests; not the producer's release build, which
+        // aborts), a handler that panics loses its request (500, and the connection
+        // closes), not the worker.
+        output.truncate(written);
+        close = true;
+        write(&Response::empty(500), request, output, date, close);
+    }
+    close
 }
 
 /// Writes the answer to `request` into `out`: HEAD gets no body, and an HTTP/1.0 client that
@@ -429,4 +521,95 @@ fn write(
     let head_only = request.method() == Method::Head;
     let keep_alive_10 = request.http_version() < (1, 1) && !close;
     response.write(out, date, head_only, keep_alive_10, close);
+}
+
+#[cfg(test)]
+mod test {
+    use crate::fuzzing::{answers, serve};
+
+    /// What a client that sends `pieces` is answered, as status and the echo's first line
+    /// (`200 POST /number`), checked the same when all of it comes in one read.
+    fn answered(pieces: &[&[u8]]) -> Vec<String> {
+        let whole = pieces.concat();
+        let (at_once, in_pieces) = (serve(&[&whole], false), serve(pieces, false));
+        assert_eq!(answers(&at_once), answers(&in_pieces));
+        let answers = answers(&at_once);
+        let shown = |answer: &&[u8]| {
+            let text = String::from_utf8_lossy(answer);
+            let status = &text[9..12];
+            let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+            format!("{status} {}", body.lines().next().unwrap_or_default())
+        };
+        answers.iter().map(shown).collect()
+    }
+
+    /// `answered` for `request`, in one read and a byte at a time.
+    fn answers_to(request: &[u8]) -> Vec<String> {
+        let bytewise: Vec<&[u8]> = request.chunks(1).collect();
+        let answers = answered(&bytewise);
+        assert_eq!(answered(&[request]), answers);
+        answers
+    }
+
+    const POST_CHUNKED: &[u8] =
+        b"POST /number HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const NEXT: &[u8] = b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n";
+
+    #[test]
+    fn a_chunk_size_that_wraps_32_bits_is_413() {
+        let request = [POST_CHUNKED, b"2\r\nab\r\nfffffffe\r\n"].concat();
+        assert_eq!(answers_to(&request), ["413 Payload Too Large"]);
+    }
+
+    /// Issue 28: a bare LF in an extension ends the line, as in Go and nginx: one request.
+    #[test]
+    fn the_smuggled_request_is_one_body() {
+        let body = b"4;\naaaa\r\n002f\r\n0\r\n\r\nGET /number?smuggled HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n";
+        let request = [POST_CHUNKED, body, NEXT].concat();
+        assert_eq!(answers_to(&request), ["200 POST /number", "200 GET /next"]);
+    }
+
+    /// Issue 28: a bare LF ends the trailer section, and the next request is answered.
+    #[test]
+    fn no_request_hides_in_the_trailers() {
+        for end in [&b"0\r\n\n"[..], b"0\r\nX-Trailer: y\n\r\n", b"0\n\n"] {
+            let request = [POST_CHUNKED, end, NEXT].concat();
+            let expected = ["200 POST /number", "200 GET /next"];
+            assert_eq!(answers_to(&request), expected, "{end:?}");
+        }
+    }
+
+    /// Issue 28: 5,000 bytes of extension were served whole and refused in pieces.
+    #[test]
+    fn a_long_extension_is_400_however_it_arrives() {
+        let body = format!("1;{}\r\na\r\n0\r\n\r\n", "e".repeat(4998));
+        let request = [POST_CHUNKED, body.as_bytes(), NEXT].concat();
+        assert_eq!(answers_to(&request), ["400 Bad Request"]);
+        let (first, rest) = request.split_at(POST_CHUNKED.len() + 4600);
+        assert_eq!(answered(&[first, rest]), ["400 Bad Request"]);
+    }
+
+    #[test]
+    fn lengths_are_one_field_and_chunk_sizes_may_have_leading_zeros() {
+        for length in [
+            "Content-Length: 5, 5",
+            "Content-Length: 5\r\nContent-Length: 5",
+        ] {
+            let request = format!("POST /number HTTP/1.1\r\nHost: x\r\n{length}\r\n\r\nhello");
+            assert_eq!(answers_to(request.as_bytes()), ["400 Bad Request"]);
+        }
+        let request = [POST_CHUNKED, b"0000000005\r\nhello\r\n0\r\n\r\n", NEXT].concat();
+        assert_eq!(answers_to(&request), ["200 POST /number", "200 GET /next"]);
+    }
+
+    /// The decoded body is what the handler sees, and a 100 Continue goes out once.
+    #[test]
+    fn bodies_reach_the_handler_decoded() {
+        let request = b"POST /n HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+        let bytewise: Vec<&[u8]> = request.chunks(1).collect();
+        let written = serve(&bytewise, false);
+        let text = String::from_utf8_lossy(&written);
+        assert_eq!(text.matches("100 Continue").count(), 1, "{text}");
+        assert!(text.ends_with("\r\n\r\nPOST /n\nabcde"), "{text}");
+    }
 }

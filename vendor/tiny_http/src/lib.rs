@@ -26,11 +26,12 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("this tiny_http serves with epoll: it builds for Linux only (see PATCHED.md)");
 
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
-use std::{io, thread};
+use std::thread;
+use std::time::{Duration, Instant};
 
 pub use common::{HTTPVersion, Method, StatusCode};
 pub use head::MAX_HEADERS;
@@ -38,9 +39,12 @@ pub use request::{Header, Request};
 pub use response::Response;
 pub use socket::{ListenAddr, Listener};
 
+mod chunked;
 mod common;
 mod connection;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod head;
 mod request;
 mod response;
@@ -109,17 +113,17 @@ impl Default for ServerOptions {
 
 impl ServerOptions {
     /// The most memory one connection's buffers can hold, in bytes: its input (the longest
-    /// head, the largest body and a chunked body's framing), a chunked body decoded, and the
-    /// answers its client has not read: `OUTPUT_LIMIT` and the answer that crossed it (at most
-    /// `answer_bytes`), in a buffer that grows by doubling. `max_connections` times this is the
-    /// server's worst case.
+    /// head, the largest body, and room for a chunked body's framing before it is decoded: a
+    /// chunked body is decoded in place, in the input), and the answers its client has not
+    /// read: `OUTPUT_LIMIT` and the answer that crossed it (at most `answer_bytes`), in a
+    /// buffer that grows by doubling. `max_connections` times this is the server's worst case.
     pub fn connection_budget(&self, answer_bytes: usize) -> usize {
         let output = 2 * (connection::OUTPUT_LIMIT + answer_bytes);
-        self.input_limit() + self.max_body_bytes + output
+        self.input_limit() + output
     }
 
-    /// Bytes of input a connection holds at most: the longest head, the largest body and a
-    /// chunked body's framing.
+    /// Bytes of input a connection holds at most: the longest head, the largest body and room
+    /// for a chunked body's framing not decoded yet.
     pub(crate) fn input_limit(&self) -> usize {
         self.max_request_line
             + self.max_header_bytes
@@ -217,6 +221,7 @@ struct Accept {
 impl Accept {
     fn run(self) {
         let mut pause = Duration::ZERO;
+        let mut report = Report::default();
         while !self.close.load(Relaxed) {
             let Some(slot) = self
                 .connections
@@ -233,11 +238,42 @@ impl Accept {
                 Err(error) => {
                     // Out of descriptors or memory: give connections time to close.
                     pause = (pause * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
-                    log::error!("Error accepting new client: {} (retrying)", error);
+                    report.error(&error, Instant::now(), &mut io::stderr());
                     thread::sleep(pause);
                 }
             }
         }
+    }
+}
+
+/// Accept errors, on stderr: one line a second at most, which counts the ones left out since
+/// the line before. (Out of descriptors, every accept fails until a connection closes.)
+#[derive(Default)]
+struct Report {
+    last: Option<Instant>,
+    left_out: u64,
+}
+
+impl Report {
+    /// Writes `error`, which happened `now`, to `out` (stderr) unless a line went out less than
+    /// a second ago.
+    fn error(&mut self, error: &io::Error, now: Instant, out: &mut impl Write) {
+        if self
+            .last
+            .is_some_and(|last| now < last + Duration::from_secs(1))
+        {
+            self.left_out += 1;
+            return;
+        }
+        // Not `eprintln!`, which panics when stderr is gone.
+        let _ = match self.left_out {
+            0 => writeln!(out, "tiny_http: accept failed: {error} (retrying)"),
+            n => writeln!(
+                out,
+                "tiny_http: accept failed: {error} (retrying; {n} more since the last line)"
+            ),
+        };
+        (self.last, self.left_out) = (Some(now), 0);
     }
 }
 
@@ -281,5 +317,32 @@ impl Drop for Slot {
         let mut open = self.0.open.lock().unwrap_or_else(|e| e.into_inner());
         *open -= 1;
         self.0.room.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_reported_once_a_second_with_a_count() {
+        let (mut report, mut out) = (Report::default(), Vec::new());
+        let error = io::Error::from_raw_os_error(libc::EMFILE);
+        let start = Instant::now();
+        for tenth in [0, 1, 2, 9, 10, 11, 25] {
+            report.error(&error, start + Duration::from_millis(tenth * 100), &mut out);
+        }
+        let out = String::from_utf8(out).unwrap();
+        let lines: Vec<_> = out.lines().collect();
+        assert_eq!(lines.len(), 3, "{out}");
+        assert!(lines[0].ends_with("(os error 24) (retrying)"), "{out}");
+        assert!(
+            lines[1].ends_with("(retrying; 3 more since the last line)"),
+            "{out}"
+        );
+        assert!(
+            lines[2].ends_with("(retrying; 1 more since the last line)"),
+            "{out}"
+        );
     }
 }

@@ -59,23 +59,34 @@ impl Connection {
             Self::Unix(s) => s.set_nonblocking(true),
         }
     }
+}
 
-    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => (&*s).read(buf),
-            Self::Unix(s) => (&*s).read(buf),
-        }
-    }
-
-    pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Self::Tcp(s) => (&*s).write(buf),
-            Self::Unix(s) => (&*s).write(buf),
-        }
-    }
-
+/// What a connection reads its requests from and writes its answers to: an accepted socket
+/// here, and bytes in memory for the fuzz checks (`fuzzing.rs`). Non-blocking: `WouldBlock`
+/// when there is nothing to read or no room to write.
+pub(crate) trait Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
     /// Ends our sending side: the client reads to the end of our last response.
-    pub(crate) fn shutdown_write(&self) {
+    fn shutdown_write(&mut self);
+}
+
+impl Socket for Connection {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.read(buf),
+            Self::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Tcp(s) => s.write(buf),
+            Self::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn shutdown_write(&mut self) {
         let _ = match self {
             Self::Tcp(s) => s.shutdown(Shutdown::Write),
             Self::Unix(s) => s.shutdown(Shutdown::Write),
