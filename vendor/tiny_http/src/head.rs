@@ -430,12 +430,13 @@ fn framing<'a>(
         if lengths.next().is_some() || version < (1, 1) {
             return Err(400);
         }
-        // The body's length is known only when chunked comes last, and only once.
+        // The body's length is known only when chunked comes last, and only once. Empty list
+        // elements are ignored, wherever they stand (RFC 9110, section 5.6.1).
         let (mut chunked, mut last_is_chunked, mut other) = (0, false, false);
-        for coding in list_values(headers, "Transfer-Encoding") {
+        for coding in list_values(headers, "Transfer-Encoding").filter(|c| !c.is_empty()) {
             last_is_chunked = coding.eq_ignore_ascii_case("chunked");
             chunked += last_is_chunked as usize;
-            other |= !last_is_chunked && !coding.is_empty();
+            other |= !last_is_chunked;
         }
         return match (last_is_chunked && chunked == 1, other) {
             (false, _) => Err(400),
@@ -807,10 +808,10 @@ mod test {
             check((1, 1), &["Host: x", "Content-Length: 5"]),
             Ok(Framing::Length(5))
         );
-        assert_eq!(
-            check((1, 1), &["Host: x", "Transfer-Encoding: chunked"]),
-            Ok(Framing::Chunked)
-        );
+        for chunked in ["chunked", ", chunked", "chunked,", "chunked , ,"] {
+            let field = format!("Transfer-Encoding: {chunked}");
+            assert_eq!(check((1, 1), &["Host: x", &field]), Ok(Framing::Chunked));
+        }
         assert_eq!(check((1, 0), &[]), Ok(Framing::None));
     }
 
