@@ -3,14 +3,15 @@
 # (this machine's engine, cgroup v1 or v2) and test-vm-lab.sh (a VM lab guest, which mounts only
 # cgroup v2). `. scripts/memory-budget.sh` after lib.sh, from the repository's root.
 #
-# memory_budget IMAGE ADDRESS ON_ENGINE [SECONDS PATIENCE]: runs the producer's IMAGE in the engine that `docker`
-# reaches, with Compose's memory limit and MAX_CONNECTIONS, published on ADDRESS (an address of
-# the engine's machine that this host reaches: 127.0.0.1, or a lab node's). Hostile clients of
-# every kind (issue 18) hold all but a few of its connections for SECONDS (15). It must survive
-# (no OOM kill) and keep answering /healthz within PATIENCE seconds (2; an emulated machine needs
-# more, as the health check in docker-compose.yml explains), and each connection may take no more memory than the
-# producer's banner states. `ON_ENGINE COMMAND [ARG...]` runs a command on the engine's machine,
-# which reads the container's cgroup files there. memory_budget_cleanup removes the container.
+# memory_budget IMAGE ADDRESS ON_ENGINE [SECONDS PATIENCE]: runs the producer's IMAGE in the
+# engine that `docker` reaches, with Compose's memory limit and MAX_CONNECTIONS, published on
+# ADDRESS (an address of the engine's machine that this host reaches: 127.0.0.1, or a lab node's).
+# Hostile clients of every kind (issue 18) hold all but a few of its connections for SECONDS (15).
+# It must survive (no OOM kill) and keep answering /healthz within PATIENCE seconds (2; an
+# emulated machine needs more, as the health check in docker-compose.yml explains), and each
+# connection may take no more memory than the producer's banner states. `ON_ENGINE COMMAND
+# [ARG...]` runs a command on the engine's machine, where the container's cgroup files are.
+# memory_budget_cleanup removes the container.
 
 memory_budget_container=fogdeft-test-memory
 memory_budget_samples=""   # the file that the sampler below writes to, while the clients run
@@ -80,7 +81,8 @@ sample_peak() {
   # shellcheck disable=SC2016 # the script runs there, with its own $1 and $2
   "$1" sh -c 'max=0 n=0
     while [ "$n" -lt "$(($2 * 5))" ]; do
-      now=$(cat "$1") && [ "$now" -le "$max" ] || max=$now
+      now=$(cat "$1") || exit 1
+      [ "$now" -le "$max" ] || max=$now
       sleep 0.2; n=$((n + 1))
     done
     echo "$max"' sample "$2" "$3"
