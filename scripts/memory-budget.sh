@@ -132,7 +132,8 @@ memory_budget() {
   kills=$("$on_engine" cat "$dir/$(memory_file "$version" events)" | sed -n 's/^oom_kill //p')
   [ "${kills:-0}" = 0 ] || fail "the kernel's OOM killer killed $kills processes in the producer's container"
   pass "the producer survived $hostile hostile connections in $((memory >> 20)) MiB (OOMKilled false, oom_kill ${kills:-not counted by this kernel})"
-  failures=$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["failures"] if r["checks"] >= 20 else -1)' "$result")
+  # At least one check for each PATIENCE seconds of load, or /healthz was not really asked.
+  failures=$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["failures"] if r["checks"] >= float(sys.argv[2]) else -1)' "$result" "$((seconds / patience))")
   [ "$failures" = 0 ] || fail "/healthz failed beside them: $result"
   pass "/healthz answered every time beside them"
   wait_until 10 "/healthz after the clients left" healthy "$name"
