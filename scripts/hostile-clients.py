@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Hostile clients of every kind from issue 18, against a producer on loopback, while a normal
-client asks for /healthz on a fresh connection every 200 ms. Used by scripts/test-memory.sh.
+"""Hostile clients of every kind from issue 18, against a producer at HOST:PORT (loopback, or a
+lab node), while a normal client asks for /healthz on a fresh connection every 200 ms. Used by
+scripts/memory-budget.sh.
 
-Usage: hostile-clients.py PORT CONNECTIONS SECONDS
+Usage: hostile-clients.py HOST PORT CONNECTIONS SECONDS [PATIENCE]
 Splits CONNECTIONS over three kinds that each hold what they can: pipeliners that never read
 their answers, unfinished heads just under the header limit, and clients that leave answers
 unread and stall half-way through a body; plus 8 that pipeline and read at full speed. Prints
-one line: the /healthz checks, their failures and the slowest, as JSON.
+one line: the /healthz checks, their failures and the slowest, as JSON. A check fails when no
+answer comes within PATIENCE seconds (2; more for an emulated machine).
 """
 import json
 import resource
@@ -15,7 +17,8 @@ import socket
 import sys
 import time
 
-port, connections, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+host, port, connections, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+patience = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
 resource.setrlimit(resource.RLIMIT_NOFILE, (connections + 256,) * 2)
 GET = b"GET /number HTTP/1.1\r\nHost: x\r\n\r\n"
 KINDS = {
@@ -30,12 +33,12 @@ pending = {}  # socket -> bytes still to send
 readers = []
 for n in range(connections):
     kind = list(KINDS)[n % len(KINDS)]
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection((host, port))
     s.setblocking(False)
     pending[s] = KINDS[kind]
     selector.register(s, selectors.EVENT_WRITE)
 for _ in range(FULL_SPEED):
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection((host, port))
     s.setblocking(False)
     readers.append(s)
     selector.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
@@ -44,7 +47,7 @@ for _ in range(FULL_SPEED):
 def healthz():
     started = time.monotonic()
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        with socket.create_connection((host, port), timeout=patience) as s:
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             ok = s.recv(64).startswith(b"HTTP/1.1 200 ")
     except OSError:

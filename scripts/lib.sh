@@ -29,15 +29,25 @@ require_docker() {
 
 # memory_limits_warning: one line on stderr when the engine cannot enforce memory limits, so that
 # the mem_limit and memory limits of our Compose and stack files would silently do nothing. That is
-# Raspberry Pi OS as it comes: it boots without the memory cgroup, and `docker info` only warns.
+# Raspberry Pi OS as it comes: it boots without the memory cgroup (cgroup_disable=memory), and
+# `docker info` only warns. On cgroup v1 and v2 alike the engine then reports MemoryLimit false and
+# warns "No memory limit support" (on v2, when its cgroup lists no memory controller). Rootless
+# Docker without cgroups (cgroup driver "none") reports MemoryLimit false too, and needs another fix.
 # make compose-up, swarm-init and swarm-deploy call it; nothing else changes, so it never fails.
 memory_limits_warning() {
-  local supported warnings
+  local supported warnings cgroups said fix
   supported=$(docker info --format '{{json .MemoryLimit}}' 2>/dev/null) || return 0
   warnings=$(docker info 2>&1 >/dev/null) || return 0
-  if [ "$supported" = false ] || grep -q 'No memory limit support' <<<"$warnings"; then
-    printf 'WARNING: this Docker engine cannot enforce memory limits (docker info: "No memory limit support"); on a Pi, add cgroup_enable=memory cgroup_memory=1 to the line in /boot/firmware/cmdline.txt, then reboot\n' >&2
+  if [ "$supported" != false ] && ! grep -q 'No memory limit support' <<<"$warnings"; then return 0; fi
+  cgroups=$(docker info --format 'cgroup v{{.CgroupVersion}}, driver {{.CgroupDriver}}' 2>/dev/null) ||
+    cgroups="cgroup version unknown"
+  said='No memory limit support'
+  fix='on a Pi, add cgroup_enable=memory cgroup_memory=1 to the line in /boot/firmware/cmdline.txt, then reboot'
+  if [[ $cgroups == *"driver none" ]]; then
+    said='Running in rootless-mode without cgroups'
+    fix='rootless Docker limits memory only on cgroup v2 with systemd'
   fi
+  printf 'WARNING: this Docker engine (%s) cannot enforce memory limits (docker info: "%s"); %s\n' "$cgroups" "$said" "$fix" >&2
 }
 
 # rotated_logs: reads a merged Compose or stack file (what `compose config` or `docker stack

@@ -1,57 +1,28 @@
 #!/usr/bin/env bash
-# The producer's memory budget, on the real engine and image: a container with Compose's memory
-# limit and MAX_CONNECTIONS, and hostile clients of every kind (issue 18) holding all but a few
-# of its connections. It must survive (no OOM kill) and keep answering /healthz; prints the
-# memory each connection took, measured.
+# The producer's memory budget on this machine's engine, cgroup v1 or v2: its image with Compose's
+# memory limit and MAX_CONNECTIONS, against hostile clients of every kind (issue 18) on loopback.
+# scripts/memory-budget.sh says what it checks; the VM lab runs the same check on a cgroup v2 guest.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/memory-budget.sh"
 cd "$(dirname "$0")/.."
 require_docker
-
-# The limits under test are the ones Compose ships.
-memory=$(sed -n 's/^ *mem_limit: *\([0-9]*\)m$/\1/p' docker-compose.yml | sed -n 1p)
-max_connections=$(sed -n 's/^ *MAX_CONNECTIONS: *"\([0-9]*\)"$/\1/p' docker-compose.yml)
-if [ -z "$memory" ] || [ -z "$max_connections" ]; then
-  fail "no mem_limit or MAX_CONNECTIONS in docker-compose.yml"
-fi
-hostile=$((max_connections - 16)) # room left for /healthz and the full-speed clients
+python3 -c 'import yaml' 2>/dev/null || skip_or_fail "test-memory reads docker-compose.yml with PyYAML: no python3-yaml (make deps installs it)"
+# The figures are read in the engine's cgroup files, so the engine must run here, and limit memory.
+case "${DOCKER_HOST:-unix://}" in
+  unix://*) ;;
+  *) skip_or_fail "test-memory reads the container's cgroup on the engine's machine, and DOCKER_HOST=$DOCKER_HOST is another" ;;
+esac
+[ "$(docker info --format '{{json .MemoryLimit}}')" = true ] ||
+  skip_or_fail "this Docker engine cannot enforce memory limits (docker info: MemoryLimit false)"
 
 export REGISTRY=fogdeft-test TAG=memory
-name=fogdeft-test-memory
-port=$(free_port)
 cleanup() {
-  docker rm -f "$name" >/dev/null 2>&1 || true
+  memory_budget_cleanup
   remove_images "$TAG"
 }
 trap cleanup EXIT
 
 say "building images"
 make --no-print-directory images >/dev/null
-docker run -d --name "$name" --memory "${memory}m" --memory-swap "${memory}m" \
-  -e MAX_CONNECTIONS="$max_connections" -p "127.0.0.1:$port:5000" "$REGISTRY/producer:$TAG" >/dev/null
-healthy() { [ "$(docker inspect --format '{{.State.Health.Status}}' "$name")" = healthy ]; }
-wait_until 30 "producer healthy" healthy
-id=$(docker inspect --format '{{.Id}}' "$name")
-cgroup=/sys/fs/cgroup/memory/docker/$id
-[ -r "$cgroup/memory.max_usage_in_bytes" ] || fail "no cgroup v1 memory figures at $cgroup"
-at_rest=$(cat "$cgroup/memory.usage_in_bytes")
-banner=$(docker logs "$name" 2>&1)
-banner=${banner%%$'\n'*}
-say "$banner"
-budget=$(sed -n 's/.*connections, \([0-9]*\) KiB each at most.*/\1/p' <<<"$banner")
-[ -n "$budget" ] || fail "the banner states no budget per connection: $banner"
-
-say "$hostile hostile clients and 8 full-speed pipeliners, for 15 s, in ${memory} MB"
-result=$(python3 scripts/hostile-clients.py "$port" "$hostile" 15)
-say "healthz beside them: $result"
-
-oom=$(docker inspect --format '{{.State.OOMKilled}} {{.State.Running}}' "$name")
-[ "$oom" = "false true" ] || fail "the producer did not survive: OOMKilled, Running = $oom"
-pass "the producer survived $hostile hostile connections in ${memory} MB (OOMKilled false)"
-failures=$(python3 -c 'import json, sys; r = json.loads(sys.argv[1]); print(r["failures"] if r["checks"] >= 20 else -1)' "$result")
-[ "$failures" = 0 ] || fail "/healthz failed beside them: $result"
-pass "/healthz answered every time beside them"
-wait_until 10 "/healthz after the clients left" healthy
-peak=$(cat "$cgroup/memory.max_usage_in_bytes")
-per=$(((peak - at_rest) / hostile))
-[ "$per" -le $((budget * 1024)) ] || fail "$((per / 1024)) KiB per connection, over the stated $budget KiB"
-pass "peak $((peak >> 20)) MiB of ${memory} MB: $((per / 1024)) KiB per hostile connection, within the stated $budget KiB (at rest $((at_rest >> 20)) MiB)"
+on_this_machine() { "$@"; }
+memory_budget "$REGISTRY/producer:$TAG" 127.0.0.1 on_this_machine

@@ -82,7 +82,9 @@ vm_lab_in_use() { lab_in_use "VM lab" "$VM_RUN" vm_alive "$VM_SCRIPTS/vm-lab-dow
 
 # Runs COMMAND as root on node N itself, in the node's own namespaces, through its Docker API (the
 # guests run no ssh server): a throwaway privileged container of busybox-static, taken from the
-# node's initramfs, that chroots into the node's root.
+# node's initramfs, that chroots into the node's root. Its cgroup namespace is the node's too, so
+# that /proc/PID/cgroup names the same cgroups as /sys/fs/cgroup (on cgroup v2 Docker gives each
+# container a namespace of its own).
 vm_exec() {
   local node=$1 dir
   shift
@@ -93,6 +95,6 @@ vm_exec() {
     tar -C "$dir/bin" -c busybox | vm_docker "$node" import - "$VM/busybox" >/dev/null
     rm -rf "$dir"
   fi
-  vm_docker "$node" run --rm --privileged --pid=host --net=host -v /:/host "$VM/busybox" \
+  vm_docker "$node" run --rm --privileged --pid=host --net=host --cgroupns=host -v /:/host "$VM/busybox" \
     /busybox chroot /host "$@"
 }
