@@ -10,6 +10,7 @@ case "$what" in
   test)
     packages=(
       curl file iproute2 procps python3   # the end-to-end scripts; ip netns for the swarm lab
+      python3-yaml                      # reads Compose and stack files (compose config, rotated logs)
       python3-venv time                 # the venv of opera (make test-tosca); /usr/bin/time measures it
       prometheus                        # promtool checks /metrics; make test-autoscale runs it
       hey                               # the load generator of make test-autoscale
