@@ -5,8 +5,8 @@
 //! Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and every response names the host that
 //! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas.
 //!
-//! Read it top to bottom: configuration, start-up, serving, routing, metrics, and the
-//! `producer healthcheck` subcommand.
+//! Read it top to bottom: configuration, start-up, serving, routing and metrics. The
+//! `producer healthcheck` subcommand is common/health.rs, shared with the autoscaler.
 
 mod common;
 
@@ -15,8 +15,8 @@ use common::{say, Declare, Settings};
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -135,8 +135,6 @@ impl Settings for Config {
 
 /// Connections the kernel may queue before we accept them: room for a burst of 2,000 clients.
 const LISTEN_BACKLOG: i32 = 4096;
-/// How long `producer healthcheck` waits for the answer.
-const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn usage() -> String {
     let endpoints: Vec<String> = ROUTES
@@ -162,7 +160,10 @@ Endpoints (HEAD works too):
 fn main() {
     match common::settings_or_exit::<Config>("producer", usage, &["healthcheck"]) {
         (config, None) => serve(config),
-        (config, Some(_healthcheck)) => process::exit(healthcheck(&config)),
+        // A FROM scratch image has no curl: the binary asks its own /healthz (common/health.rs).
+        (config, Some(_healthcheck)) => {
+            process::exit(common::health::check("producer", config.host, config.port))
+        }
     }
 }
 
@@ -785,39 +786,6 @@ fn resident_memory_bytes() -> Option<u64> {
     // SAFETY: sysconf has no preconditions.
     let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     Some(pages * page_size.max(0) as u64)
-}
-
-// ---------------------------------------------------------------------------------------------
-// `producer healthcheck`: a FROM scratch image has no curl, so the binary probes itself.
-
-fn healthcheck(config: &Config) -> i32 {
-    let host = match config.host {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let address = SocketAddr::new(host, config.port);
-    match probe_health(address) {
-        Ok(()) => 0,
-        Err(error) => {
-            eprintln!("producer healthcheck: http://{address}/healthz: {error}");
-            1
-        }
-    }
-}
-
-fn probe_health(address: SocketAddr) -> io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&address, HEALTHCHECK_TIMEOUT)?;
-    stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-    stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-    stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut head = String::new();
-    stream.take(64).read_to_string(&mut head)?;
-    let status_line = head.lines().next().unwrap_or("no answer");
-    match status_line.split(' ').nth(1) {
-        Some("200") => Ok(()),
-        _ => Err(io::Error::other(format!("unhealthy: {status_line}"))),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -132,7 +132,8 @@ impl Drop for Socket {
     }
 }
 
-fn spawn_unix(handler: Handler) -> (Socket, Log) {
+/// A new socket path in the temporary folder.
+fn socket_path() -> Socket {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!(
@@ -140,7 +141,12 @@ fn spawn_unix(handler: Handler) -> (Socket, Log) {
         std::process::id()
     ));
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).unwrap();
+    Socket(path)
+}
+
+fn spawn_unix(handler: Handler) -> (Socket, Log) {
+    let socket = socket_path();
+    let listener = UnixListener::bind(&socket.0).unwrap();
     let log = Log::default();
     let server_log = log.clone();
     thread::spawn(move || {
@@ -148,7 +154,7 @@ fn spawn_unix(handler: Handler) -> (Socket, Log) {
             serve(stream, &handler, &server_log);
         }
     });
-    (Socket(path), log)
+    (socket, log)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -839,18 +845,23 @@ fn no_scale_down_unless_every_replica_was_scraped_for_the_whole_window() {
     assert_eq!(fakes.docker.replicas("producer-id"), 1);
 }
 
-#[test]
-fn serves_its_own_metrics_and_health() {
-    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
-    let mut autoscaler = fakes.autoscaler(&[]);
+/// The address of its /metrics and /healthz, from its first line.
+fn metrics_address(autoscaler: &mut Running) -> std::net::SocketAddr {
     let banner = autoscaler.wait_for(WAIT, |l| l.contains("metrics at http://"));
-    let address: std::net::SocketAddr = banner
+    banner
         .split("metrics at http://")
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .unwrap()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn serves_its_own_metrics_and_health() {
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    let mut autoscaler = fakes.autoscaler(&[]);
+    let address = metrics_address(&mut autoscaler);
     autoscaler.wait_for(WAIT, producer_line("keep 3"));
 
     let metrics = request(address, "GET", "/metrics");
@@ -876,6 +887,49 @@ fn serves_its_own_metrics_and_health() {
     promtool_check_metrics(&metrics.body);
 
     let health = request(address, "GET", "/healthz");
-    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
-    assert_eq!(request(address, "GET", "/").status, 404);
+    let ok = "{\"status\":\"ok\"}\n";
+    assert_eq!((health.status, health.body.as_str()), (200, ok));
+    let missing = request(address, "GET", "/");
+    assert_eq!(missing.status, 404);
+}
+
+/// `autoscaler healthcheck --port PORT`: its exit code and its lines on stderr.
+fn healthcheck(port: u16) -> (Option<i32>, Vec<String>) {
+    let output = std::process::Command::new(AUTOSCALER)
+        .args(["healthcheck", "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (
+        output.status.code(),
+        stderr.lines().map(String::from).collect(),
+    )
+}
+
+/// Docker's HEALTHCHECK runs `autoscaler healthcheck`, which asks /healthz as the producer's
+/// does (the same code): healthy while the loop ends its rounds, not once /healthz says 503.
+#[test]
+fn its_healthcheck_acts_on_its_healthz() {
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    let mut autoscaler = fakes.autoscaler(&[]);
+    let address = metrics_address(&mut autoscaler);
+    assert_eq!(healthcheck(address.port()), (Some(0), vec![]));
+
+    let body = b"{\"status\":\"stuck\",\"why\":\"no round has ended for 61 s\"}\n";
+    let stuck = fake_server(Some(http_response(
+        "503 Service Unavailable",
+        "application/json",
+        body,
+    )));
+    let (code, said) = healthcheck(stuck.port());
+    assert_eq!(code, Some(1), "{said:?}");
+    assert_eq!(said.len(), 1, "one line: {said:?}");
+    assert!(
+        said[0].starts_with("autoscaler healthcheck: http://127.0.0.1:"),
+        "{said:?}"
+    );
+    assert!(
+        said[0].contains("HTTP 503: {\"status\":\"stuck\""),
+        "{said:?}"
+    );
 }
