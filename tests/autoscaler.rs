@@ -7,8 +7,10 @@ mod support;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -932,4 +934,70 @@ fn its_healthcheck_acts_on_its_healthz() {
         said[0].contains("HTTP 503: {\"status\":\"stuck\""),
         "{said:?}"
     );
+}
+
+/// Connects to the Unix socket `path` until its listener's queue is full, which a non-blocking
+/// connect learns as EAGAIN, and returns the connections queued.
+fn fill_queue(path: &Path) -> Vec<OwnedFd> {
+    // SAFETY: an all-zero sockaddr_un is valid; the path fits in it with its NUL.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < address.sun_path.len());
+    for (slot, &byte) in address.sun_path.iter_mut().zip(bytes) {
+        *slot = byte as libc::c_char;
+    }
+    let mut queued = Vec::new();
+    while queued.len() < 1000 {
+        // SAFETY: a new descriptor, owned at once; connect reads our address.
+        let (fd, done) = unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+            assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+            let fd = OwnedFd::from_raw_fd(fd);
+            let length = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            let address = (&address as *const libc::sockaddr_un).cast();
+            let done = libc::connect(fd.as_raw_fd(), address, length);
+            (fd, done)
+        };
+        if done != 0 {
+            let error = std::io::Error::last_os_error();
+            assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock, "{error}");
+            return queued;
+        }
+        queued.push(fd);
+    }
+    panic!(
+        "the queue of {} takes any number of connections",
+        path.display()
+    );
+}
+
+/// A Docker daemon that stopped accepting: its socket's queue fills, and a connect then waits
+/// for room. Each round must still fail within --timeout, say so, and the next one come; the
+/// loop is not stuck, so /healthz stays 200.
+#[test]
+fn a_docker_socket_that_stops_accepting_fails_each_round_in_time() {
+    let socket = socket_path();
+    let listener = UnixListener::bind(&socket.0).unwrap();
+    // SAFETY: listen(2) on our bound socket: a queue of (about) one, never accepted.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let _queued = fill_queue(&socket.0);
+
+    let docker = unix(&socket);
+    let prometheus = format!("http://127.0.0.1:{}", free_port());
+    let mut autoscaler = start_autoscaler(&prometheus, &docker, &["--timeout", "300ms"]);
+    let address = metrics_address(&mut autoscaler);
+    let expected =
+        format!("no change: cannot reach the Docker API at {docker}: no answer within 300ms");
+    for _round in 0..2 {
+        autoscaler.wait_for(WAIT, |l| l.starts_with(&expected));
+    }
+    let metrics = request(address, "GET", "/metrics");
+    let errors = metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("autoscaler_errors_total{peer=\"docker\"} "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(errors >= Some(2), "{}", metrics.body);
+    assert_eq!(request(address, "GET", "/healthz").status, 200);
 }
