@@ -533,6 +533,7 @@ impl Handler for App {
         // Set in place: each step of a builder chain would copy the response.
         response.set_status_code(status.code());
         response.add_header("Content-Type", content_type);
+        response.add_header("Cache-Control", cache_control(content_type));
         response.add_header("X-Served-By", &self.served_by);
         if endpoint == Some(Endpoint::Page) {
             response.add_header("Vary", "Accept"); // the page or the text, by Accept
@@ -587,6 +588,19 @@ fn wants_html(request: &Request<'_>) -> bool {
     request
         .header("Accept")
         .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// What a cache may do with an answer. Every answer is of its moment (a number, health, counts,
+/// the uptime, an error), so no cache may keep it: else a proxy or a browser could give the same
+/// "random" number again, or an old /healthz. The live page is the same for a whole version: a
+/// browser may keep it a minute. (REDbot, the HTTP linter, warns on no `Cache-Control`, "caches
+/// may pick their own freshness", and on `no-cache` without a validator; `make test-caching`.)
+fn cache_control(content_type: &str) -> &'static str {
+    if content_type == HTML {
+        "max-age=60"
+    } else {
+        "no-store"
+    }
 }
 
 /// `?close` in the query (the live page's polls) asks for `Connection: close`: browsers keep and

@@ -219,9 +219,11 @@ pub fn serve(
     let handler = move |request: &tiny_http::Request<'_>| {
         let idle = metrics.last_round().unwrap_or(started).elapsed();
         let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
+        // Every answer is of this moment: no cache may keep it (RFC 9111, section 5.2.2.5).
         tiny_http::Response::from_string(body)
             .with_status_code(status)
             .with_header("Content-Type", content_type)
+            .with_header("Cache-Control", "no-store")
     };
     tiny_http::Server::with_handler(listener, options, handler)
 }

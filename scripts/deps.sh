@@ -9,6 +9,7 @@ case "$what" in
   test)
     packages=(
       curl file iproute2 procps python3   # the end-to-end scripts; ip netns for the swarm lab
+      python3-venv                      # REDbot's venv (below): the HTTP linter of make test-caching
       prometheus                        # promtool checks /metrics; make test-autoscale runs it
       hey                               # the load generator of make test-autoscale
       qemu-user                         # runs the arm64, armv7 and armv6 binaries
@@ -58,5 +59,11 @@ say "installing: ${packages[*]}"
 if [ "$what" = test ]; then
   command -v rustup >/dev/null || fail "rustup is missing: install it first (https://rustup.rs)"
   rustup component add rustfmt clippy
+  # REDbot comes from PyPI, into a venv of its own: Debian's python3 refuses `pip install` outside
+  # one (PEP 668). Made afresh each time, so that the pinned versions are what runs.
+  say "installing ${REDBOT_PACKAGES[*]} into $REDBOT_VENV"
+  "${sudo[@]}" rm -rf "$REDBOT_VENV"
+  "${sudo[@]}" python3 -m venv "$REDBOT_VENV"
+  "${sudo[@]}" "$REDBOT_VENV/bin/pip" install --quiet --disable-pip-version-check "${REDBOT_PACKAGES[@]}"
 fi
 say "ready for make $what"

@@ -893,6 +893,10 @@ fn serves_its_own_metrics_and_health() {
     assert_eq!((health.status, health.body.as_str()), (200, ok));
     let missing = request(address, "GET", "/");
     assert_eq!(missing.status, 404);
+    // Each answer is of its moment: no cache may keep it.
+    for reply in [&metrics, &health, &missing] {
+        assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+    }
 }
 
 /// `autoscaler healthcheck --port PORT`: its exit code and its lines on stderr.

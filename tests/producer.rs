@@ -154,6 +154,32 @@ fn healthz_and_errors() {
     assert_eq!(json(&wrong.body)["error"], "method not allowed");
 }
 
+/// Every answer is of its moment, so no cache may keep it; the live page may be kept a minute.
+/// (make test-caching runs REDbot, the HTTP linter, on every route.)
+#[test]
+fn every_answer_says_what_a_cache_may_do_with_it() {
+    let (_producer, address) = start_producer(&[]);
+    let html = "Accept: text/html\r\n";
+    for (method, path, headers, status, cache_control) in [
+        ("GET", "/number", "", 200, "no-store"),
+        ("GET", "/healthz", "", 200, "no-store"),
+        ("GET", "/metrics", "", 200, "no-store"),
+        ("GET", "/", "", 200, "no-store"),
+        ("GET", "/nope", "", 404, "no-store"),
+        ("POST", "/number", "", 405, "no-store"),
+        ("HEAD", "/number", "", 200, "no-store"),
+        ("GET", "/", html, 200, "max-age=60"),
+    ] {
+        let reply = request_with(address, method, path, headers);
+        assert_eq!(reply.status, status, "{method} {path}");
+        assert_eq!(
+            reply.header("Cache-Control"),
+            Some(cache_control),
+            "{method} {path} {headers:?}"
+        );
+    }
+}
+
 #[test]
 fn metrics_count_requests_and_pass_promtool() {
     let (_producer, address) = start_producer(&[]);
