@@ -346,7 +346,7 @@ fn percent_escaped(bytes: &[u8]) -> String {
 // reads each request whole, as it arrives, and answers it with `App::respond`, which borrows
 // the request and returns the response. A slow or hostile client holds no thread, only its
 // connection, and the limits below bound how long and how much it may hold that. (tiny_http's
-// own limits: an 8 KiB request line, 100 headers, 4 KiB of unread answers.)
+// own limits: 100 headers, 4 KiB of unread answers.)
 
 /// Bodies we read at most: no route takes one, so only enough to keep the connection going.
 const MAX_BODY: usize = 1024;
