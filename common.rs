@@ -1,6 +1,7 @@
 //! The few pieces all three programs share: their settings (flags, variables, `--help`), stop
 //! signals, and text fit for one log line. Each binary includes this file with `mod common;`.
-//! The consumer and the autoscaler also make HTTP calls, all through `common::http`.
+//! The consumer and the autoscaler also make HTTP calls, all through `common::http`; the producer
+//! and the autoscaler check their own health for Docker with `common::health`.
 
 use std::ffi::OsString;
 use std::ops::RangeInclusive;
@@ -9,6 +10,10 @@ use std::time::Duration;
 // The producer is a server and calls nobody.
 #[allow(dead_code)]
 pub mod http;
+
+// The consumer serves nothing, so it has no health check.
+#[allow(dead_code)]
+pub mod health;
 
 /// `println!` that cannot panic: a closed stdout (`consumer | head -3`) must not kill us.
 /// Each line is flushed at once, since Rust's stdout is line-buffered even inside Docker.

@@ -5,8 +5,8 @@
 //! Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and every response names the host that
 //! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas.
 //!
-//! Read it top to bottom: configuration, start-up, serving, routing, metrics, and the
-//! `producer healthcheck` subcommand.
+//! Read it top to bottom: configuration, start-up, serving, routing and metrics. The
+//! `producer healthcheck` subcommand is common/health.rs, shared with the autoscaler.
 
 mod common;
 
@@ -15,8 +15,8 @@ use common::{say, Declare, Settings};
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -135,8 +135,6 @@ impl Settings for Config {
 
 /// Connections the kernel may queue before we accept them: room for a burst of 2,000 clients.
 const LISTEN_BACKLOG: i32 = 4096;
-/// How long `producer healthcheck` waits for the answer.
-const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn usage() -> String {
     let endpoints: Vec<String> = ROUTES
@@ -162,7 +160,10 @@ Endpoints (HEAD works too):
 fn main() {
     match common::settings_or_exit::<Config>("producer", usage, &["healthcheck"]) {
         (config, None) => serve(config),
-        (config, Some(_healthcheck)) => process::exit(healthcheck(&config)),
+        // A FROM scratch image has no curl: the binary asks its own /healthz (common/health.rs).
+        (config, Some(_healthcheck)) => {
+            process::exit(common::health::check("producer", config.host, config.port))
+        }
     }
 }
 
@@ -185,7 +186,7 @@ fn serve(config: Config) {
     let options = server_options(&config, max_connections);
     print_banner(&config, &listener, &options);
 
-    let app = Arc::new(App::new(&config));
+    let app = Arc::new(App::new(&config, host_name()));
     // The server lives until we exit; its threads do all the serving.
     let _server = match Server::with_handler(listener, options, Arc::clone(&app)) {
         Ok(server) => server,
@@ -307,6 +308,9 @@ fn interface_addresses() -> Vec<IpAddr> {
     found
 }
 
+/// A host name's bytes at most: POSIX's HOST_NAME_MAX (Linux allows 64) and its NUL.
+const HOST_NAME_BYTES: usize = 256;
+
 /// The host name, as `X-Served-By` says it. The kernel takes any bytes as a host name (a
 /// container's is whatever `--hostname` said), and a header value must not hold all of them:
 /// CR LF would start a header of its own. So every byte that is not visible ASCII, and `%`, is
@@ -314,7 +318,7 @@ fn interface_addresses() -> Vec<IpAddr> {
 /// the name is the machine's, often not the user's to choose, and the escaped form still tells
 /// the replicas apart.
 fn host_name() -> String {
-    let mut buffer = [0u8; 256];
+    let mut buffer = [0u8; HOST_NAME_BYTES];
     // SAFETY: gethostname writes at most buffer.len() bytes into our buffer.
     let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
     let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
@@ -342,16 +346,38 @@ fn percent_escaped(bytes: &[u8]) -> String {
 // reads each request whole, as it arrives, and answers it with `App::respond`, which borrows
 // the request and returns the response. A slow or hostile client holds no thread, only its
 // connection, and the limits below bound how long and how much it may hold that. (tiny_http's
-// own limits: an 8 KiB request line, 100 headers, 4 KiB of unread answers.)
+// own limits: 100 headers, 4 KiB of unread answers.)
 
 /// Bodies we read at most: no route takes one, so only enough to keep the connection going.
 const MAX_BODY: usize = 1024;
-/// Our largest answer, in bytes: the live page and its head, whose X-Served-By may take 765
-/// bytes. (/metrics with every counter set is smaller; a test checks that.)
-const LARGEST_ANSWER: usize = PAGE.len() + 1024;
+/// The longest request line we read, else 414: nginx's 8 KiB a line, as for the headers.
+const MAX_REQUEST_LINE: usize = 8 * 1024;
+
+// The largest answer we can make, in bytes, from the limits above: each connection's memory
+// budget is made from it (the banner prints it). A test sends each worst case and measures it.
+
+/// The head: the status line, Date, Content-Length and our headers take under 300 bytes, and
+/// X-Served-By the host name, each of its bytes %-escaped to three at worst.
+const LARGEST_HEAD: usize = 512 + 3 * HOST_NAME_BYTES;
+/// A 404 names the path, up to a whole request line, in JSON, which writes `"` and `\` with two
+/// bytes each (a path holds only visible ASCII: the engine refuses any other byte).
+const LARGEST_NOT_FOUND: usize = 64 + 2 * MAX_REQUEST_LINE;
+/// /metrics with every series there and every counter at its longest (a test renders it).
+const LARGEST_METRICS: usize = 12 * 1024;
+const LARGEST_ANSWER: usize =
+    LARGEST_HEAD + larger(PAGE.len(), larger(LARGEST_NOT_FOUND, LARGEST_METRICS));
+
+const fn larger(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
+        max_request_line: MAX_REQUEST_LINE,
         max_header_bytes: config.max_header_size,
         max_body_bytes: MAX_BODY,
         header_timeout: config.header_timeout,
@@ -466,8 +492,7 @@ struct App {
 }
 
 impl App {
-    fn new(config: &Config) -> App {
-        let served_by = host_name();
+    fn new(config: &Config, served_by: String) -> App {
         App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
@@ -532,6 +557,7 @@ impl Handler for App {
         // Set in place: each step of a builder chain would copy the response.
         response.set_status_code(status.code());
         response.add_header("Content-Type", content_type);
+        response.add_header("Cache-Control", cache_control(content_type));
         response.add_header("X-Served-By", &self.served_by);
         if endpoint == Some(Endpoint::Page) {
             response.add_header("Vary", "Accept"); // the page or the text, by Accept
@@ -586,6 +612,19 @@ fn wants_html(request: &Request<'_>) -> bool {
     request
         .header("Accept")
         .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// What a cache may do with an answer. Every answer is of its moment (a number, health, counts,
+/// the uptime, an error), so no cache may keep it: else a proxy or a browser could give the same
+/// "random" number again, or an old /healthz. The live page is the same for a whole version: a
+/// browser may keep it a minute. (REDbot, the HTTP linter, warns on no `Cache-Control`, "caches
+/// may pick their own freshness", and on `no-cache` without a validator; `make test-caching`.)
+fn cache_control(content_type: &str) -> &'static str {
+    if content_type == HTML {
+        "max-age=60"
+    } else {
+        "no-store"
+    }
 }
 
 /// `?close` in the query (the live page's polls) asks for `Connection: close`: browsers keep and
@@ -788,39 +827,6 @@ fn resident_memory_bytes() -> Option<u64> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// `producer healthcheck`: a FROM scratch image has no curl, so the binary probes itself.
-
-fn healthcheck(config: &Config) -> i32 {
-    let host = match config.host {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let address = SocketAddr::new(host, config.port);
-    match probe_health(address) {
-        Ok(()) => 0,
-        Err(error) => {
-            eprintln!("producer healthcheck: http://{address}/healthz: {error}");
-            1
-        }
-    }
-}
-
-fn probe_health(address: SocketAddr) -> io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&address, HEALTHCHECK_TIMEOUT)?;
-    stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-    stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-    stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut head = String::new();
-    stream.take(64).read_to_string(&mut head)?;
-    let status_line = head.lines().next().unwrap_or("no answer");
-    match status_line.split(' ').nth(1) {
-        Some("200") => Ok(()),
-        _ => Err(io::Error::other(format!("unhealthy: {status_line}"))),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {
@@ -928,9 +934,8 @@ mod tests {
         assert!(odd.contains("hostname=\"a\\\"b\\\\c\"}"), "{odd}");
     }
 
-    #[test]
-    fn metrics_fit_in_the_largest_answer() {
-        let metrics = Metrics::new(&"n".repeat(255));
+    /// Sets every counter of `metrics` to a number of the most digits any can reach.
+    fn fill(metrics: &Metrics) {
         let big = u64::MAX / 2;
         for counter in metrics.requests.iter().flatten() {
             counter.store(big, Relaxed);
@@ -940,9 +945,90 @@ mod tests {
             histogram.sum_nanos.store(big, Relaxed);
         }
         metrics.numbers_count.store(big, Relaxed);
-        metrics.numbers_sum.store(big, Relaxed);
-        let text = metrics.render();
-        assert!(text.len() + 1024 <= LARGEST_ANSWER, "{} bytes", text.len());
+        metrics.numbers_sum.store(u64::MAX, Relaxed); // -1 as i64: a sign more
+    }
+
+    /// The longest X-Served-By: a host name of bytes that are each %-escaped to three.
+    fn longest_served_by() -> String {
+        percent_escaped(&[0xff; HOST_NAME_BYTES])
+    }
+
+    #[test]
+    fn metrics_fit_in_their_share_of_the_largest_answer() {
+        for served_by in [longest_served_by(), "\"".repeat(HOST_NAME_BYTES)] {
+            let metrics = Metrics::new(&served_by);
+            fill(&metrics);
+            let text = metrics.render();
+            assert!(text.len() <= LARGEST_METRICS, "{} bytes", text.len());
+        }
+    }
+
+    /// Sends `request` to `address` and reads the whole answer, up to the server's close.
+    fn answer(address: SocketAddr, request: &[u8]) -> Vec<u8> {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        std::io::Write::write_all(&mut stream, request).unwrap();
+        let mut answer = Vec::new();
+        std::io::Read::read_to_end(&mut stream, &mut answer).unwrap();
+        answer
+    }
+
+    /// The worst cases of each kind, whole (head and body) from a real server with the longest
+    /// host name and full counters, each within LARGEST_ANSWER.
+    #[test]
+    fn every_answer_fits_in_the_largest_answer() {
+        let config = Config::default();
+        let app = App::new(&config, longest_served_by());
+        fill(&app.metrics);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let options = server_options(&config, 16);
+        let _server = Server::with_handler(listener, options, Arc::new(app)).unwrap();
+
+        // The longest request line the engine reads: "GET /" and " HTTP/1.1" around the path.
+        let longest = MAX_REQUEST_LINE - "GET / HTTP/1.1".len();
+        let get = |target: &str, accept: &str| {
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+            )
+        };
+        let mut largest = 0;
+        for (request, status) in [
+            (get(&format!("/{}", "\"".repeat(longest)), "*/*"), "404"),
+            (get(&format!("/{}", "\\".repeat(longest)), "*/*"), "404"),
+            (get(&format!("/{}", "\"".repeat(longest + 1)), "*/*"), "414"),
+            (get("/", "text/html"), "200"),
+            (get("/", "*/*"), "200"),
+            (get("/metrics", "*/*"), "200"),
+            (get("/healthz", "*/*"), "200"),
+            (
+                "POST /number HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .into(),
+                "405",
+            ),
+        ] {
+            let answer = answer(address, request.as_bytes());
+            let text = String::from_utf8_lossy(&answer);
+            assert!(
+                text.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{}",
+                &text[..200.min(text.len())]
+            );
+            assert!(
+                answer.len() <= LARGEST_ANSWER,
+                "{} bytes over {LARGEST_ANSWER} for {}",
+                answer.len(),
+                &request[..40]
+            );
+            largest = largest.max(answer.len());
+        }
+        // The bound is near what is really sent: within its head's allowance.
+        assert!(
+            LARGEST_ANSWER - largest <= LARGEST_HEAD,
+            "{largest} of {LARGEST_ANSWER}"
+        );
     }
 
     #[test]

@@ -107,6 +107,13 @@ page_check() {
   "$(dirname "${BASH_SOURCE[0]}")/page-check.py" "$@" || fail "the live page at $1 in Chromium"
 }
 
+# REDbot, the HTTP linter, is not packaged by Debian: `make deps` installs this pinned version
+# from PyPI into a venv of its own here, and `make test-caching` runs it from there.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+REDBOT_VENV=${REDBOT_VENV:-/opt/fogdeft/redbot}
+# shellcheck disable=SC2034
+REDBOT_PACKAGES=(redbot==2.7.1 httplint==2026.10.4)
+
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

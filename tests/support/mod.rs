@@ -467,3 +467,26 @@ pub fn promtool_check_metrics(text: &str) {
         "promtool: {said}"
     );
 }
+
+/// A fake server that answers every connection with `raw`, one byte every `pause`, and then
+/// closes: an answer that is never late for any single read, only for the whole.
+pub fn dripping_server(raw: Vec<u8>, pause: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let raw = raw.clone();
+            thread::spawn(move || {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                for byte in raw.chunks(1) {
+                    thread::sleep(pause);
+                    if stream.write_all(byte).is_err() {
+                        return; // the client gave up
+                    }
+                }
+            });
+        }
+    });
+    address
+}
