@@ -132,12 +132,13 @@ impl Conn {
         }
     }
 
-    /// epoll's flags for this socket.
-    pub fn on_event(&mut self, flags: u32) {
-        let closed = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-        self.readable |= flags & (libc::EPOLLIN as u32 | closed) != 0;
-        self.writable |= flags & (libc::EPOLLOUT as u32 | closed) != 0;
-        self.hung_up |= flags & closed != 0;
+    /// What the poll says of this socket. A hang-up or an error counts as readable and
+    /// writable: the next read or write tells which.
+    pub fn on_event(&mut self, event: &mio::event::Event) {
+        let closed = event.is_read_closed() || event.is_write_closed() || event.is_error();
+        self.readable |= event.is_readable() || closed;
+        self.writable |= event.is_writable() || closed;
+        self.hung_up |= closed;
     }
 
     /// One bounded turn: write what waits, read once, answer what is complete, write again.
