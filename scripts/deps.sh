@@ -58,5 +58,6 @@ say "installing: ${packages[*]}"
 if [ "$what" = test ]; then
   command -v rustup >/dev/null || fail "rustup is missing: install it first (https://rustup.rs)"
   rustup component add rustfmt clippy
+  rustup target add "${MAC_TARGETS[@]}"   # make lint checks the macOS builds
 fi
 say "ready for make $what"
