@@ -203,9 +203,9 @@ fn enqueue(ready: &mut VecDeque<usize>, connection: &mut Conn, token: usize) {
 }
 
 /// A worker's connections, by token (their index), with the free places reused. Dropping a
-/// connection closes its socket, which also takes it out of the worker's epoll or kqueue. (mio
-/// asks for `deregister` first for the sake of Windows, where it keeps state per socket; on Unix
-/// it keeps none, and the system call would be one more per connection.)
+/// connection closes its socket, which also takes it out of the worker's epoll or kqueue. (mio's
+/// documentation asks for `deregister` first, in general; on Unix its sockets keep no state in
+/// the poll, and closing does the same in the kernel without one more system call.)
 #[derive(Default)]
 struct Connections {
     slots: Vec<Option<Conn>>,
