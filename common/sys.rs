@@ -1,6 +1,12 @@
 //! The programs' few calls to the operating system beyond Rust's std, each with why it exists.
 //! They are all here, so that the rest of each program is plain Rust. They build for Linux
 //! (glibc and musl, 64- and 32-bit) and for macOS; where the two differ, the function says how.
+//!
+//! Native Windows is not a target (WSL2 is): none of these calls exists there, so each would
+//! need a second body through `windows-sys` (SetConsoleCtrlHandler for the stop signals,
+//! GetAdaptersAddresses, winsock's gethostname and listen), none of which we could run here.
+//! Beyond this file, the autoscaler reaches Docker through a Unix socket (a named pipe on
+//! Windows) and our tiny_http also serves Unix sockets (`std::os::unix::net`).
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};

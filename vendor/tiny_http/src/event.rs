@@ -94,8 +94,8 @@ impl Workers {
 
 impl Worker {
     fn wake(&self) {
-        // It fails only if the system does (out of memory): the worker sees its inbox at its
-        // next event or tick anyway.
+        // A write to an eventfd (Linux) or a kqueue (macOS) that has no reason to fail; if it
+        // did, the new connection would wait in the inbox for the next wake-up.
         let _ = self.waker.wake();
     }
 

@@ -1,9 +1,9 @@
 //! The sockets the server listens on and serves: TCP, or a Unix socket. The accept thread
 //! blocks on a std listener; each socket it accepts becomes a non-blocking mio socket for the
-//! workers. Set-up rules for a served socket live here, once (`Connection::prepare`).
+//! workers. Set-up rules for a served socket live here, once (`Listener::accept`).
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::os::unix::net as unix_net;
 
 use mio::event::Source;
@@ -23,16 +23,22 @@ impl Listener {
         }
     }
 
-    /// The next client, its socket ready for the event loop.
+    /// The next client, its socket made ready for the event loop: non-blocking, and for TCP each
+    /// response sent at once instead of waiting to fill a packet (Nagle's algorithm).
     pub(crate) fn accept(&self) -> io::Result<(Connection, Option<SocketAddr>)> {
         match self {
             Self::Tcp(l) => {
                 let (socket, addr) = l.accept()?;
-                Ok((Connection::prepare(Accepted::Tcp(socket))?, Some(addr)))
+                let _ = socket.set_nodelay(true); // best effort: only slower without it
+                socket.set_nonblocking(true)?;
+                let socket = mio::net::TcpStream::from_std(socket);
+                Ok((Connection::Tcp(socket), Some(addr)))
             }
             Self::Unix(l) => {
                 let (socket, _) = l.accept()?;
-                Ok((Connection::prepare(Accepted::Unix(socket))?, None))
+                socket.set_nonblocking(true)?;
+                let socket = mio::net::UnixStream::from_std(socket);
+                Ok((Connection::Unix(socket), None))
             }
         }
     }
@@ -50,12 +56,6 @@ impl From<unix_net::UnixListener> for Listener {
     }
 }
 
-/// A socket as `accept` gives it: blocking.
-enum Accepted {
-    Tcp(TcpStream),
-    Unix(unix_net::UnixStream),
-}
-
 /// One accepted connection's socket, as the workers serve it: non-blocking, for mio.
 #[derive(Debug)]
 pub(crate) enum Connection {
@@ -64,22 +64,6 @@ pub(crate) enum Connection {
 }
 
 impl Connection {
-    /// Makes an accepted socket ready for the event loop: non-blocking, and for TCP each
-    /// response sent at once instead of waiting to fill a packet (Nagle's algorithm).
-    fn prepare(socket: Accepted) -> io::Result<Connection> {
-        Ok(match socket {
-            Accepted::Tcp(s) => {
-                let _ = s.set_nodelay(true); // best effort: only slower without it
-                s.set_nonblocking(true)?;
-                Self::Tcp(mio::net::TcpStream::from_std(s))
-            }
-            Accepted::Unix(s) => {
-                s.set_nonblocking(true)?;
-                Self::Unix(mio::net::UnixStream::from_std(s))
-            }
-        })
-    }
-
     pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Self::Tcp(s) => (&*s).read(buf),
