@@ -36,7 +36,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 test: lint test-rust test-page test-caching test-cross test-cross-suites test-32bit test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
-lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck, and no early-exit pipelines
+lint: ## cargo fmt --check, clippy with warnings as errors (for this machine and both kinds of Mac), shellcheck, and no early-exit pipelines
 	scripts/lint.sh
 
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)

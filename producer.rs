@@ -17,7 +17,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -172,7 +171,7 @@ fn main() {
 
 fn serve(config: Config) {
     // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
-    let stop_signals = common::block_stop_signals();
+    let stop_signals = common::sys::StopSignals::block();
 
     let listener = match open_listener(&config) {
         Ok(listener) => listener,
@@ -196,7 +195,7 @@ fn serve(config: Config) {
         }
     };
 
-    let signal = common::wait_for_stop_signal(&stop_signals);
+    let signal = stop_signals.wait();
     if !config.shutdown_delay.is_zero() {
         // Swarm takes a stopping task out of its DNS and VIP only after the fact: keep answering
         // for a moment, while /healthz tells health checks that we are on our way out and every
@@ -218,35 +217,19 @@ fn serve(config: Config) {
 /// Binds the listening socket, with room in its queue for a burst of new clients.
 fn open_listener(config: &Config) -> io::Result<TcpListener> {
     let listener = TcpListener::bind((config.host, config.port))?;
-    // std listens with a backlog of 128; calling listen() again raises it.
-    // SAFETY: listen(2) on the socket we have just bound.
-    if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    common::sys::listen(&listener, LISTEN_BACKLOG)?;
     Ok(listener)
 }
 
 /// Each connection takes one file descriptor. Raises this process's open-files limit as far as
 /// `max_connections` needs and the hard limit allows, and returns how many connections fit.
-#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 fn room_for_connections(max_connections: usize) -> usize {
-    const SPARE_FILES: u64 = 64; // stdio, the listener, each worker's epoll and eventfd, /proc reads
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    const SPARE_FILES: u64 = 64; // stdio, the listener, each worker's poll and waker, /proc reads
+    let wanted = max_connections as u64 + SPARE_FILES;
+    let Some(open_files) = common::sys::raise_open_files_limit(wanted) else {
+        return max_connections;
     };
-    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return max_connections;
-        }
-        let wanted = max_connections as u64 + SPARE_FILES;
-        if (limit.rlim_cur as u64) < wanted {
-            limit.rlim_cur = wanted.min(limit.rlim_max as u64) as _;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-    let fit = (limit.rlim_cur as u64).saturating_sub(SPARE_FILES).max(1);
+    let fit = open_files.saturating_sub(SPARE_FILES).max(1);
     max_connections.min(usize::try_from(fit).unwrap_or(usize::MAX))
 }
 
@@ -268,9 +251,10 @@ fn print_banner(config: &Config, listener: &TcpListener, options: &ServerOptions
         IpAddr::V4(ip) if ip.is_unspecified() => {
             let mut all = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
             all.extend(
-                interface_addresses()
+                common::sys::ipv4_addresses()
                     .into_iter()
-                    .filter(|a| !a.is_loopback()),
+                    .filter(|a| !a.is_loopback())
+                    .map(IpAddr::V4),
             );
             all
         }
@@ -282,35 +266,6 @@ fn print_banner(config: &Config, listener: &TcpListener, options: &ServerOptions
     }
 }
 
-/// The machine's IPv4 addresses, from getifaddrs(3).
-fn interface_addresses() -> Vec<IpAddr> {
-    let mut found = Vec::new();
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs hands us a linked list that we only read and then free.
-    unsafe {
-        if libc::getifaddrs(&mut list) != 0 {
-            return found;
-        }
-        let mut entry = list;
-        while let Some(ifa) = entry.as_ref() {
-            if let Some(addr) = ifa.ifa_addr.as_ref() {
-                if addr.sa_family as libc::c_int == libc::AF_INET {
-                    let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    found.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                        addr.sin_addr.s_addr,
-                    ))));
-                }
-            }
-            entry = ifa.ifa_next;
-        }
-        libc::freeifaddrs(list);
-    }
-    found
-}
-
-/// A host name's bytes at most: POSIX's HOST_NAME_MAX (Linux allows 64) and its NUL.
-const HOST_NAME_BYTES: usize = 256;
-
 /// The host name, as `X-Served-By` says it. The kernel takes any bytes as a host name (a
 /// container's is whatever `--hostname` said), and a header value must not hold all of them:
 /// CR LF would start a header of its own. So every byte that is not visible ASCII, and `%`, is
@@ -318,12 +273,8 @@ const HOST_NAME_BYTES: usize = 256;
 /// the name is the machine's, often not the user's to choose, and the escaped form still tells
 /// the replicas apart.
 fn host_name() -> String {
-    let mut buffer = [0u8; HOST_NAME_BYTES];
-    // SAFETY: gethostname writes at most buffer.len() bytes into our buffer.
-    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    match rc {
-        0 if end > 0 => percent_escaped(&buffer[..end]),
+    match common::sys::host_name() {
+        Some(name) if !name.is_empty() => percent_escaped(&name),
         _ => "unknown".to_string(),
     }
 }
@@ -358,7 +309,7 @@ const MAX_REQUEST_LINE: usize = 8 * 1024;
 
 /// The head: the status line, Date, Content-Length and our headers take under 300 bytes, and
 /// X-Served-By the host name, each of its bytes %-escaped to three at worst.
-const LARGEST_HEAD: usize = 512 + 3 * HOST_NAME_BYTES;
+const LARGEST_HEAD: usize = 512 + 3 * common::sys::HOST_NAME_BYTES;
 /// A 404 names the path, up to a whole request line, in JSON, which writes `"` and `\` with two
 /// bytes each (a path holds only visible ASCII: the engine refuses any other byte).
 const LARGEST_NOT_FOUND: usize = 64 + 2 * MAX_REQUEST_LINE;
@@ -808,22 +759,13 @@ impl Metrics {
             "process_start_time_seconds {:.3}\n",
             started.as_secs_f64()
         ));
-        if let Some(bytes) = resident_memory_bytes() {
+        if let Some(bytes) = common::sys::resident_memory_bytes() {
             out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
             out.push_str("# TYPE process_resident_memory_bytes gauge\n");
             out.push_str(&format!("process_resident_memory_bytes {bytes}\n"));
         }
         out
     }
-}
-
-/// The second field of /proc/self/statm, in pages.
-fn resident_memory_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * page_size.max(0) as u64)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -950,12 +892,15 @@ mod tests {
 
     /// The longest X-Served-By: a host name of bytes that are each %-escaped to three.
     fn longest_served_by() -> String {
-        percent_escaped(&[0xff; HOST_NAME_BYTES])
+        percent_escaped(&[0xff; common::sys::HOST_NAME_BYTES])
     }
 
     #[test]
     fn metrics_fit_in_their_share_of_the_largest_answer() {
-        for served_by in [longest_served_by(), "\"".repeat(HOST_NAME_BYTES)] {
+        for served_by in [
+            longest_served_by(),
+            "\"".repeat(common::sys::HOST_NAME_BYTES),
+        ] {
             let metrics = Metrics::new(&served_by);
             fill(&metrics);
             let text = metrics.render();

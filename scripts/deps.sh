@@ -80,5 +80,6 @@ if [ "$what" = test ]; then
   "${sudo[@]}" rm -rf "$REDBOT_VENV"
   "${sudo[@]}" python3 -m venv "$REDBOT_VENV"
   "${sudo[@]}" "$REDBOT_VENV/bin/pip" install --quiet --disable-pip-version-check "${REDBOT_PACKAGES[@]}"
+  rustup target add "${MAC_TARGETS[@]}"   # make lint checks the macOS builds
 fi
 say "ready for make $what"

@@ -141,6 +141,11 @@ docker_platform()  { echo "${1//-//}"; }
 # The programs that cross.sh builds and build-images.sh puts into images, one image each.
 PROGRAMS=(producer consumer autoscaler)
 
+# The Macs, Intel and Apple silicon, that the programs build for natively. lint.sh checks and
+# lints them for both (no linker needed); deps.sh adds their standard libraries to rustup.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+MAC_TARGETS=(x86_64-apple-darwin aarch64-apple-darwin)
+
 # What tests clean up: `remove_images TAG...` removes REGISTRY/PROGRAM:TAG of every program,
 # `remove_images_under PREFIX` every image of this host named PREFIX/...
 remove_images() {

@@ -207,7 +207,8 @@ fn listening(mut producer: Running) -> (Running, SocketAddr) {
 
 /// Starts a producer as `start_producer(&[])` does, on a machine named `host_name` (any bytes):
 /// in a UTS namespace of its own, which root can make, or anyone where user namespaces are
-/// allowed. The error says why neither could be made.
+/// allowed. The error says why neither could be made. (UTS namespaces are Linux's.)
+#[cfg(target_os = "linux")]
 pub fn start_producer_named(host_name: &'static [u8]) -> std::io::Result<(Running, SocketAddr)> {
     use std::os::unix::process::CommandExt;
     let mut command = producer_command();
@@ -338,6 +339,7 @@ pub fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// Raises this process's open-files limit as far as allowed, for tests that hold many sockets.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u32 on 32-bit glibc, u64 elsewhere
 pub fn raise_open_files_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -349,7 +351,7 @@ pub fn raise_open_files_limit() -> u64 {
         limit.rlim_cur = limit.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
-    limit.rlim_cur
+    limit.rlim_cur as u64
 }
 
 /// Sends `bytes` on a new connection and reads until the server closes it or `limit` passes.
