@@ -104,28 +104,32 @@ compiled() { sed -n 's/.*Compiling \([^ ]*\) v.*/\1/p' "$1" | sort -u | paste -s
 say "docker compose up --build -d, in a fresh clone (no dist/, no target/), RUST_IMAGE=$builder"
 DOCKER_CONFIG=$work/docker compose_up "$work/up.log" docker compose up --build -d
 [ -n "$(comm -13 <(echo "$cache_before") <(build_cache))" ] || fail "BuildKit's cache lists nothing of this build: the cleanup would miss it"
+# Our binaries are reproducible: where an image in this engine (`make images` of the same commit)
+# holds the very layer that this build makes, BuildKit takes the whole build from its cache.
 crates=$(compiled "$work/up.log")
-[[ " $crates " == *" fogdeft-numbers "* && $(wc -w <<<"$crates") -gt 10 ]] || fail "the build log names as compiled: ${crates:-nothing}"
-pass "the build compiled $(wc -w <<<"$crates") crates: $crates"
+if [ -n "$crates" ]; then
+  [[ " $crates " == *" fogdeft-numbers "* ]] || fail "the build compiled $crates, but not our package"
+  say "the build compiled $(wc -w <<<"$crates") crates: $crates"
+else
+  say "the build came whole from BuildKit's cache (an image here holds the same binaries)"
+fi
 wait_until 60 "a number in the consumer's log" at_least 1 received
 pass "docker compose up --build: the consumer logs $(docker logs "$(docker-compose ps -q consumer)" 2>&1 | grep '^Received' | sed -n 1p)"
 
-# The images: FROM scratch (one layer, holding the binary alone), at most 1 MiB, non-root, and
-# for this machine's platform (Docker's word for it, and the binary's machine).
+# The images: FROM scratch (one layer, and the image is exactly as large as its binary: nothing
+# else is in it), at most 1 MiB, non-root, and for this machine's platform (Docker's word for it,
+# and the binary's machine).
 platform=$(docker_platform "$(host_platform)")
 case "$platform" in linux/amd64) machine=x86-64 ;; linux/arm64) machine=aarch64 ;; *) machine=ARM ;; esac
 for image in $(images); do
   program=$(basename "${image%:*}")
-  mkdir -p "$work/$program"
-  docker save "$image" | tar -C "$work/$program" -x
-  layers=$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))[0]["Layers"]))' "$work/$program/manifest.json")
-  [ "$(wc -w <<<"$layers")" = 1 ] || fail "$image has layers $layers, not one"
-  files=$(tar -tf "$work/$program/$layers")
-  [ "$files" = "$program" ] || fail "$image holds $(paste -sd' ' <<<"$files"), not /$program alone"
-  tar -C "$work/$program" -xf "$work/$program/$layers" "$program"
-  description=$(file -b "$work/$program/$program")
+  read -r layers size user os arch variant < <(docker image inspect \
+    --format '{{len .RootFS.Layers}} {{.Size}} {{.Config.User}} {{.Os}} {{.Architecture}} {{.Variant}}' "$image")
+  container=$(docker create "$image")
+  docker cp "$container:/$program" "$work/$program" && docker rm "$container" >/dev/null
+  binary=$(stat -c %s "$work/$program") description=$(file -b "$work/$program")
+  { [ "$layers" = 1 ] && [ "$size" = "$binary" ]; } || fail "$image has $layers layers, $size bytes, and its /$program $binary bytes"
   [[ $description == *static* && $description == *"$machine"* ]] || fail "$image: /$program is $description"
-  read -r size user os arch variant < <(docker image inspect --format '{{.Size}} {{.Config.User}} {{.Os}} {{.Architecture}} {{.Variant}}' "$image")
   [ "$size" -le 1048576 ] || fail "$image is $size bytes, more than 1 MiB"
   [ "$user" = 65534:65534 ] || fail "$image runs as user '$user'"
   [ "$os/$arch${variant:+/$variant}" = "$platform" ] || fail "$image is for $os/$arch${variant:+/$variant}, not $platform"
@@ -133,10 +137,15 @@ for image in $(images); do
 done
 
 # A one-line change (new each run, so that no cache has it): the crates we depend on come from
-# the cached layer; only our package is compiled again.
-echo "// A one-line change, made by make test-compose-build at $(date +%s%N)." >>producer.rs
-say "docker compose up --build -d, after a one-line change to producer.rs"
-DOCKER_CONFIG=$work/docker compose_up "$work/rebuild.log" docker compose up --build -d
+# the cached layer; only our package is compiled again. (If the build above came from the cache
+# whole, that layer may be missing: a first change builds it.)
+one_line_change() {
+  echo "// A one-line change, made by make test-compose-build at $(date +%s%N)." >>producer.rs
+  say "docker compose up --build -d, after a one-line change to producer.rs"
+  DOCKER_CONFIG=$work/docker compose_up "$work/rebuild.log" docker compose up --build -d
+}
+[ -n "$crates" ] || one_line_change
+one_line_change
 crates=$(compiled "$work/rebuild.log")
 [ "$crates" = fogdeft-numbers ] || fail "after a one-line change the build compiled: ${crates:-nothing}"
 wait_until 60 "a number in the rebuilt consumer's log" at_least 1 received
