@@ -33,7 +33,7 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 
 ##@ Tests
 .PHONY: test lint test-rust test-conformance test-page test-caching
-test: lint test-rust test-page test-caching test-cross test-cross-suites test-32bit test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
+test: lint test-rust test-page test-caching test-cross test-cross-suites test-32bit test-memory-check test-pi-install test-compose test-compose-build test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
 lint: ## cargo fmt --check, clippy with warnings as errors (for this machine and both kinds of Mac), shellcheck, and no early-exit pipelines
@@ -61,7 +61,7 @@ fuzz: ## Fuzz the HTTP engine's head parser, chunk decoder and connections, SECO
 COMPOSE := scripts/compose.sh
 export REGISTRY TAG
 
-.PHONY: images compose-up logs compose-down test-compose test-memory test-memory-check
+.PHONY: images compose-up logs compose-down test-compose test-compose-build compose-build-clean test-memory test-memory-check
 images: ## Build this machine's images, tagged REGISTRY/producer:TAG, .../consumer:TAG, .../autoscaler:TAG
 	scripts/cross.sh $(HOST_PLATFORM)
 	scripts/build-images.sh $(HOST_PLATFORM) $(REGISTRY) $(TAG)
@@ -78,6 +78,12 @@ compose-down: ## Stop and remove both services and their network
 
 test-compose: ## End-to-end test of Scenario 01 on the real Docker engine
 	scripts/test-compose.sh
+
+test-compose-build: ## `docker compose up --build` in a fresh clone: the images compile the programs (a stand-in Rust image)
+	scripts/test-compose-build.sh
+
+compose-build-clean: ## Remove the stand-in Rust image that test-compose-build keeps (the next run makes it again)
+	scripts/rust-builder-image.sh remove
 
 test-memory: ## The producer's image at Compose's memory limit and MAX_CONNECTIONS, against hostile clients of every kind
 	scripts/test-memory.sh

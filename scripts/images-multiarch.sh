@@ -3,7 +3,8 @@
 # Usage: scripts/images-multiarch.sh REGISTRY TAG   (REGISTRY = registry/namespace, e.g. docker.io/you)
 #
 # No emulation is needed: the binaries are cross-compiled on this machine (scripts/cross.sh), and
-# the images only copy them. With buildx, one `buildx build --push` per program does it all.
+# the images only copy them (the Dockerfiles' build stage never runs). With buildx, one
+# `buildx build --push` per program does it all.
 # Without buildx (Debian's docker.io), each platform gets its own image, pushed as TAG-<arch>, and
 # `docker manifest` joins them under TAG.
 . "$(dirname "$0")/lib.sh"
@@ -18,9 +19,16 @@ scripts/cross.sh "${PLATFORMS[@]}"
 
 if docker buildx version >/dev/null 2>&1; then
   for program in "${PROGRAMS[@]}"; do
-    docker buildx build --platform "$(IFS=,; echo "${docker_platforms[*]}")" \
-      --build-arg VERSION="$(project_version)" --file "Dockerfile-$program" \
-      --tag "$registry/$program:$tag" --push .
+    # The Dockerfile with one more stage, its `image` plus each platform's binary from dist/, and
+    # dist/ as the build context. BuildKit builds only the stages that this one needs: never the
+    # build stage.
+    { cat "Dockerfile-$program"
+      printf '\nFROM image AS prebuilt\nARG TARGETARCH\nARG TARGETVARIANT\n'
+      # shellcheck disable=SC2016 # Dockerfile variables: BuildKit expands them, per platform
+      printf 'COPY linux-${TARGETARCH}${TARGETVARIANT:+-${TARGETVARIANT}}/%s /%s\n' "$program" "$program"
+    } | docker buildx build --platform "$(IFS=,; echo "${docker_platforms[*]}")" \
+      --build-arg VERSION="$(project_version)" --file - --target prebuilt \
+      --tag "$registry/$program:$tag" --push dist
   done
   exit 0
 fi

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# What the build stage of Dockerfile-producer, -consumer and -autoscaler runs: the static binaries
+# for the platform Docker asks for, built by scripts/cross.sh (which holds the one table of
+# platform -> Rust target and toolchain). In two steps, so that Docker keeps the first as a layer:
+#   scripts/build-stage.sh dependencies   only Cargo.toml, Cargo.lock and vendor/ are there yet
+#   scripts/build-stage.sh programs       then our sources too; the binaries go to /out/
+# BuildKit names the platform in TARGETARCH and TARGETVARIANT. The legacy builder leaves them
+# empty, and runs this on the machine it builds for: then it is this machine's platform.
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.."
+
+if [ -n "${TARGETARCH:-}" ]; then
+  platform=linux-$TARGETARCH${TARGETVARIANT:+-$TARGETVARIANT}
+else
+  platform=$(host_platform)
+fi
+# The source file of each program, as the [[bin]] sections of Cargo.toml name them.
+mapfile -t mains < <(sed -n 's/^path = "\(.*\)"$/\1/p' Cargo.toml)
+
+case "${1:-}" in
+  dependencies)
+    # Empty programs stand in for ours: cargo still builds every crate that they depend on.
+    for main in "${mains[@]}"; do echo 'fn main() {}' >"$main"; done
+    scripts/cross.sh "$platform"
+    ;;
+  programs)
+    # COPY kept our files' own times, older than the stand-ins' build: cargo would take that
+    # build as up to date. Newer times make it compile our programs (and only them).
+    touch "${mains[@]}"
+    scripts/cross.sh "$platform"
+    mkdir -p /out
+    cp "dist/$platform"/* /out/
+    ;;
+  *) fail "usage: $0 dependencies|programs" ;;
+esac
