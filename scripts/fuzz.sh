@@ -21,6 +21,7 @@ for target in "${targets[@]}"; do
   log=$(mktemp)
   if ! cargo +nightly fuzz run "$target" "work/$target" "corpus/$target" -- \
       -max_total_time="$seconds" -print_final_stats=1 2>"$log"; then
+    grep -A 3 'panicked at' "$log" >&2 || true   # what the check said: above libFuzzer's report
     tail -n 40 "$log" >&2
     rm -f "$log"
     fail "$target: a failing input, saved in fuzz/artifacts/$target/"
