@@ -32,11 +32,11 @@ run-consumer: build ## Run the consumer against http://127.0.0.1:5000/number
 	./target/release/consumer
 
 ##@ Tests
-.PHONY: test lint test-rust test-conformance test-page
-test: lint test-rust test-page test-cross test-cross-suites test-32bit test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
+.PHONY: test lint test-rust test-conformance test-page test-caching
+test: lint test-rust test-page test-caching test-cross test-cross-suites test-32bit test-memory-check test-pi-install test-compose test-memory test-multiarch test-swarm test-swarm-lab test-autoscale test-vm-lab test-tosca ## Run every check: lint, unit, integration and end-to-end tests
 	@echo "make test: all checks passed"
 
-lint: ## cargo fmt --check, clippy with warnings as errors, shellcheck, and no early-exit pipelines
+lint: ## cargo fmt --check, clippy with warnings as errors (for this machine and both kinds of Mac), shellcheck, and no early-exit pipelines
 	scripts/lint.sh
 
 test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
@@ -44,6 +44,9 @@ test-rust: ## Unit and integration tests of the programs and of our tiny_http (r
 
 test-conformance: ## Only the RFC 9112 comparisons with Go and nginx, and their tables (test-rust runs them too)
 	cargo test --release --locked --test conformance --test framing
+
+test-caching: build ## REDbot, the HTTP linter, on every route of the producer and the autoscaler: no caching warning
+	scripts/test-caching.sh
 
 SCREENSHOT ?=
 test-page: build ## The live page at / in headless Chromium, 3 producers behind a round-robin front (SCREENSHOT=file.png saves it)

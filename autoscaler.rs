@@ -46,7 +46,16 @@ use metrics::{Metrics, Outcome};
 use prometheus::Prometheus;
 
 fn main() {
-    let (config, _) = common::settings_or_exit::<Config>("autoscaler", config::usage, &[]);
+    let (config, subcommand) =
+        common::settings_or_exit::<Config>("autoscaler", config::usage, &["healthcheck"]);
+    if subcommand.is_some() {
+        // For Docker's HEALTHCHECK: a FROM scratch image has no curl (common/health.rs).
+        process::exit(common::health::check(
+            "autoscaler",
+            config.host,
+            config.port,
+        ));
+    }
     // Stop at once, even mid-call: Docker applies an update whole or not at all.
     common::exit_on_stop_signal(|signal| say!("autoscaler: {signal}: stopping"));
 

@@ -1,6 +1,8 @@
 //! The few pieces all three programs share: their settings (flags, variables, `--help`), stop
 //! signals, and text fit for one log line. Each binary includes this file with `mod common;`.
-//! The consumer and the autoscaler also make HTTP calls, all through `common::http`.
+//! The consumer and the autoscaler also make HTTP calls, all through `common::http`; the producer
+//! and the autoscaler check their own health for Docker with `common::health`; every call to the
+//! operating system beyond std is in `common::sys`.
 
 use std::ffi::OsString;
 use std::ops::RangeInclusive;
@@ -9,6 +11,13 @@ use std::time::Duration;
 // The producer is a server and calls nobody.
 #[allow(dead_code)]
 pub mod http;
+// Each program uses some of these calls to the operating system.
+#[allow(dead_code)]
+pub mod sys;
+
+// The consumer serves nothing, so it has no health check.
+#[allow(dead_code)]
+pub mod health;
 
 /// `println!` that cannot panic: a closed stdout (`consumer | head -3`) must not kill us.
 /// Each line is flushed at once, since Rust's stdout is line-buffered even inside Docker.
@@ -441,44 +450,16 @@ impl Declare for Usage {
     }
 }
 
-/// Blocks SIGTERM and SIGINT in the calling thread. Call it first thing in `main`: every thread
-/// started later inherits the mask, so the signals wait for `wait_for_stop_signal` instead of
-/// killing the process at a random point. Blocked signals also reach PID 1 in a container, which
-/// otherwise drops SIGTERM and makes `docker stop` wait 10 s before it sends SIGKILL.
-pub fn block_stop_signals() -> libc::sigset_t {
-    // SAFETY: plain libc calls on a sigset_t that lives on our stack.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        set
-    }
-}
-
 /// Blocks SIGTERM and SIGINT (call it first thing, before any thread exists) and starts a
 /// thread that, when one arrives, says `last_words` with its name and exits 0 at once.
 #[allow(dead_code)] // the producer waits on its main thread instead
 pub fn exit_on_stop_signal(last_words: impl FnOnce(&'static str) + Send + 'static) {
-    let stop_signals = block_stop_signals();
+    let stop_signals = sys::StopSignals::block();
     std::thread::spawn(move || {
-        let signal = wait_for_stop_signal(&stop_signals);
+        let signal = stop_signals.wait();
         last_words(signal);
         std::process::exit(0);
     });
-}
-
-/// Waits until SIGTERM or SIGINT arrives and returns its name.
-pub fn wait_for_stop_signal(set: &libc::sigset_t) -> &'static str {
-    let mut signal = 0;
-    // SAFETY: `set` is a valid, initialised signal set; sigwait only writes `signal`.
-    unsafe { libc::sigwait(set, &mut signal) };
-    if signal == libc::SIGINT {
-        "SIGINT"
-    } else {
-        "SIGTERM"
-    }
 }
 
 /// The environment of a test: these variables, and no other.

@@ -86,9 +86,7 @@ fn main() {
     let (config, _) = common::settings_or_exit::<Config>("consumer", usage, &[]);
 
     // Like any Unix filter, end quietly when nobody reads our output (`consumer | head -3`).
-    // Sockets are unaffected: std writes to them with MSG_NOSIGNAL.
-    // SAFETY: restoring a default signal disposition, before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    common::sys::end_on_closed_stdout();
     // Stop at once, even mid-sleep or mid-request: there is nothing to save.
     common::exit_on_stop_signal(|signal| {
         say!(

@@ -5,8 +5,8 @@
 //! Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and every response names the host that
 //! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas.
 //!
-//! Read it top to bottom: configuration, start-up, serving, routing, metrics, and the
-//! `producer healthcheck` subcommand.
+//! Read it top to bottom: configuration, start-up, serving, routing and metrics. The
+//! `producer healthcheck` subcommand is common/health.rs, shared with the autoscaler.
 
 mod common;
 
@@ -15,9 +15,8 @@ use common::{say, Declare, Settings};
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -135,8 +134,6 @@ impl Settings for Config {
 
 /// Connections the kernel may queue before we accept them: room for a burst of 2,000 clients.
 const LISTEN_BACKLOG: i32 = 4096;
-/// How long `producer healthcheck` waits for the answer.
-const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn usage() -> String {
     let endpoints: Vec<String> = ROUTES
@@ -162,7 +159,10 @@ Endpoints (HEAD works too):
 fn main() {
     match common::settings_or_exit::<Config>("producer", usage, &["healthcheck"]) {
         (config, None) => serve(config),
-        (config, Some(_healthcheck)) => process::exit(healthcheck(&config)),
+        // A FROM scratch image has no curl: the binary asks its own /healthz (common/health.rs).
+        (config, Some(_healthcheck)) => {
+            process::exit(common::health::check("producer", config.host, config.port))
+        }
     }
 }
 
@@ -171,7 +171,7 @@ fn main() {
 
 fn serve(config: Config) {
     // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
-    let stop_signals = common::block_stop_signals();
+    let stop_signals = common::sys::StopSignals::block();
 
     let listener = match open_listener(&config) {
         Ok(listener) => listener,
@@ -184,7 +184,7 @@ fn serve(config: Config) {
     let max_connections = room_for_connections(config.max_connections);
     let options = server_options(&config, max_connections);
 
-    let app = Arc::new(App::new(&config));
+    let app = Arc::new(App::new(&config, host_name()));
     // The server lives until we exit; its threads do all the serving.
     let server = match Server::with_handler(listener, options, Arc::clone(&app)) {
         Ok(server) => server,
@@ -195,7 +195,7 @@ fn serve(config: Config) {
     };
     print_banner(&config, &server, max_connections);
 
-    let signal = common::wait_for_stop_signal(&stop_signals);
+    let signal = stop_signals.wait();
     if !config.shutdown_delay.is_zero() {
         // Swarm takes a stopping task out of its DNS and VIP only after the fact: keep answering
         // for a moment, while /healthz tells health checks that we are on our way out and every
@@ -217,35 +217,19 @@ fn serve(config: Config) {
 /// Binds the listening socket, with room in its queue for a burst of new clients.
 fn open_listener(config: &Config) -> io::Result<TcpListener> {
     let listener = TcpListener::bind((config.host, config.port))?;
-    // std listens with a backlog of 128; calling listen() again raises it.
-    // SAFETY: listen(2) on the socket we have just bound.
-    if unsafe { libc::listen(listener.as_raw_fd(), LISTEN_BACKLOG) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    common::sys::listen(&listener, LISTEN_BACKLOG)?;
     Ok(listener)
 }
 
 /// Each connection takes one file descriptor. Raises this process's open-files limit as far as
 /// `max_connections` needs and the hard limit allows, and returns how many connections fit.
-#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every target
 fn room_for_connections(max_connections: usize) -> usize {
-    const SPARE_FILES: u64 = 64; // stdio, the listener, each worker's epoll and eventfd, /proc reads
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    const SPARE_FILES: u64 = 64; // stdio, the listener, each worker's poll and waker, /proc reads
+    let wanted = max_connections as u64 + SPARE_FILES;
+    let Some(open_files) = common::sys::raise_open_files_limit(wanted) else {
+        return max_connections;
     };
-    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return max_connections;
-        }
-        let wanted = max_connections as u64 + SPARE_FILES;
-        if (limit.rlim_cur as u64) < wanted {
-            limit.rlim_cur = wanted.min(limit.rlim_max as u64) as _;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-        }
-    }
-    let fit = (limit.rlim_cur as u64).saturating_sub(SPARE_FILES).max(1);
+    let fit = open_files.saturating_sub(SPARE_FILES).max(1);
     max_connections.min(usize::try_from(fit).unwrap_or(usize::MAX))
 }
 
@@ -277,9 +261,10 @@ fn print_banner(config: &Config, server: &Server, max_connections: usize) {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             let mut all = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
             all.extend(
-                interface_addresses()
+                common::sys::ipv4_addresses()
                     .into_iter()
-                    .filter(|a| !a.is_loopback()),
+                    .filter(|a| !a.is_loopback())
+                    .map(IpAddr::V4),
             );
             all
         }
@@ -291,32 +276,6 @@ fn print_banner(config: &Config, server: &Server, max_connections: usize) {
     }
 }
 
-/// The machine's IPv4 addresses, from getifaddrs(3).
-fn interface_addresses() -> Vec<IpAddr> {
-    let mut found = Vec::new();
-    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs hands us a linked list that we only read and then free.
-    unsafe {
-        if libc::getifaddrs(&mut list) != 0 {
-            return found;
-        }
-        let mut entry = list;
-        while let Some(ifa) = entry.as_ref() {
-            if let Some(addr) = ifa.ifa_addr.as_ref() {
-                if addr.sa_family as libc::c_int == libc::AF_INET {
-                    let addr = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                    found.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                        addr.sin_addr.s_addr,
-                    ))));
-                }
-            }
-            entry = ifa.ifa_next;
-        }
-        libc::freeifaddrs(list);
-    }
-    found
-}
-
 /// The host name, as `X-Served-By` says it. The kernel takes any bytes as a host name (a
 /// container's is whatever `--hostname` said), and a header value must not hold all of them:
 /// CR LF would start a header of its own. So every byte that is not visible ASCII, and `%`, is
@@ -324,12 +283,8 @@ fn interface_addresses() -> Vec<IpAddr> {
 /// the name is the machine's, often not the user's to choose, and the escaped form still tells
 /// the replicas apart.
 fn host_name() -> String {
-    let mut buffer = [0u8; 256];
-    // SAFETY: gethostname writes at most buffer.len() bytes into our buffer.
-    let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
-    let end = buffer.iter().position(|&b| b == 0).unwrap_or(buffer.len());
-    match rc {
-        0 if end > 0 => percent_escaped(&buffer[..end]),
+    match common::sys::host_name() {
+        Some(name) if !name.is_empty() => percent_escaped(&name),
         _ => "unknown".to_string(),
     }
 }
@@ -352,21 +307,44 @@ fn percent_escaped(bytes: &[u8]) -> String {
 // reads each request whole, as it arrives, and answers it with `App::respond`, which borrows
 // the request and returns the response. A slow or hostile client holds no thread, only its
 // connection, and the limits below bound how long and how much it may hold that. (tiny_http's
-// own limits: an 8 KiB request line, 100 headers, 4 KiB of unread answers.)
+// own limits: 100 headers, 4 KiB of unread answers.)
 
 /// Bodies we read at most: no route takes one, so only enough to keep the connection going.
 const MAX_BODY: usize = 1024;
-/// Our largest answer, in bytes: the live page and its head, whose X-Served-By may take 765
-/// bytes. (/metrics with every counter set is smaller; a test checks that.)
-const LARGEST_ANSWER: usize = PAGE.len() + 1024;
-/// The kernel's buffers for each connection, as asked: it grants twice this (room for its own
-/// bookkeeping), and under cgroup v2 it charges them to our container. Requests are small
-/// (a head of 8 KiB at most), and so are most answers; the live page takes a few writes.
-/// Left to the kernel, they grew to 50 KiB a connection under hostile clients (README).
+/// The longest request line we read, else 414: nginx's 8 KiB a line, as for the headers.
+const MAX_REQUEST_LINE: usize = 8 * 1024;
+
+// The largest answer we can make, in bytes, from the limits above: each connection's memory
+// budget is made from it (the banner prints it). A test sends each worst case and measures it.
+
+/// The head: the status line, Date, Content-Length and our headers take under 300 bytes, and
+/// X-Served-By the host name, each of its bytes %-escaped to three at worst.
+const LARGEST_HEAD: usize = 512 + 3 * common::sys::HOST_NAME_BYTES;
+/// A 404 names the path, up to a whole request line, in JSON, which writes `"` and `\` with two
+/// bytes each (a path holds only visible ASCII: the engine refuses any other byte).
+const LARGEST_NOT_FOUND: usize = 64 + 2 * MAX_REQUEST_LINE;
+/// /metrics with every series there and every counter at its longest (a test renders it).
+const LARGEST_METRICS: usize = 12 * 1024;
+const LARGEST_ANSWER: usize =
+    LARGEST_HEAD + larger(PAGE.len(), larger(LARGEST_NOT_FOUND, LARGEST_METRICS));
+
+const fn larger(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The kernel's buffers for each connection, as asked: Linux grants twice this (room for its
+/// own bookkeeping), and under cgroup v2 charges them to our container. Requests are small (a
+/// head of 8 KiB at most), and so are most answers: the largest take a few writes. Left to the
+/// kernel, they grew to 50 KiB a connection under hostile clients (README).
 const SOCKET_BUFFER: usize = 4 * 1024;
 
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
+        max_request_line: MAX_REQUEST_LINE,
         max_header_bytes: config.max_header_size,
         max_body_bytes: MAX_BODY,
         header_timeout: config.header_timeout,
@@ -483,8 +461,7 @@ struct App {
 }
 
 impl App {
-    fn new(config: &Config) -> App {
-        let served_by = host_name();
+    fn new(config: &Config, served_by: String) -> App {
         App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
@@ -549,6 +526,7 @@ impl Handler for App {
         // Set in place: each step of a builder chain would copy the response.
         response.set_status_code(status.code());
         response.add_header("Content-Type", content_type);
+        response.add_header("Cache-Control", cache_control(content_type));
         response.add_header("X-Served-By", &self.served_by);
         if endpoint == Some(Endpoint::Page) {
             response.add_header("Vary", "Accept"); // the page or the text, by Accept
@@ -603,6 +581,19 @@ fn wants_html(request: &Request<'_>) -> bool {
     request
         .header("Accept")
         .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// What a cache may do with an answer. Every answer is of its moment (a number, health, counts,
+/// the uptime, an error), so no cache may keep it: else a proxy or a browser could give the same
+/// "random" number again, or an old /healthz. The live page is the same for a whole version: a
+/// browser may keep it a minute. (REDbot, the HTTP linter, warns on no `Cache-Control`, "caches
+/// may pick their own freshness", and on `no-cache` without a validator; `make test-caching`.)
+fn cache_control(content_type: &str) -> &'static str {
+    if content_type == HTML {
+        "max-age=60"
+    } else {
+        "no-store"
+    }
 }
 
 /// `?close` in the query (the live page's polls) asks for `Connection: close`: browsers keep and
@@ -786,54 +777,12 @@ impl Metrics {
             "process_start_time_seconds {:.3}\n",
             started.as_secs_f64()
         ));
-        if let Some(bytes) = resident_memory_bytes() {
+        if let Some(bytes) = common::sys::resident_memory_bytes() {
             out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
             out.push_str("# TYPE process_resident_memory_bytes gauge\n");
             out.push_str(&format!("process_resident_memory_bytes {bytes}\n"));
         }
         out
-    }
-}
-
-/// The second field of /proc/self/statm, in pages.
-fn resident_memory_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    // SAFETY: sysconf has no preconditions.
-    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    Some(pages * page_size.max(0) as u64)
-}
-
-// ---------------------------------------------------------------------------------------------
-// `producer healthcheck`: a FROM scratch image has no curl, so the binary probes itself.
-
-fn healthcheck(config: &Config) -> i32 {
-    let host = match config.host {
-        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    let address = SocketAddr::new(host, config.port);
-    match probe_health(address) {
-        Ok(()) => 0,
-        Err(error) => {
-            eprintln!("producer healthcheck: http://{address}/healthz: {error}");
-            1
-        }
-    }
-}
-
-fn probe_health(address: SocketAddr) -> io::Result<()> {
-    let mut stream = TcpStream::connect_timeout(&address, HEALTHCHECK_TIMEOUT)?;
-    stream.set_read_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-    stream.set_write_timeout(Some(HEALTHCHECK_TIMEOUT))?;
-    stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
-    let mut head = String::new();
-    stream.take(64).read_to_string(&mut head)?;
-    let status_line = head.lines().next().unwrap_or("no answer");
-    match status_line.split(' ').nth(1) {
-        Some("200") => Ok(()),
-        _ => Err(io::Error::other(format!("unhealthy: {status_line}"))),
     }
 }
 
@@ -945,9 +894,8 @@ mod tests {
         assert!(odd.contains("hostname=\"a\\\"b\\\\c\"}"), "{odd}");
     }
 
-    #[test]
-    fn metrics_fit_in_the_largest_answer() {
-        let metrics = Metrics::new(&"n".repeat(255));
+    /// Sets every counter of `metrics` to a number of the most digits any can reach.
+    fn fill(metrics: &Metrics) {
         let big = u64::MAX / 2;
         for counter in metrics.requests.iter().flatten() {
             counter.store(big, Relaxed);
@@ -957,9 +905,93 @@ mod tests {
             histogram.sum_nanos.store(big, Relaxed);
         }
         metrics.numbers_count.store(big, Relaxed);
-        metrics.numbers_sum.store(big, Relaxed);
-        let text = metrics.render();
-        assert!(text.len() + 1024 <= LARGEST_ANSWER, "{} bytes", text.len());
+        metrics.numbers_sum.store(u64::MAX, Relaxed); // -1 as i64: a sign more
+    }
+
+    /// The longest X-Served-By: a host name of bytes that are each %-escaped to three.
+    fn longest_served_by() -> String {
+        percent_escaped(&[0xff; common::sys::HOST_NAME_BYTES])
+    }
+
+    #[test]
+    fn metrics_fit_in_their_share_of_the_largest_answer() {
+        for served_by in [
+            longest_served_by(),
+            "\"".repeat(common::sys::HOST_NAME_BYTES),
+        ] {
+            let metrics = Metrics::new(&served_by);
+            fill(&metrics);
+            let text = metrics.render();
+            assert!(text.len() <= LARGEST_METRICS, "{} bytes", text.len());
+        }
+    }
+
+    /// Sends `request` to `address` and reads the whole answer, up to the server's close.
+    fn answer(address: SocketAddr, request: &[u8]) -> Vec<u8> {
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        std::io::Write::write_all(&mut stream, request).unwrap();
+        let mut answer = Vec::new();
+        std::io::Read::read_to_end(&mut stream, &mut answer).unwrap();
+        answer
+    }
+
+    /// The worst cases of each kind, whole (head and body) from a real server with the longest
+    /// host name and full counters, each within LARGEST_ANSWER.
+    #[test]
+    fn every_answer_fits_in_the_largest_answer() {
+        let config = Config::default();
+        let app = App::new(&config, longest_served_by());
+        fill(&app.metrics);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let options = server_options(&config, 16);
+        let _server = Server::with_handler(listener, options, Arc::new(app)).unwrap();
+
+        // The longest request line the engine reads: "GET /" and " HTTP/1.1" around the path.
+        let longest = MAX_REQUEST_LINE - "GET / HTTP/1.1".len();
+        let get = |target: &str, accept: &str| {
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+            )
+        };
+        let mut largest = 0;
+        for (request, status) in [
+            (get(&format!("/{}", "\"".repeat(longest)), "*/*"), "404"),
+            (get(&format!("/{}", "\\".repeat(longest)), "*/*"), "404"),
+            (get(&format!("/{}", "\"".repeat(longest + 1)), "*/*"), "414"),
+            (get("/", "text/html"), "200"),
+            (get("/", "*/*"), "200"),
+            (get("/metrics", "*/*"), "200"),
+            (get("/healthz", "*/*"), "200"),
+            (
+                "POST /number HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .into(),
+                "405",
+            ),
+        ] {
+            let answer = answer(address, request.as_bytes());
+            let text = String::from_utf8_lossy(&answer);
+            assert!(
+                text.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{}",
+                &text[..200.min(text.len())]
+            );
+            assert!(
+                answer.len() <= LARGEST_ANSWER,
+                "{} bytes over {LARGEST_ANSWER} for {}",
+                answer.len(),
+                &request[..40]
+            );
+            largest = largest.max(answer.len());
+        }
+        // The bound is near what is really sent: within its head's allowance.
+        assert!(
+            LARGEST_ANSWER - largest <= LARGEST_HEAD,
+            "{largest} of {LARGEST_ANSWER}"
+        );
     }
 
     #[test]

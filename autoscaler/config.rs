@@ -192,6 +192,7 @@ pub fn usage() -> String {
         "autoscaler: scales Swarm services on request rate, from Prometheus (FogDEFT Day 02, in Rust)
 
 Usage: autoscaler [FLAGS]
+       autoscaler healthcheck [FLAGS]   probe /healthz here; exit 0 if healthy, else 1
 
 Flags (each overrides its environment variable; durations: 3, 3s, 500ms, 1m):
 {}

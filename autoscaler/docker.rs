@@ -13,8 +13,10 @@
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -293,10 +295,61 @@ impl<In: Transport> Connector<In> for UnixConnector {
         details: &ConnectionDetails,
         _: Option<In>,
     ) -> Result<Option<UnixTransport>, ureq::Error> {
-        let stream = UnixStream::connect(&self.0)?;
+        let timeout = details.timeout;
+        let stream = connect_unix(&self.0, timeout.not_zero().map(|t| *t))
+            .map_err(|e| timed_out(e, timeout))?;
         let config = details.config;
         let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
         Ok(Some(UnixTransport { stream, buffers }))
+    }
+}
+
+/// `UnixStream::connect` within `timeout`. A daemon that stopped accepting lets its socket's
+/// queue fill, and then Linux makes a connect wait until there is room: for ever, unless the
+/// socket has a send timeout (SO_SNDTIMEO), which bounds that wait too. std connects as it makes
+/// the socket, too early to set one, so here the socket is made, given the timeout, and then
+/// connected. (A non-blocking connect would not do: Linux fails it at once with EAGAIN, with
+/// nothing to wait for. macOS refuses a connect to a full queue at once.)
+fn connect_unix(path: &Path, timeout: Option<Duration>) -> io::Result<UnixStream> {
+    // SAFETY: an all-zero sockaddr_un is a valid (empty) address.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let path = path.as_os_str().as_bytes();
+    // The path must fit with its terminating NUL, which the zeroed address provides.
+    if path.len() >= address.sun_path.len() || path.contains(&0) {
+        let why = "the socket path is too long for a Unix socket";
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, why));
+    }
+    for (slot, &byte) in address.sun_path.iter_mut().zip(path) {
+        *slot = byte as libc::c_char;
+    }
+    // SAFETY: socket(2) returns a new descriptor, which the stream then owns and closes.
+    let stream = unsafe {
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        UnixStream::from_raw_fd(fd)
+    };
+    stream.set_write_timeout(timeout)?;
+    let length = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    loop {
+        // SAFETY: connect(2) reads `length` bytes of our address.
+        let done = unsafe {
+            libc::connect(
+                stream.as_raw_fd(),
+                (&address as *const libc::sockaddr_un).cast(),
+                length,
+            )
+        };
+        match done {
+            0 => return Ok(stream),
+            _ => match io::Error::last_os_error() {
+                error if error.kind() == io::ErrorKind::Interrupted => continue,
+                error => return Err(error),
+            },
+        }
     }
 }
 

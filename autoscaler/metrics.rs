@@ -165,19 +165,26 @@ fn value(text: &str) -> String {
 }
 
 /// The answer to `path`: status, content type and body. `/healthz` is 503 once `idle` (the time
-/// since the last round ended, or since the start) passes `stale_after`: the loop is stuck.
+/// since the last round ended, or since the start) passes `stale_after`: the loop is stuck. Its
+/// body is the producer's, `{"status":"ok"}`, which `autoscaler healthcheck` (common/health.rs)
+/// checks.
 fn answer(
     metrics: &Metrics,
     path: &str,
     idle: Duration,
     stale_after: Duration,
 ) -> (u16, &'static str, String) {
+    const JSON: &str = "application/json";
     match path {
         "/metrics" => (200, "text/plain; version=0.0.4", metrics.render()),
-        "/healthz" if idle <= stale_after => (200, "text/plain", "ok\n".into()),
+        "/healthz" if idle <= stale_after => (200, JSON, "{\"status\":\"ok\"}\n".into()),
         "/healthz" => {
-            let why = format!("stuck: no round has ended for {} s\n", idle.as_secs());
-            (503, "text/plain", why)
+            let why = format!("no round has ended for {} s", idle.as_secs());
+            (
+                503,
+                JSON,
+                format!("{{\"status\":\"stuck\",\"why\":\"{why}\"}}\n"),
+            )
         }
         _ => (
             404,
@@ -215,9 +222,11 @@ pub fn serve(
     let handler = move |request: &tiny_http::Request<'_>| {
         let idle = metrics.last_round().unwrap_or(started).elapsed();
         let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
+        // Every answer is of this moment: no cache may keep it (RFC 9111, section 5.2.2.5).
         tiny_http::Response::from_string(body)
             .with_status_code(status)
             .with_header("Content-Type", content_type)
+            .with_header("Cache-Control", "no-store")
     };
     tiny_http::Server::with_handler(listener, options, handler)
 }
@@ -259,12 +268,11 @@ mod tests {
     fn healthz_says_when_the_loop_is_stuck() {
         let (metrics, limit) = (Metrics::default(), Duration::from_secs(60));
         let health = |idle| answer(&metrics, "/healthz", Duration::from_secs(idle), limit);
-        assert_eq!(health(60), (200, "text/plain", "ok\n".into()));
+        let ok = "{\"status\":\"ok\"}\n";
+        assert_eq!(health(60), (200, "application/json", ok.into()));
         let stuck = health(61);
-        assert_eq!(
-            (stuck.0, stuck.2.as_str()),
-            (503, "stuck: no round has ended for 61 s\n")
-        );
+        let why = "{\"status\":\"stuck\",\"why\":\"no round has ended for 61 s\"}\n";
+        assert_eq!((stuck.0, stuck.2.as_str()), (503, why));
         assert_eq!(answer(&metrics, "/", Duration::ZERO, limit).0, 404);
         assert_eq!(
             answer(&metrics, "/metrics", Duration::ZERO, limit).1,

@@ -11,7 +11,7 @@ case "$what" in
     packages=(
       curl file iproute2 procps python3   # the end-to-end scripts; ip netns for the swarm lab
       python3-yaml                      # reads Compose and stack files (compose config, rotated logs)
-      python3-venv time                 # the venv of opera (make test-tosca); /usr/bin/time measures it
+      python3-venv time                 # the venvs of opera (make test-tosca) and REDbot (make test-caching); /usr/bin/time
       prometheus                        # promtool checks /metrics; make test-autoscale runs it
       hey                               # the load generator of make test-autoscale
       qemu-user                         # runs the arm64, armv7 and armv6 binaries
@@ -74,5 +74,12 @@ if [ "$what" = test ]; then
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$(dirname "$0")/../tosca/requirements.txt"
   command -v rustup >/dev/null || fail "rustup is missing: install it first (https://rustup.rs)"
   rustup component add rustfmt clippy
+  # REDbot comes from PyPI, into a venv of its own: Debian's python3 refuses `pip install` outside
+  # one (PEP 668). Made afresh each time, so that the pinned versions are what runs.
+  say "installing ${REDBOT_PACKAGES[*]} into $REDBOT_VENV"
+  "${sudo[@]}" rm -rf "$REDBOT_VENV"
+  "${sudo[@]}" python3 -m venv "$REDBOT_VENV"
+  "${sudo[@]}" "$REDBOT_VENV/bin/pip" install --quiet --disable-pip-version-check "${REDBOT_PACKAGES[@]}"
+  rustup target add "${MAC_TARGETS[@]}"   # make lint checks the macOS builds
 fi
 say "ready for make $what"

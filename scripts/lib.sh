@@ -107,6 +107,13 @@ page_check() {
   "$(dirname "${BASH_SOURCE[0]}")/page-check.py" "$@" || fail "the live page at $1 in Chromium"
 }
 
+# REDbot, the HTTP linter, is not packaged by Debian: `make deps` installs this pinned version
+# from PyPI into a venv of its own here, and `make test-caching` runs it from there.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+REDBOT_VENV=${REDBOT_VENV:-/opt/fogdeft/redbot}
+# shellcheck disable=SC2034
+REDBOT_PACKAGES=(redbot==2.7.1 httplint==2026.10.4)
+
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -133,6 +140,11 @@ docker_platform()  { echo "${1//-//}"; }
 
 # The programs that cross.sh builds and build-images.sh puts into images, one image each.
 PROGRAMS=(producer consumer autoscaler)
+
+# The Macs, Intel and Apple silicon, that the programs build for natively. lint.sh checks and
+# lints them for both (no linker needed); deps.sh adds their standard libraries to rustup.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+MAC_TARGETS=(x86_64-apple-darwin aarch64-apple-darwin)
 
 # What tests clean up: `remove_images TAG...` removes REGISTRY/PROGRAM:TAG of every program,
 # `remove_images_under PREFIX` every image of this host named PREFIX/...

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make lint`: rustfmt, clippy with warnings as errors, shellcheck on every script, and one rule
-# of our own for the scripts. A missing shellcheck is a SKIP (a failure under REQUIRE_DOCKER=1).
+# `make lint`: rustfmt, clippy with warnings as errors (for this machine and for macOS), shellcheck
+# on every script, and one rule of our own for the scripts. A missing shellcheck or macOS target
+# is a SKIP (a failure under REQUIRE_DOCKER=1).
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,18 @@ scripts=(scripts/*.sh vm/*.sh .ci/run)
 
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+
+# The programs build natively on macOS too: check and lint them, tests included, for both kinds
+# of Mac. That needs only each target's standard library, no linker and no Mac.
+installed=$(rustup target list --installed)
+for target in "${MAC_TARGETS[@]}"; do
+  if grep -qx "$target" <<<"$installed"; then
+    cargo clippy --locked --workspace --all-targets --target "$target" -- -D warnings
+    pass "clippy for $target"
+  else
+    skip "rustup has no $target (make deps adds it)"
+  fi
+done
 
 if command -v shellcheck >/dev/null; then
   shellcheck "${scripts[@]}" # .shellcheckrc: follow sourced files

@@ -7,8 +7,10 @@ mod support;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -132,7 +134,8 @@ impl Drop for Socket {
     }
 }
 
-fn spawn_unix(handler: Handler) -> (Socket, Log) {
+/// A new socket path in the temporary folder.
+fn socket_path() -> Socket {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!(
@@ -140,7 +143,12 @@ fn spawn_unix(handler: Handler) -> (Socket, Log) {
         std::process::id()
     ));
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).unwrap();
+    Socket(path)
+}
+
+fn spawn_unix(handler: Handler) -> (Socket, Log) {
+    let socket = socket_path();
+    let listener = UnixListener::bind(&socket.0).unwrap();
     let log = Log::default();
     let server_log = log.clone();
     thread::spawn(move || {
@@ -148,7 +156,7 @@ fn spawn_unix(handler: Handler) -> (Socket, Log) {
             serve(stream, &handler, &server_log);
         }
     });
-    (Socket(path), log)
+    (socket, log)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -839,18 +847,23 @@ fn no_scale_down_unless_every_replica_was_scraped_for_the_whole_window() {
     assert_eq!(fakes.docker.replicas("producer-id"), 1);
 }
 
-#[test]
-fn serves_its_own_metrics_and_health() {
-    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
-    let mut autoscaler = fakes.autoscaler(&[]);
+/// The address of its /metrics and /healthz, from its first line.
+fn metrics_address(autoscaler: &mut Running) -> std::net::SocketAddr {
     let banner = autoscaler.wait_for(WAIT, |l| l.contains("metrics at http://"));
-    let address: std::net::SocketAddr = banner
+    banner
         .split("metrics at http://")
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .unwrap()
         .parse()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn serves_its_own_metrics_and_health() {
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    let mut autoscaler = fakes.autoscaler(&[]);
+    let address = metrics_address(&mut autoscaler);
     autoscaler.wait_for(WAIT, producer_line("keep 3"));
 
     let metrics = request(address, "GET", "/metrics");
@@ -876,6 +889,119 @@ fn serves_its_own_metrics_and_health() {
     promtool_check_metrics(&metrics.body);
 
     let health = request(address, "GET", "/healthz");
-    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
-    assert_eq!(request(address, "GET", "/").status, 404);
+    let ok = "{\"status\":\"ok\"}\n";
+    assert_eq!((health.status, health.body.as_str()), (200, ok));
+    let missing = request(address, "GET", "/");
+    assert_eq!(missing.status, 404);
+    // Each answer is of its moment: no cache may keep it.
+    for reply in [&metrics, &health, &missing] {
+        assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+    }
+}
+
+/// `autoscaler healthcheck --port PORT`: its exit code and its lines on stderr.
+fn healthcheck(port: u16) -> (Option<i32>, Vec<String>) {
+    let output = std::process::Command::new(AUTOSCALER)
+        .args(["healthcheck", "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (
+        output.status.code(),
+        stderr.lines().map(String::from).collect(),
+    )
+}
+
+/// Docker's HEALTHCHECK runs `autoscaler healthcheck`, which asks /healthz as the producer's
+/// does (the same code): healthy while the loop ends its rounds, not once /healthz says 503.
+#[test]
+fn its_healthcheck_acts_on_its_healthz() {
+    let fakes = Fakes::new(rate("150"), stack(1, labels("50")));
+    let mut autoscaler = fakes.autoscaler(&[]);
+    let address = metrics_address(&mut autoscaler);
+    assert_eq!(healthcheck(address.port()), (Some(0), vec![]));
+
+    let body = b"{\"status\":\"stuck\",\"why\":\"no round has ended for 61 s\"}\n";
+    let stuck = fake_server(Some(http_response(
+        "503 Service Unavailable",
+        "application/json",
+        body,
+    )));
+    let (code, said) = healthcheck(stuck.port());
+    assert_eq!(code, Some(1), "{said:?}");
+    assert_eq!(said.len(), 1, "one line: {said:?}");
+    assert!(
+        said[0].starts_with("autoscaler healthcheck: http://127.0.0.1:"),
+        "{said:?}"
+    );
+    assert!(
+        said[0].contains("HTTP 503: {\"status\":\"stuck\""),
+        "{said:?}"
+    );
+}
+
+/// Connects to the Unix socket `path` until its listener's queue is full, which a non-blocking
+/// connect learns as EAGAIN, and returns the connections queued.
+fn fill_queue(path: &Path) -> Vec<OwnedFd> {
+    // SAFETY: an all-zero sockaddr_un is valid; the path fits in it with its NUL.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    assert!(bytes.len() < address.sun_path.len());
+    for (slot, &byte) in address.sun_path.iter_mut().zip(bytes) {
+        *slot = byte as libc::c_char;
+    }
+    let mut queued = Vec::new();
+    while queued.len() < 1000 {
+        // SAFETY: a new descriptor, owned at once; connect reads our address.
+        let (fd, done) = unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+            assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+            let fd = OwnedFd::from_raw_fd(fd);
+            let length = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            let address = (&address as *const libc::sockaddr_un).cast();
+            let done = libc::connect(fd.as_raw_fd(), address, length);
+            (fd, done)
+        };
+        if done != 0 {
+            let error = std::io::Error::last_os_error();
+            assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock, "{error}");
+            return queued;
+        }
+        queued.push(fd);
+    }
+    panic!(
+        "the queue of {} takes any number of connections",
+        path.display()
+    );
+}
+
+/// A Docker daemon that stopped accepting: its socket's queue fills, and a connect then waits
+/// for room. Each round must still fail within --timeout, say so, and the next one come; the
+/// loop is not stuck, so /healthz stays 200.
+#[test]
+fn a_docker_socket_that_stops_accepting_fails_each_round_in_time() {
+    let socket = socket_path();
+    let listener = UnixListener::bind(&socket.0).unwrap();
+    // SAFETY: listen(2) on our bound socket: a queue of (about) one, never accepted.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let _queued = fill_queue(&socket.0);
+
+    let docker = unix(&socket);
+    let prometheus = format!("http://127.0.0.1:{}", free_port());
+    let mut autoscaler = start_autoscaler(&prometheus, &docker, &["--timeout", "300ms"]);
+    let address = metrics_address(&mut autoscaler);
+    let expected =
+        format!("no change: cannot reach the Docker API at {docker}: no answer within 300ms");
+    for _round in 0..2 {
+        autoscaler.wait_for(WAIT, |l| l.starts_with(&expected));
+    }
+    let metrics = request(address, "GET", "/metrics");
+    let errors = metrics
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("autoscaler_errors_total{peer=\"docker\"} "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(errors >= Some(2), "{}", metrics.body);
+    assert_eq!(request(address, "GET", "/healthz").status, 200);
 }

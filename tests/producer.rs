@@ -88,6 +88,7 @@ fn the_pages_polls_close_their_connection() {
 /// A host name is any bytes to the kernel. The producer neither panics on one that is not
 /// ASCII nor lets CR LF in one start a header of its own: it sends it %-escaped.
 #[test]
+#[cfg(target_os = "linux")]
 fn a_host_name_that_is_no_header_value_is_sent_escaped() {
     let name = b"caf\xc3\xa9\r\nSet-Cookie: x=1";
     let (_producer, address) = match start_producer_named(name) {
@@ -154,6 +155,32 @@ fn healthz_and_errors() {
     assert_eq!(json(&wrong.body)["error"], "method not allowed");
 }
 
+/// Every answer is of its moment, so no cache may keep it; the live page may be kept a minute.
+/// (make test-caching runs REDbot, the HTTP linter, on every route.)
+#[test]
+fn every_answer_says_what_a_cache_may_do_with_it() {
+    let (_producer, address) = start_producer(&[]);
+    let html = "Accept: text/html\r\n";
+    for (method, path, headers, status, cache_control) in [
+        ("GET", "/number", "", 200, "no-store"),
+        ("GET", "/healthz", "", 200, "no-store"),
+        ("GET", "/metrics", "", 200, "no-store"),
+        ("GET", "/", "", 200, "no-store"),
+        ("GET", "/nope", "", 404, "no-store"),
+        ("POST", "/number", "", 405, "no-store"),
+        ("HEAD", "/number", "", 200, "no-store"),
+        ("GET", "/", html, 200, "max-age=60"),
+    ] {
+        let reply = request_with(address, method, path, headers);
+        assert_eq!(reply.status, status, "{method} {path}");
+        assert_eq!(
+            reply.header("Cache-Control"),
+            Some(cache_control),
+            "{method} {path} {headers:?}"
+        );
+    }
+}
+
 #[test]
 fn metrics_count_requests_and_pass_promtool() {
     let (_producer, address) = start_producer(&[]);
@@ -192,23 +219,97 @@ fn metrics_count_requests_and_pass_promtool() {
     promtool_check_metrics(&metrics.body);
 }
 
+/// `producer healthcheck --port PORT`, its exit code and the lines it printed on stderr.
+fn healthcheck(port: u16) -> (Option<i32>, Vec<String>) {
+    let output = Command::new(PRODUCER)
+        .args(["healthcheck", "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    assert!(output.stdout.is_empty(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    (
+        output.status.code(),
+        stderr.lines().map(String::from).collect(),
+    )
+}
+
 #[test]
 fn healthcheck_subcommand_reports_health() {
     let (_producer, address) = start_producer(&[]);
-    let port = address.port().to_string();
-    let ok = Command::new(PRODUCER)
-        .args(["healthcheck", "--port", &port])
-        .status()
-        .unwrap();
-    assert_eq!(ok.code(), Some(0));
+    assert_eq!(healthcheck(address.port()), (Some(0), vec![]));
 
-    let closed = free_port().to_string();
-    let down = Command::new(PRODUCER)
-        .args(["healthcheck", "--port", &closed])
-        .output()
-        .unwrap();
-    assert_eq!(down.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&down.stderr).contains("/healthz"));
+    let (code, said) = healthcheck(free_port());
+    assert_eq!(code, Some(1));
+    assert_eq!(said.len(), 1, "one line: {said:?}");
+    assert!(
+        said[0].contains("/healthz: ") && said[0].contains("refused"),
+        "{said:?}"
+    );
+}
+
+/// Only a 200 whose body is {"status":"ok"} is healthy: not any 200, not a banner.
+#[test]
+fn healthcheck_is_not_fooled_by_other_answers() {
+    let html = http_response("200 OK", "text/html", b"<html><h1>It works!</h1></html>");
+    let draining = http_response(
+        "503 Service Unavailable",
+        JSON,
+        b"{\"status\":\"draining\"}\n",
+    );
+    let not_ok = http_response("200 OK", JSON, b"{\"status\":\"draining\"}\n");
+    let mut cut = http_response("200 OK", JSON, b"{\"status\":\"ok\"}\n");
+    cut.truncate(cut.len() - 3);
+    for (name, raw, says) in [
+        ("a web server's page", html, "HTTP 200, but the body is not"),
+        (
+            "an SSH server",
+            b"SSH-2.0-OpenSSH_9.2p1\r\n".to_vec(),
+            "not an HTTP answer: SSH-2.0",
+        ),
+        (
+            "a draining producer",
+            draining,
+            "HTTP 503: {\"status\":\"draining\"}",
+        ),
+        (
+            "a 200 that is not ok",
+            not_ok,
+            "HTTP 200, but the body is not",
+        ),
+        ("an answer cut short", cut, "cut short"),
+    ] {
+        let address = fake_server(Some(raw));
+        let (code, said) = healthcheck(address.port());
+        assert_eq!(code, Some(1), "{name}: {said:?}");
+        assert_eq!(said.len(), 1, "{name}: one line: {said:?}");
+        assert!(said[0].contains(says), "{name}: {said:?}");
+    }
+    // The same good answer, all at once, passes: the fakes fail for what they say.
+    let good = http_response("200 OK", JSON, b"{\"status\":\"ok\"}\n");
+    assert_eq!(
+        healthcheck(fake_server(Some(good)).port()),
+        (Some(0), vec![])
+    );
+}
+
+const JSON: &str = "application/json";
+
+/// The check has one deadline (2 s), not one per read: a healthy answer sent a byte every 200 ms
+/// takes 10 s, and is too late.
+#[test]
+fn healthcheck_has_one_deadline_for_the_whole_answer() {
+    let good = http_response("200 OK", JSON, b"{\"status\":\"ok\"}\n");
+    assert!(good.len() >= 50, "{} bytes", good.len());
+    let address = dripping_server(good, Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    let (code, said) = healthcheck(address.port());
+    let took = started.elapsed();
+    assert_eq!(code, Some(1), "{said:?}");
+    assert!(
+        said.len() == 1 && said[0].contains("no whole answer within 2s"),
+        "{said:?}"
+    );
+    assert!(took < Duration::from_secs(6), "it took {took:?}");
 }
 
 #[test]
@@ -248,6 +349,16 @@ fn shutdown_delay_keeps_serving_and_reports_draining() {
     producer.wait_for(STARTUP, |l| l.contains("draining"));
     let health = request(address, "GET", "/healthz");
     assert_eq!(health.status, 503);
+    let (code, said) = healthcheck(address.port());
+    assert_eq!(
+        code,
+        Some(1),
+        "a draining producer is not healthy: {said:?}"
+    );
+    assert!(
+        said[0].contains("HTTP 503: {\"status\":\"draining\"}"),
+        "{said:?}"
+    );
     // Answered, and the keep-alive connection closed, so that the client moves on to another
     // replica for its next request.
     let (reply, closed) = exchange(address, keep_alive, Duration::from_secs(5));

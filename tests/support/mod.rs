@@ -207,7 +207,8 @@ fn listening(mut producer: Running) -> (Running, SocketAddr) {
 
 /// Starts a producer as `start_producer(&[])` does, on a machine named `host_name` (any bytes):
 /// in a UTS namespace of its own, which root can make, or anyone where user namespaces are
-/// allowed. The error says why neither could be made.
+/// allowed. The error says why neither could be made. (UTS namespaces are Linux's.)
+#[cfg(target_os = "linux")]
 pub fn start_producer_named(host_name: &'static [u8]) -> std::io::Result<(Running, SocketAddr)> {
     use std::os::unix::process::CommandExt;
     let mut command = producer_command();
@@ -338,6 +339,7 @@ pub fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
 }
 
 /// Raises this process's open-files limit as far as allowed, for tests that hold many sockets.
+#[allow(clippy::unnecessary_cast)] // rlim_t is u32 on 32-bit glibc, u64 elsewhere
 pub fn raise_open_files_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -349,7 +351,7 @@ pub fn raise_open_files_limit() -> u64 {
         limit.rlim_cur = limit.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
-    limit.rlim_cur
+    limit.rlim_cur as u64
 }
 
 /// Sends `bytes` on a new connection and reads until the server closes it or `limit` passes.
@@ -466,4 +468,27 @@ pub fn promtool_check_metrics(text: &str) {
         output.status.success() && said.trim().is_empty(),
         "promtool: {said}"
     );
+}
+
+/// A fake server that answers every connection with `raw`, one byte every `pause`, and then
+/// closes: an answer that is never late for any single read, only for the whole.
+pub fn dripping_server(raw: Vec<u8>, pause: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let raw = raw.clone();
+            thread::spawn(move || {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                for byte in raw.chunks(1) {
+                    thread::sleep(pause);
+                    if stream.write_all(byte).is_err() {
+                        return; // the client gave up
+                    }
+                }
+            });
+        }
+    });
+    address
 }

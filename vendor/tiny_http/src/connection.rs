@@ -163,12 +163,11 @@ impl<S: Socket> Conn<S> {
         }
     }
 
-    /// epoll's flags for this socket.
-    pub fn on_event(&mut self, flags: u32) {
-        let closed = (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) as u32;
-        let readable = flags & libc::EPOLLIN as u32 != 0;
-        let writable = flags & libc::EPOLLOUT as u32 != 0;
-        self.ready(readable, writable, flags & closed != 0);
+    /// What the poll says of this socket. A hang-up or an error counts as readable and
+    /// writable: the next read or write tells which.
+    pub fn on_event(&mut self, event: &mio::event::Event) {
+        let closed = event.is_read_closed() || event.is_write_closed() || event.is_error();
+        self.ready(event.is_readable(), event.is_writable(), closed);
     }
 
     /// What the socket became ready for: to read, to write, or the client hung up (then both:

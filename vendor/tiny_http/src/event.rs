@@ -1,22 +1,23 @@
-//! The event loop: a few worker threads, one per core by default, each with an epoll instance
-//! of its own. The accept thread hands each new connection to the next worker; the worker
-//! serves it to the end, a bounded turn at a time (`connection.rs`).
+//! The event loop: a few worker threads, one per core by default, each with a `mio::Poll` of its
+//! own (epoll on Linux, kqueue on macOS and the BSDs). The accept thread hands each new
+//! connection to the next worker; the worker serves it to the end, a bounded turn at a time
+//! (`connection.rs`), as in mio's own tcp_server example.
 //!
-//! Fair by construction: sockets are edge-triggered, so epoll reports each readiness once, and
-//! the worker keeps its own list of connections that want a turn (`ready`). Each round gives
+//! Fair by construction: mio's sockets are edge-triggered, so each readiness is reported once,
+//! and the worker keeps its own list of connections that want a turn (`ready`). Each round gives
 //! every connection on the list one turn, in order; one that still has work goes to the back,
-//! behind the connections that became ready meanwhile (epoll is asked without waiting while the
-//! list is not empty). A client that sends at full speed gets a turn per round, as every other.
-#![allow(unsafe_code)] // epoll and eventfd, through libc
+//! behind the connections that became ready meanwhile (the poll does not wait while the list is
+//! not empty). A client that sends at full speed gets a turn per round, as every other.
 
 use std::collections::VecDeque;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
+
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 use crate::connection::{Conn, Next, Turn};
 use crate::socket::Connection;
@@ -26,8 +27,8 @@ use crate::{Handler, ServerOptions, Slot};
 const TICK: Duration = Duration::from_millis(100);
 /// Bytes one read takes at most: a turn's share of a connection's input.
 const READ_CHUNK: usize = 16 * 1024;
-/// The epoll token of a worker's wake-up eventfd; connections use their slot index.
-const WAKE: u64 = u64::MAX;
+/// The token of a worker's waker; connections use their slot index.
+const WAKE: Token = Token(usize::MAX);
 
 /// The workers of one server.
 pub(crate) struct Workers {
@@ -35,11 +36,10 @@ pub(crate) struct Workers {
     next: AtomicUsize,
 }
 
-/// What a worker shares with the accept thread: its epoll, a way to wake it, and the
-/// connections handed to it since it last looked.
+/// What a worker shares with the accept thread: a way to wake it, and the connections handed to
+/// it since it last looked. Its `Poll` belongs to its thread alone.
 struct Worker {
-    epoll: OwnedFd,
-    wake: OwnedFd,
+    waker: Waker,
     inbox: Mutex<Vec<(Connection, Option<SocketAddr>, Slot)>>,
 }
 
@@ -52,7 +52,11 @@ impl Workers {
     ) -> io::Result<Workers> {
         let mut workers = Vec::new();
         for number in 0..options.workers.max(1) {
-            let worker = Arc::new(Worker::new()?);
+            let poll = Poll::new()?;
+            let worker = Arc::new(Worker {
+                waker: Waker::new(poll.registry(), WAKE)?,
+                inbox: Mutex::new(Vec::new()),
+            });
             let (shared, options, handler, close) = (
                 worker.clone(),
                 options.clone(),
@@ -61,7 +65,7 @@ impl Workers {
             );
             thread::Builder::new()
                 .name(format!("tiny_http worker {number}"))
-                .spawn(move || shared.run(&options, &*handler, &close))?;
+                .spawn(move || shared.run(poll, &options, &*handler, &close))?;
             workers.push(worker);
         }
         Ok(Workers {
@@ -89,75 +93,44 @@ impl Workers {
 }
 
 impl Worker {
-    fn new() -> io::Result<Worker> {
-        // SAFETY: plain system calls; each returned descriptor is owned from here on.
-        let (epoll, wake) = unsafe {
-            let epoll = check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?;
-            let epoll = OwnedFd::from_raw_fd(epoll);
-            let wake = check(libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC))?;
-            (epoll, OwnedFd::from_raw_fd(wake))
-        };
-        let worker = Worker {
-            epoll,
-            wake,
-            inbox: Mutex::new(Vec::new()),
-        };
-        worker.watch(worker.wake.as_raw_fd(), WAKE, libc::EPOLLIN as u32)?;
-        Ok(worker)
-    }
-
     fn wake(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to our eventfd. A full counter is fine: the
-        // worker is then awake anyway.
-        unsafe { libc::write(self.wake.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+        // A write to an eventfd (Linux) or a kqueue (macOS) that has no reason to fail; if it
+        // did, the new connection would wait in the inbox for the next wake-up.
+        let _ = self.waker.wake();
     }
 
-    /// Registers `fd` under `token`.
-    fn watch(&self, fd: RawFd, token: u64, events: u32) -> io::Result<()> {
-        let mut event = libc::epoll_event { events, u64: token };
-        // SAFETY: epoll_ctl reads the event we pass.
-        check(unsafe {
-            libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event)
-        })
-        .map(drop)
-    }
-
-    fn run(&self, options: &ServerOptions, handler: &dyn Handler, close: &AtomicBool) {
+    fn run(
+        &self,
+        mut poll: Poll,
+        options: &ServerOptions,
+        handler: &dyn Handler,
+        close: &AtomicBool,
+    ) {
         let mut connections = Connections::default();
         let mut ready = VecDeque::new();
-        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 256];
+        let mut events = Events::with_capacity(256);
         let mut scratch = vec![0u8; READ_CHUNK];
         let mut fields = Vec::new();
         let mut date = Date::default();
         let mut next_tick = Instant::now() + TICK;
         while !close.load(Relaxed) {
-            // Without waiting while connections want a turn; else until the next tick.
+            // Without waiting while connections want a turn; else until the next tick (mio
+            // rounds the wait up to whole milliseconds).
             let wait = match ready.is_empty() {
-                true => {
-                    next_tick
-                        .saturating_duration_since(Instant::now())
-                        .as_millis() as i32
-                        + 1
-                }
-                false => 0,
+                true => next_tick.saturating_duration_since(Instant::now()),
+                false => Duration::ZERO,
             };
-            // SAFETY: epoll_wait writes at most `events.len()` events into `events`.
-            let count = unsafe {
-                libc::epoll_wait(
-                    self.epoll.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    events.len() as i32,
-                    wait,
-                )
-            };
-            for event in &events[..count.max(0) as usize] {
-                let (token, flags) = (event.u64, event.events);
-                if token == WAKE {
-                    self.adopt_new(&mut connections, &mut ready);
-                } else if let Some(connection) = connections.get(token) {
-                    connection.on_event(flags);
-                    enqueue(&mut ready, connection, token);
+            // An interrupted wait (EINTR) is a round with no events.
+            let _ = poll.poll(&mut events, Some(wait));
+            for event in &events {
+                match event.token() {
+                    WAKE => self.adopt_new(poll.registry(), &mut connections, &mut ready),
+                    Token(token) => {
+                        if let Some(connection) = connections.get(token) {
+                            connection.on_event(event);
+                            enqueue(&mut ready, connection, token);
+                        }
+                    }
                 }
             }
 
@@ -188,7 +161,7 @@ impl Worker {
             }
 
             if now >= next_tick {
-                for token in 0..connections.slots.len() as u64 {
+                for token in 0..connections.slots.len() {
                     let Some(connection) = connections.get(token) else {
                         continue;
                     };
@@ -205,44 +178,34 @@ impl Worker {
 
     /// Takes the connections the accept thread handed over since the last wake-up; each gets a
     /// turn at once, since its first request may be there already.
-    fn adopt_new(&self, connections: &mut Connections, ready: &mut VecDeque<u64>) {
-        let mut count = [0u8; 8];
-        // SAFETY: reads 8 bytes into a live buffer: this resets the eventfd's counter.
-        unsafe { libc::read(self.wake.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
+    fn adopt_new(
+        &self,
+        registry: &Registry,
+        connections: &mut Connections,
+        ready: &mut VecDeque<usize>,
+    ) {
         let new = std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|e| e.into_inner()));
         for (socket, remote_addr, slot) in new {
-            if socket.prepare().is_err() {
-                continue; // dropping it closes it, and frees its slot
-            }
-            let fd = socket.as_raw_fd();
-            let token = connections.insert(Conn::new(socket, remote_addr, slot));
-            let events = libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET;
-            match self.watch(fd, token, events as u32) {
-                Ok(()) => enqueue(ready, connections.get(token).expect("just inserted"), token),
-                Err(_) => connections.remove(token),
+            // One that cannot be registered is dropped: that closes it, and frees its slot.
+            if let Ok(token) = connections.insert(registry, socket, remote_addr, slot) {
+                enqueue(ready, connections.get(token).expect("just inserted"), token);
             }
         }
     }
 }
 
 /// Puts a connection at the back of the ready list, once.
-fn enqueue(ready: &mut VecDeque<u64>, connection: &mut Conn, token: u64) {
+fn enqueue(ready: &mut VecDeque<usize>, connection: &mut Conn, token: usize) {
     if !connection.queued {
         connection.queued = true;
         ready.push_back(token);
     }
 }
 
-fn check(result: libc::c_int) -> io::Result<libc::c_int> {
-    if result < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(result)
-    }
-}
-
 /// A worker's connections, by token (their index), with the free places reused. Dropping a
-/// connection closes its socket, which also takes it out of epoll.
+/// connection closes its socket, which also takes it out of the worker's epoll or kqueue. (mio's
+/// documentation asks for `deregister` first, in general; on Unix its sockets keep no state in
+/// the poll, and closing does the same in the kernel without one more system call.)
 #[derive(Default)]
 struct Connections {
     slots: Vec<Option<Conn>>,
@@ -250,27 +213,36 @@ struct Connections {
 }
 
 impl Connections {
-    fn insert(&mut self, connection: Conn) -> u64 {
+    /// Registers `socket` for reads and writes, edge-triggered, and keeps it: its token.
+    fn insert(
+        &mut self,
+        registry: &Registry,
+        mut socket: Connection,
+        remote_addr: Option<SocketAddr>,
+        slot: Slot,
+    ) -> io::Result<usize> {
+        let token = self.free.last().copied().unwrap_or(self.slots.len());
+        registry.register(
+            &mut socket,
+            Token(token),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        let connection = Some(Conn::new(socket, remote_addr, slot));
         match self.free.pop() {
-            Some(index) => {
-                self.slots[index] = Some(connection);
-                index as u64
-            }
-            None => {
-                self.slots.push(Some(connection));
-                (self.slots.len() - 1) as u64
-            }
+            Some(index) => self.slots[index] = connection,
+            None => self.slots.push(connection),
         }
+        Ok(token)
     }
 
-    fn get(&mut self, token: u64) -> Option<&mut Conn> {
-        self.slots.get_mut(token as usize)?.as_mut()
+    fn get(&mut self, token: usize) -> Option<&mut Conn> {
+        self.slots.get_mut(token)?.as_mut()
     }
 
-    fn remove(&mut self, token: u64) {
-        if let Some(slot) = self.slots.get_mut(token as usize) {
+    fn remove(&mut self, token: usize) {
+        if let Some(slot) = self.slots.get_mut(token) {
             if slot.take().is_some() {
-                self.free.push(token as usize);
+                self.free.push(token);
             }
         }
     }

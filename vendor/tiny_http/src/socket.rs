@@ -1,10 +1,13 @@
-//! The sockets the server listens on and serves: TCP, or a Unix socket. Set-up rules for a
-//! served socket live here, once (`Connection::prepare`).
+//! The sockets the server listens on and serves: TCP, or a Unix socket. The accept thread
+//! blocks on a std listener; each socket it accepts becomes a non-blocking mio socket for the
+//! workers. Set-up rules for a served socket live here, once (`Listener::accept`).
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, RawFd};
+use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::os::unix::net as unix_net;
+
+use mio::event::Source;
+use mio::{Interest, Registry, Token};
 
 /// Where the server accepts connections: a [`TcpListener`] or a [`unix_net::UnixListener`].
 pub enum Listener {
@@ -20,10 +23,23 @@ impl Listener {
         }
     }
 
+    /// The next client, its socket made ready for the event loop: non-blocking, and for TCP each
+    /// response sent at once instead of waiting to fill a packet (Nagle's algorithm).
     pub(crate) fn accept(&self) -> io::Result<(Connection, Option<SocketAddr>)> {
         match self {
-            Self::Tcp(l) => l.accept().map(|(s, addr)| (Connection::Tcp(s), Some(addr))),
-            Self::Unix(l) => l.accept().map(|(s, _)| (Connection::Unix(s), None)),
+            Self::Tcp(l) => {
+                let (socket, addr) = l.accept()?;
+                let _ = socket.set_nodelay(true); // best effort: only slower without it
+                socket.set_nonblocking(true)?;
+                let socket = mio::net::TcpStream::from_std(socket);
+                Ok((Connection::Tcp(socket), Some(addr)))
+            }
+            Self::Unix(l) => {
+                let (socket, _) = l.accept()?;
+                socket.set_nonblocking(true)?;
+                let socket = mio::net::UnixStream::from_std(socket);
+                Ok((Connection::Unix(socket), None))
+            }
         }
     }
 
@@ -71,25 +87,11 @@ impl From<unix_net::UnixListener> for Listener {
     }
 }
 
-/// One accepted connection's socket.
+/// One accepted connection's socket, as the workers serve it: non-blocking, for mio.
 #[derive(Debug)]
 pub(crate) enum Connection {
-    Tcp(TcpStream),
-    Unix(unix_net::UnixStream),
-}
-
-impl Connection {
-    /// Makes an accepted socket ready for the event loop: non-blocking, and for TCP each
-    /// response sent at once instead of waiting to fill a packet (Nagle's algorithm).
-    pub(crate) fn prepare(&self) -> io::Result<()> {
-        match self {
-            Self::Tcp(s) => {
-                let _ = s.set_nodelay(true); // best effort: only slower without it
-                s.set_nonblocking(true)
-            }
-            Self::Unix(s) => s.set_nonblocking(true),
-        }
-    }
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
 }
 
 /// What a connection reads its requests from and writes its answers to: an accepted socket
@@ -125,11 +127,36 @@ impl Socket for Connection {
     }
 }
 
-impl AsRawFd for Connection {
-    fn as_raw_fd(&self) -> RawFd {
+/// So that a worker's `Poll` can watch a connection, whichever its kind.
+impl Source for Connection {
+    fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
         match self {
-            Self::Tcp(s) => s.as_raw_fd(),
-            Self::Unix(s) => s.as_raw_fd(),
+            Self::Tcp(s) => s.register(registry, token, interests),
+            Self::Unix(s) => s.register(registry, token, interests),
+        }
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.reregister(registry, token, interests),
+            Self::Unix(s) => s.reregister(registry, token, interests),
+        }
+    }
+
+    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Self::Tcp(s) => s.deregister(registry),
+            Self::Unix(s) => s.deregister(registry),
         }
     }
 }
@@ -178,7 +205,7 @@ mod test {
     /// (receive, send).
     fn accepted_buffers(listener: &Listener) -> (usize, usize) {
         let address = listener.local_addr().unwrap().to_ip().unwrap();
-        let _client = TcpStream::connect(address).unwrap();
+        let _client = std::net::TcpStream::connect(address).unwrap();
         let (Connection::Tcp(accepted), _) = listener.accept().unwrap() else {
             panic!("a TCP listener accepted another kind of socket");
         };
