@@ -348,6 +348,29 @@ mod test {
     use super::*;
 
     #[test]
+    fn the_connection_budget_counts_the_kernels_buffers_once_they_are_set() {
+        // The budget less our buffers' part: the kernel's, for buffers of 4 KiB asked.
+        let kernels_part = |receive, send| {
+            let options = ServerOptions {
+                socket_receive_buffer: receive,
+                socket_send_buffer: send,
+                workers: 1,
+                ..ServerOptions::default()
+            };
+            let ours = options.buffer_budget(1000);
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let server =
+                Server::with_handler(listener, options, |_: &Request<'_>| Response::empty(204))
+                    .unwrap();
+            server.connection_budget(1000).map(|budget| budget - ours)
+        };
+        let both = kernels_part(Some(4096), Some(4096)).unwrap();
+        assert!((8192..=16384).contains(&both), "{both} bytes"); // Linux doubles them
+        assert_eq!(kernels_part(Some(4096), None), None);
+        assert_eq!(kernels_part(None, None), None);
+    }
+
+    #[test]
     fn accept_errors_are_reported_once_a_second_with_a_count() {
         let (mut report, mut out) = (Report::default(), Vec::new());
         let error = io::Error::from_raw_os_error(libc::EMFILE);
