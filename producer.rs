@@ -183,17 +183,17 @@ fn serve(config: Config) {
     };
     let max_connections = room_for_connections(config.max_connections);
     let options = server_options(&config, max_connections);
-    print_banner(&config, &listener, &options);
 
     let app = Arc::new(App::new(&config, host_name()));
     // The server lives until we exit; its threads do all the serving.
-    let _server = match Server::with_handler(listener, options, Arc::clone(&app)) {
+    let server = match Server::with_handler(listener, options, Arc::clone(&app)) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("producer: cannot start serving: {error}");
             process::exit(1);
         }
     };
+    print_banner(&config, &server, max_connections);
 
     let signal = stop_signals.wait();
     if !config.shutdown_delay.is_zero() {
@@ -235,17 +235,27 @@ fn room_for_connections(max_connections: usize) -> usize {
 
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
 /// With the worst case of memory the connections may take, so that limits can be checked.
-fn print_banner(config: &Config, listener: &TcpListener, options: &ServerOptions) {
-    let port = listener.local_addr().map_or(config.port, |a| a.port());
-    let budget = options.connection_budget(LARGEST_ANSWER);
+fn print_banner(config: &Config, server: &Server, max_connections: usize) {
+    let port = server
+        .server_addr()
+        .to_ip()
+        .map_or(config.port, |a| a.port());
+    // Known, since server_options sizes the kernel's socket buffers too.
+    let memory = match server.connection_budget(LARGEST_ANSWER) {
+        Some(budget) => format!(
+            ", {} KiB each at most: {} MiB",
+            budget.div_ceil(1024),
+            (budget as u64 * max_connections as u64).div_ceil(1 << 20)
+        ),
+        None => String::new(),
+    };
     say!(
-        "producer {}: numbers {}..={} at /number, a live page at /, /healthz, /metrics (up to {} connections, {} KiB each at most: {} MiB)",
+        "producer {}: numbers {}..={} at /number, a live page at /, /healthz, /metrics (up to {} connections{})",
         env!("CARGO_PKG_VERSION"),
         config.min,
         config.max,
-        options.max_connections,
-        budget / 1024,
-        (budget as u64 * options.max_connections as u64).div_ceil(1 << 20)
+        max_connections,
+        memory
     );
     let addresses = match config.host {
         IpAddr::V4(ip) if ip.is_unspecified() => {
@@ -326,6 +336,12 @@ const fn larger(a: usize, b: usize) -> usize {
     }
 }
 
+/// The kernel's buffers for each connection, as asked: Linux grants twice this (room for its
+/// own bookkeeping), and under cgroup v2 charges them to our container. Requests are small (a
+/// head of 8 KiB at most), and so are most answers: the largest take a few writes. Left to the
+/// kernel, they grew to 50 KiB a connection under hostile clients (README).
+const SOCKET_BUFFER: usize = 4 * 1024;
+
 fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
     ServerOptions {
         max_request_line: MAX_REQUEST_LINE,
@@ -334,6 +350,8 @@ fn server_options(config: &Config, max_connections: usize) -> ServerOptions {
         header_timeout: config.header_timeout,
         idle_timeout: config.idle_timeout,
         max_connections,
+        socket_receive_buffer: Some(SOCKET_BUFFER),
+        socket_send_buffer: Some(SOCKET_BUFFER),
         ..ServerOptions::default()
     }
 }

@@ -215,6 +215,9 @@ pub fn serve(
         header_timeout: Duration::from_secs(10),
         // Longer than any scrape interval, so Prometheus keeps its connection.
         idle_timeout: Duration::from_secs(75),
+        // Its few clients' socket buffers are the kernel's to size.
+        socket_receive_buffer: None,
+        socket_send_buffer: None,
     };
     let handler = move |request: &tiny_http::Request<'_>| {
         let idle = metrics.last_round().unwrap_or(started).elapsed();

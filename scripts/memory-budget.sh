@@ -9,8 +9,9 @@
 # Hostile clients of every kind (issue 18) hold all but a few of its connections for SECONDS (15).
 # It must survive (no OOM kill) and keep answering /healthz within PATIENCE seconds (2; an
 # emulated machine needs more, as the health check in docker-compose.yml explains), and each
-# connection may take no more memory than the producer's banner states. `ON_ENGINE COMMAND
-# [ARG...]` runs a command on the engine's machine, where the container's cgroup files are.
+# connection may take no more memory than the producer's banner states (MAX_CONNECTIONS times
+# that, and what it takes at rest, must fit in the limit). `ON_ENGINE COMMAND [ARG...]` runs a
+# command on the engine's machine, where the container's cgroup files are.
 # memory_budget_cleanup removes the container.
 
 memory_budget_container=fogdeft-test-memory
@@ -115,6 +116,9 @@ memory_budget() {
   say "$banner"
   budget=$(sed -n 's/.*connections, \([0-9]*\) KiB each at most.*/\1/p' <<<"$banner")
   [ -n "$budget" ] || fail "the banner states no budget per connection: $banner"
+  # Compose's figures must agree with the banner's: every connection at its worst, and the rest.
+  [ $((max_connections * budget * 1024 + at_rest)) -le "$memory" ] ||
+    fail "MAX_CONNECTIONS x $budget KiB and the $((at_rest >> 20)) MiB at rest do not fit in $((memory >> 20)) MiB: lower MAX_CONNECTIONS in docker-compose.yml"
 
   say "$hostile hostile clients and 8 full-speed pipeliners, for $seconds s, in $((memory >> 20)) MiB"
   memory_budget_samples=$(mktemp /tmp/fogdeft-memory.XXXXXX)

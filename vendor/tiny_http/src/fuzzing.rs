@@ -38,6 +38,8 @@ fn options() -> ServerOptions {
         idle_timeout: Duration::from_secs(75),
         max_connections: 1,
         workers: 1,
+        socket_receive_buffer: None,
+        socket_send_buffer: None,
     }
 }
 

@@ -20,7 +20,7 @@
 //!
 //! A handler that needs something of its own (settings, counters, ready-made header values)
 //! implements [`Handler`], and its responses may borrow from it.
-#![forbid(unsafe_code)] // the system calls are mio's
+#![forbid(unsafe_code)] // the system calls are mio's and socket2's
 #![deny(rust_2018_idioms)]
 
 use std::io::{self, Write};
@@ -92,6 +92,14 @@ pub struct ServerOptions {
     pub max_connections: usize,
     /// Event-loop threads that serve every connection.
     pub workers: usize,
+    /// The kernel's receive buffer for each TCP connection (`SO_RCVBUF`), in bytes; `None`
+    /// leaves it to the kernel, which grows it with the connection (Linux: up to
+    /// `net.ipv4.tcp_rmem`'s maximum, megabytes). Under cgroup v2 a container is charged for
+    /// these buffers, so only a set size lets `Server::connection_budget` state a bound.
+    pub socket_receive_buffer: Option<usize>,
+    /// The kernel's send buffer for each TCP connection (`SO_SNDBUF`), likewise: an answer
+    /// larger than it only takes more writes.
+    pub socket_send_buffer: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -104,17 +112,19 @@ impl Default for ServerOptions {
             idle_timeout: Duration::from_secs(75),
             max_connections: usize::MAX,
             workers: thread::available_parallelism().map_or(1, |n| n.get()),
+            socket_receive_buffer: None,
+            socket_send_buffer: None,
         }
     }
 }
 
 impl ServerOptions {
-    /// The most memory one connection's buffers can hold, in bytes: its input (the longest
+    /// The most memory our buffers hold for one connection, in bytes: its input (the longest
     /// head, the largest body, and room for a chunked body's framing before it is decoded: a
     /// chunked body is decoded in place, in the input), and the answers its client has not
     /// read: `OUTPUT_LIMIT` and the answer that crossed it (at most `answer_bytes`), in a
-    /// buffer that grows by doubling. `max_connections` times this is the server's worst case.
-    pub fn connection_budget(&self, answer_bytes: usize) -> usize {
+    /// buffer that grows by doubling.
+    fn buffer_budget(&self, answer_bytes: usize) -> usize {
         let output = 2 * (connection::OUTPUT_LIMIT + answer_bytes);
         self.input_limit() + output
     }
@@ -135,6 +145,9 @@ pub struct Server {
     connections: Arc<Connections>,
     workers: Arc<event::Workers>,
     listening_addr: ListenAddr,
+    options: Arc<ServerOptions>,
+    /// The kernel's socket buffers of one connection, as granted (`Listener::limit_buffers`).
+    kernel_buffers: Option<usize>,
 }
 
 impl Server {
@@ -146,6 +159,8 @@ impl Server {
     {
         let listener = listener.into();
         let listening_addr = listener.local_addr()?;
+        let kernel_buffers =
+            listener.limit_buffers(options.socket_receive_buffer, options.socket_send_buffer)?;
         let options = Arc::new(options);
         let close = Arc::new(AtomicBool::new(false));
         let workers = Arc::new(event::Workers::start(&options, Arc::new(handler), &close)?);
@@ -165,6 +180,8 @@ impl Server {
             connections,
             workers,
             listening_addr,
+            options,
+            kernel_buffers,
         })
     }
 
@@ -176,6 +193,15 @@ impl Server {
     /// How many connections are open.
     pub fn num_connections(&self) -> usize {
         self.connections.open()
+    }
+
+    /// The most memory one connection can take, in bytes, when no answer is larger than
+    /// `answer_bytes`: our buffers for it, and the kernel's (its socket's receive and send
+    /// buffers, as granted). `max_connections` times this is the server's worst case. `None`
+    /// when the kernel sizes the socket buffers itself (`ServerOptions::socket_receive_buffer`
+    /// or `socket_send_buffer` is `None`, or a Unix socket): then there is no bound to state.
+    pub fn connection_budget(&self, answer_bytes: usize) -> Option<usize> {
+        Some(self.options.buffer_budget(answer_bytes) + self.kernel_buffers?)
     }
 }
 
@@ -320,6 +346,29 @@ impl Drop for Slot {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn the_connection_budget_counts_the_kernels_buffers_once_they_are_set() {
+        // The budget less our buffers' part: the kernel's, for buffers of 4 KiB asked.
+        let kernels_part = |receive, send| {
+            let options = ServerOptions {
+                socket_receive_buffer: receive,
+                socket_send_buffer: send,
+                workers: 1,
+                ..ServerOptions::default()
+            };
+            let ours = options.buffer_budget(1000);
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let server =
+                Server::with_handler(listener, options, |_: &Request<'_>| Response::empty(204))
+                    .unwrap();
+            server.connection_budget(1000).map(|budget| budget - ours)
+        };
+        let both = kernels_part(Some(4096), Some(4096)).unwrap();
+        assert!((8192..=16384).contains(&both), "{both} bytes"); // Linux doubles them
+        assert_eq!(kernels_part(Some(4096), None), None);
+        assert_eq!(kernels_part(None, None), None);
+    }
 
     #[test]
     fn accept_errors_are_reported_once_a_second_with_a_count() {

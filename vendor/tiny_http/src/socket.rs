@@ -42,6 +42,37 @@ impl Listener {
             }
         }
     }
+
+    /// Bounds the kernel's buffers of every TCP connection this listener accepts, in bytes
+    /// (`None`: the kernel's choice), as nginx's `listen ... rcvbuf= sndbuf=`. Set on the
+    /// listener, they cost nothing per accept: each accepted socket inherits the listener's, on
+    /// Linux (`sk_clone_lock`) and on macOS and the BSDs (`sonewconn`). Returns what the kernel
+    /// may hold for one connection, receive and send buffers as it granted them, read back:
+    /// Linux doubles what is asked (room for its own bookkeeping) and has minimums. `None` when
+    /// it sizes a buffer itself (it grows them to megabytes), or for a Unix socket, whose
+    /// accepted sockets inherit nothing.
+    pub(crate) fn limit_buffers(
+        &self,
+        receive: Option<usize>,
+        send: Option<usize>,
+    ) -> io::Result<Option<usize>> {
+        let Self::Tcp(listener) = self else {
+            return Ok(None);
+        };
+        let socket = socket2::SockRef::from(listener);
+        if let Some(bytes) = receive {
+            socket.set_recv_buffer_size(bytes)?;
+        }
+        if let Some(bytes) = send {
+            socket.set_send_buffer_size(bytes)?;
+        }
+        match (receive, send) {
+            (Some(_), Some(_)) => Ok(Some(
+                socket.recv_buffer_size()? + socket.send_buffer_size()?,
+            )),
+            _ => Ok(None),
+        }
+    }
 }
 
 impl From<TcpListener> for Listener {
@@ -159,5 +190,54 @@ impl std::fmt::Display for ListenAddr {
             Self::IP(s) => s.fmt(f),
             Self::Unix(s) => std::fmt::Debug::fmt(s, f),
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn tcp_listener() -> Listener {
+        Listener::from(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// A connection accepted from `listener`, and its buffers as the kernel reports them:
+    /// (receive, send).
+    fn accepted_buffers(listener: &Listener) -> (usize, usize) {
+        let address = listener.local_addr().unwrap().to_ip().unwrap();
+        let _client = std::net::TcpStream::connect(address).unwrap();
+        let (Connection::Tcp(accepted), _) = listener.accept().unwrap() else {
+            panic!("a TCP listener accepted another kind of socket");
+        };
+        let socket = socket2::SockRef::from(&accepted);
+        (
+            socket.recv_buffer_size().unwrap(),
+            socket.send_buffer_size().unwrap(),
+        )
+    }
+
+    #[test]
+    fn accepted_connections_have_the_buffers_set_on_the_listener_as_granted() {
+        let listener = tcp_listener();
+        let granted = listener.limit_buffers(Some(4096), Some(16384)).unwrap();
+        let (receive, send) = accepted_buffers(&listener);
+        assert_eq!(granted, Some(receive + send));
+        // What was asked, or twice that on Linux; the kernel's own choice is larger.
+        assert!((4096..=8192).contains(&receive), "receive buffer {receive}");
+        assert!((16384..=32768).contains(&send), "send buffer {send}");
+    }
+
+    #[test]
+    fn a_buffer_left_to_the_kernel_leaves_no_bound_to_state() {
+        let listener = tcp_listener();
+        assert_eq!(listener.limit_buffers(Some(4096), None).unwrap(), None);
+        let (receive, _) = accepted_buffers(&listener);
+        assert!((4096..=8192).contains(&receive), "receive buffer {receive}");
+
+        let path = std::env::temp_dir().join(format!("tiny_http-buffers-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let unix = Listener::from(unix_net::UnixListener::bind(&path).unwrap());
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(unix.limit_buffers(Some(4096), Some(4096)).unwrap(), None);
     }
 }
