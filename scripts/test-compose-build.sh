@@ -67,6 +67,10 @@ REGISTRY=$registry
 TAG=build
 PRODUCER_PORT=$(free_port)
 ENV
+# Compose takes a variable from the environment before .env, and `make` exports REGISTRY and TAG:
+# the clone's .env decides here, as in a new user's shell.
+# shellcheck disable=SC2046 # one name per word
+unset $(cut -d= -f1 .env)
 
 images() { printf '%s\n' "$registry/producer:build" "$registry/consumer:build"; }
 cleanup() {
