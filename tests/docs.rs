@@ -62,8 +62,8 @@ fn read(path: &str) -> String {
         .unwrap_or_else(|error| panic!("{path}: {error}"))
 }
 
-/// The section of `text` under `heading` (up to the next heading of the same or a higher level),
-/// or all of it for "".
+/// The section of `text` under `heading`, up to the next heading of its level, or all of `text`
+/// for "".
 fn section<'a>(text: &'a str, heading: &str) -> &'a str {
     if heading.is_empty() {
         return text;

@@ -1,7 +1,7 @@
 //! The peers that ours is compared with, in tests/conformance.rs and tests/framing.rs: Go's
 //! net/http (`bench/go_producer.go`) and nginx (`tests/conformance/nginx.conf`), both serving
-//! /number as our producer does; what a server answers to some bytes; and the engine guide's tables of
-//! where ours differs from both.
+//! /number as our producer does; what a server answers to some bytes; and the tables of where ours
+//! differs from both, in the engine guide (`vendor/tiny_http/README.md`).
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
