@@ -14,7 +14,7 @@ HOST_PLATFORM := $(shell bash -c '. scripts/lib.sh && host_platform')
 help: ## List the targets (this text)
 	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-##@ Getting started
+##@ Getting started (README.md; the tests: CONTRIBUTING.md)
 .PHONY: deps
 WHAT ?= test
 deps: ## Install what `make test` needs (Debian/Ubuntu, as root or with sudo); WHAT=bench for `make bench`, WHAT=fuzz for `make fuzz`
@@ -91,7 +91,7 @@ test-memory: ## The producer's image at Compose's memory limit and MAX_CONNECTIO
 test-memory-check: ## compose-up, swarm-init and swarm-deploy warn on an engine without memory limits (a stand-in)
 	scripts/test-memory-check.sh
 
-##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images
+##@ Raspberry Pi builds: cross-compiled binaries and multi-arch images (pi/README.md)
 .PHONY: cross test-cross test-cross-suites test-32bit images-multiarch test-multiarch
 cross: ## Static binaries for amd64, arm64, armv7 and armv6 (Pi Zero, Pi 1) in dist/, with dist/SHA256SUMS
 	scripts/cross.sh
@@ -124,7 +124,7 @@ pi-uninstall: ## Stop and remove them again: PI=user@host
 test-pi-install: ## Test pi-install/pi-uninstall against a stand-in Pi (local sshd, temp prefix)
 	scripts/test-pi-install.sh
 
-##@ Docker Swarm (Scenario 02)
+##@ Docker Swarm (Scenario 02; pi/README.md)
 # The stack's name, its networking (vip: VIP + routing mesh; dnsrr: for kernels without IPVS),
 # the producer replicas for swarm-scale, and AUTOSCALE=1 to add docker-stack.autoscale.yml.
 STACK     ?= fogdeft
@@ -164,7 +164,7 @@ swarm-leave: ## Leave the swarm (on the last manager this ends the swarm)
 test-swarm: ## End-to-end test on a real swarm: deploy, spread, scale, kill, update, rollback, remove
 	scripts/test-swarm.sh
 
-##@ Swarm lab: three Docker hosts on this Linux machine (root), to rehearse the Pi cluster
+##@ Swarm lab: three Docker hosts on this Linux machine (root), to rehearse the Pi cluster (vm/README.md)
 # Point the swarm-* targets at the lab: export DOCKER_HOST=unix:///run/fogdeft-lab/node-1/docker.sock
 NODE ?= 3
 .PHONY: swarm-lab-up swarm-lab-down swarm-lab-kill test-swarm-lab
@@ -200,7 +200,7 @@ tosca-lab-up: images ## The lab's 3 hosts with no swarm, each with an sshd (root
 test-tosca: ## End-to-end test on 3 fresh lab hosts: validate, deploy, redeploy (no-op), one change, undeploy, bad inputs
 	scripts/test-tosca.sh
 
-##@ Autoscaling on request rate (Day 2): Prometheus and the autoscaler on the lab
+##@ Autoscaling on request rate (Day 2): Prometheus and the autoscaler on the lab (autoscaler/README.md)
 .PHONY: test-autoscale autoscale-demo
 test-autoscale: ## End-to-end test on the lab: scale up under load, down after it, Prometheus down, labels
 	scripts/test-autoscale.sh
@@ -208,7 +208,7 @@ test-autoscale: ## End-to-end test on the lab: scale up under load, down after i
 autoscale-demo: ## The tutorial's Day 2 exercise on the lab: stepped load, a timeline, demo/autoscale.svg
 	scripts/autoscale-demo.sh
 
-##@ VM lab: the tutorial's cluster as QEMU machines (amd64 manager, arm64 and armv7 Pis), root
+##@ VM lab: the tutorial's cluster as QEMU machines (amd64 manager, arm64 and armv7 Pis), root (vm/README.md)
 # Publish with REGISTRY=127.0.0.1:5055/fogdeft; deploy with DOCKER_HOST=tcp://172.31.253.11:2375
 # and REGISTRY=172.31.253.1:5055/fogdeft (make vm-lab-up prints both; VM_REGISTRY_PORT moves 5055).
 CMD ?= nsenter --net=/var/run/docker/netns/ingress_sbox ipvsadm -Ln
@@ -231,7 +231,7 @@ vm-lab-clean: ## Remove the cached guest images (the next vm-lab-up builds them 
 test-vm-lab: ## End-to-end test on the VM lab: arm nodes, registry, routing mesh, update, node loss
 	scripts/test-vm-lab.sh
 
-##@ Benchmarks
+##@ Benchmarks (bench/README.md)
 .PHONY: bench
 bench: ## Measure ours against Go net/http, nginx and Flask (about 10 min): bench/results.md, bench/chart.svg
 	scripts/bench.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploys docker-stack.yml as stack STACK and waits until every replica runs. With AUTOSCALE=1,
-# docker-stack.autoscale.yml too: Prometheus and the autoscaler (see the README's Autoscaling).
+# docker-stack.autoscale.yml too: Prometheus and the autoscaler (see autoscaler/README.md).
 # Usage: scripts/swarm-deploy.sh STACK
 #   (env: REGISTRY, TAG, SWARM_NET=vip|dnsrr, PRODUCER_REPLICAS, AUTOSCALE=0|1, and the
 #   AUTOSCALE_*, PROMETHEUS_* and DOCKER_SOCKET settings of docker-stack.autoscale.yml)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make swarm-lab-up`: three Docker hosts on this machine, each with its own address and hostname,
 # joined into one swarm (node 1 manages, nodes 2 and 3 work), with this machine's images loaded
-# into each. A rehearsal of the Pi cluster; see the README's "Swarm lab" section.
+# into each. A rehearsal of the Pi cluster; see vm/README.md, "Three Docker hosts in network
+# namespaces".
 # With LAB_SSH=1 the hosts form no swarm; instead each runs an sshd on its own address, port 22,
 # that lets root in with the key $LAB_RUN/ssh/id (as a Pi lets Ansible in; see tosca/README.md).
 # Usage: scripts/swarm-lab-up.sh [IMAGE...]   (default: REGISTRY/producer:TAG REGISTRY/consumer:TAG)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make vm-lab-up`: the tutorial's cluster as three QEMU virtual machines on this host, joined
 # into one swarm, with a registry on this host that they pull from. Node 1 is amd64 and manages,
-# node 2 is arm64, node 3 is armv7; see scripts/vm-lab.sh and the README ("Rehearse the Pi
-# cluster").
+# node 2 is arm64, node 3 is armv7; see scripts/vm-lab.sh and vm/README.md ("The tutorial's
+# cluster as virtual machines").
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
 cd "$(dirname "$0")/.."

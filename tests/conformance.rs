@@ -2,8 +2,9 @@
 //! over raw TCP on loopback to our producer, to Go's net/http (`bench/go_producer.go`) and to
 //! nginx (`tests/conformance/nginx.conf`), all three serving /number alike. It prints a table of
 //! what each one answered, and checks two things: that ours answers what RFC 9112 calls for (the
-//! corpus' `expect` column), and that the README's table of deliberate differences lists exactly
-//! the requests where ours differs from both peers, with the answers measured here.
+//! corpus' `expect` column), and that the engine guide's table of deliberate differences
+//! (`vendor/tiny_http/README.md`) lists exactly the requests where ours differs from both peers,
+//! with the answers measured here.
 //!
 //! Without go or nginx, only ours is checked, and the test says SKIP for the comparison (a
 //! failure under REQUIRE_DOCKER=1, as in CI).
@@ -14,8 +15,8 @@ use support::peers::*;
 use support::*;
 
 const CORPUS: &str = include_str!("conformance/requests.txt");
-/// The header of the README's table of deliberate differences, in `README_SECTION`.
-const README_TABLE: &str = "| Request (`tests/conformance/requests.txt`) |";
+/// The header of the engine guide's table of deliberate differences, in `GUIDE_SECTION`.
+const GUIDE_TABLE: &str = "| Request (`tests/conformance/requests.txt`) |";
 
 /// One request of the corpus.
 struct Case {
@@ -87,9 +88,9 @@ fn repetition(text: &str) -> Option<(&str, (usize, &str))> {
     Some((repeated, (count.parse().ok()?, after)))
 }
 
-/// The rows of the README's table of deliberate differences: (request, ours, Go, nginx).
-fn readme_differences() -> Vec<Vec<String>> {
-    readme_table(README_TABLE)
+/// The rows of the engine guide's table of deliberate differences: (request, ours, Go, nginx).
+fn guide_differences() -> Vec<Vec<String>> {
+    guide_table(GUIDE_TABLE)
         .into_iter()
         .map(|mut cells| {
             cells.resize(4, String::new());
@@ -100,7 +101,7 @@ fn readme_differences() -> Vec<Vec<String>> {
 }
 
 #[test]
-fn ours_answers_as_rfc_9112_asks_and_differs_from_go_and_nginx_only_where_the_readme_says() {
+fn ours_answers_as_rfc_9112_asks_and_differs_from_go_and_nginx_only_where_the_engine_guide_says() {
     let cases = corpus();
     assert!(
         cases.len() >= 100,
@@ -183,12 +184,15 @@ fn ours_answers_as_rfc_9112_asks_and_differs_from_go_and_nginx_only_where_the_re
         wrong.join("\n")
     );
     let claim = format!("sends {} odd requests", cases.len());
-    assert!(README.contains(&claim), "the README should say it {claim}");
+    assert!(
+        GUIDE.contains(&claim),
+        "the engine guide should say it {claim}"
+    );
     if peers.len() == 2 {
         assert_eq!(
-            readme_differences(),
+            guide_differences(),
             differs,
-            "the README's table ({README_SECTION}) must list each request where ours differs \
+            "the engine guide's table ({GUIDE_SECTION}) must list each request where ours differs \
              from both Go and nginx, in corpus order: request | ours | Go | nginx"
         );
     }

@@ -5,8 +5,8 @@
 //! (tests/support/peers.rs) each get every request, and the answers are counted: `405+200` means
 //! the request and the one after it were both read as such. Where Go and nginx agree and ours
 //! answers otherwise, a proxy that frames like them could pass ours a request it never saw, or
-//! hide one from it: the test fails unless the README lists that class of request with its
-//! reason. Where the peers disagree, ours may side with either; the summary says with which.
+//! hide one from it: the test fails unless the engine guide (`vendor/tiny_http/README.md`) lists
+//! that class of request with its reason. Where the peers disagree, ours may side with either; the summary says with which.
 //!
 //! The requests come from a fixed seed, so that every run sends the same bytes. Without go or
 //! nginx the comparison says SKIP (a failure under REQUIRE_DOCKER=1, as in CI).
@@ -27,8 +27,8 @@ const PER_CLASS: usize = 100;
 /// The request pipelined after each generated one: its 200 says the generated one ended where
 /// the server thought it did, and nothing was hidden in it.
 const AFTER: &[u8] = b"GET /number?after HTTP/1.1\r\nHost: x\r\n\r\n";
-/// The header of the README's table of the classes where ours differs from both peers.
-const README_TABLE: &str = "| Generated class (`tests/framing.rs`) |";
+/// The header of the engine guide's table of the classes where ours differs from both peers.
+const GUIDE_TABLE: &str = "| Generated class (`tests/framing.rs`) |";
 
 /// A class of generated requests: its name, and how to make one (head and body, without the
 /// pipelined request after it).
@@ -655,7 +655,7 @@ struct Tally {
 }
 
 #[test]
-fn generated_framing_differs_from_go_and_nginx_only_where_the_readme_says() {
+fn generated_framing_differs_from_go_and_nginx_only_where_the_engine_guide_says() {
     let requests = generated();
     assert!(requests.len() >= 3_000, "{} requests", requests.len());
     let (mut producer, ours) = start_producer(&[]);
@@ -722,7 +722,10 @@ fn generated_framing_differs_from_go_and_nginx_only_where_the_readme_says() {
         return;
     }
     let claim = format!("sends {} generated requests", requests.len());
-    assert!(README.contains(&claim), "the README should say it {claim}");
+    assert!(
+        GUIDE.contains(&claim),
+        "the engine guide should say it {claim}"
+    );
     // Each class where ours differs from both, with the answers: (class, ours, theirs).
     let measured: Vec<[String; 3]> = CLASSES
         .iter()
@@ -735,7 +738,7 @@ fn generated_framing_differs_from_go_and_nginx_only_where_the_readme_says() {
             [class.name.to_string(), join(ours), join(theirs)]
         })
         .collect();
-    let listed: Vec<[String; 3]> = readme_table(README_TABLE)
+    let listed: Vec<[String; 3]> = guide_table(GUIDE_TABLE)
         .into_iter()
         .map(|row| [0, 1, 2].map(|i| row.get(i).cloned().unwrap_or_default()))
         .collect();
@@ -749,13 +752,13 @@ fn generated_framing_differs_from_go_and_nginx_only_where_the_readme_says() {
         .collect();
     assert!(
         unlisted.is_empty() && stale.is_empty(),
-        "ours differs from both Go and nginx, and the README's table ({README_TABLE}...) does \
-         not say so:\n  {}\nrows of the README that this run measured otherwise, or not at all: {stale:?}",
+        "ours differs from both Go and nginx, and the engine guide's table ({GUIDE_TABLE}...) does \
+         not say so:\n  {}\nrows of the engine guide that this run measured otherwise, or not at all: {stale:?}",
         unlisted.join("\n  ")
     );
     assert_eq!(
         listed, measured,
-        "the README's table is in the order of CLASSES"
+        "the engine guide's table is in the order of CLASSES"
     );
 }
 

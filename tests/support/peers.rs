@@ -1,7 +1,7 @@
 //! The peers that ours is compared with, in tests/conformance.rs and tests/framing.rs: Go's
 //! net/http (`bench/go_producer.go`) and nginx (`tests/conformance/nginx.conf`), both serving
-//! /number as our producer does; what a server answers to some bytes; and the README's tables of
-//! where ours differs from both.
+//! /number as our producer does; what a server answers to some bytes; and the tables of where ours
+//! differs from both, in the engine guide (`vendor/tiny_http/README.md`).
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use super::{read_until_closed, statuses, Running, STARTUP};
 
-/// The README, whose tables the differential tests check.
-pub const README: &str = include_str!("../../README.md");
-/// The README section with those tables.
-pub const README_SECTION: &str = "### RFC 9112, checked against Go and nginx";
+/// The engine guide, whose tables the differential tests check.
+pub const GUIDE: &str = include_str!("../../vendor/tiny_http/README.md");
+/// The engine guide's section with those tables.
+pub const GUIDE_SECTION: &str = "## RFC 9112, checked against Go and nginx";
 /// How long a server gets to answer a request and close; each answers in milliseconds.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
@@ -66,17 +66,17 @@ pub fn say(text: &str) {
     let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
-/// The rows of the README table whose header line starts with `header`, in the section
-/// `README_SECTION`: the cells of each row, without the backquotes around them.
-pub fn readme_table(header: &str) -> Vec<Vec<String>> {
-    let section = README
-        .split_once(README_SECTION)
-        .unwrap_or_else(|| panic!("README has no {README_SECTION:?}"))
+/// The rows of the engine guide's table whose header line starts with `header`, in the section
+/// `GUIDE_SECTION`: the cells of each row, without the backquotes around them.
+pub fn guide_table(header: &str) -> Vec<Vec<String>> {
+    let section = GUIDE
+        .split_once(GUIDE_SECTION)
+        .unwrap_or_else(|| panic!("the engine guide has no {GUIDE_SECTION:?}"))
         .1;
     let section = section.split("\n#").next().unwrap();
     let table = section
         .split_once(&format!("\n{header}"))
-        .unwrap_or_else(|| panic!("README's {README_SECTION:?} has no table {header:?}"))
+        .unwrap_or_else(|| panic!("the engine guide's {GUIDE_SECTION:?} has no table {header:?}"))
         .1;
     table
         .lines()
