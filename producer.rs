@@ -236,10 +236,7 @@ fn room_for_connections(max_connections: usize) -> usize {
 /// Prints where we can be reached, as Flask does: copy one of these into PRODUCER_URL.
 /// With the worst case of memory the connections may take, so that limits can be checked.
 fn print_banner(config: &Config, server: &Server, max_connections: usize) {
-    let port = server
-        .server_addr()
-        .to_ip()
-        .map_or(config.port, |a| a.port());
+    let port = server.server_addr().port();
     // Known, since server_options sizes the kernel's socket buffers too.
     let memory = match server.connection_budget(LARGEST_ANSWER) {
         Some(budget) => format!(

@@ -6,7 +6,7 @@
 //! need a second body through `windows-sys` (SetConsoleCtrlHandler for the stop signals,
 //! GetAdaptersAddresses, winsock's gethostname and listen), none of which we could run here.
 //! Beyond this file, the autoscaler reaches Docker through a Unix socket (a named pipe on
-//! Windows) and our tiny_http also serves Unix sockets (`std::os::unix::net`).
+//! Windows).
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};

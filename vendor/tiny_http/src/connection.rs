@@ -11,7 +11,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use crate::chunked::{Dechunker, Decoded};
@@ -111,11 +110,11 @@ impl Body {
     }
 }
 
-/// One connection over a socket: a TCP or Unix one (`Connection`), or one in memory for the
+/// One connection over a socket: a TCP one (`Connection`), or one in memory for the
 /// fuzz checks.
 pub(crate) struct Conn<S: Socket = Connection> {
     socket: S,
-    remote_addr: Option<SocketAddr>,
+    remote_addr: SocketAddr,
     /// Bytes read and not used yet: the request in progress, and any pipelined after it.
     input: Vec<u8>,
     /// Answers not yet written.
@@ -143,7 +142,7 @@ pub(crate) struct Conn<S: Socket = Connection> {
 }
 
 impl<S: Socket> Conn<S> {
-    pub fn new(socket: S, remote_addr: Option<SocketAddr>, slot: Slot) -> Conn<S> {
+    pub fn new(socket: S, remote_addr: SocketAddr, slot: Slot) -> Conn<S> {
         Conn {
             socket,
             remote_addr,
@@ -483,28 +482,15 @@ fn respond(
     handler: &dyn Handler,
     date: &[u8],
 ) -> bool {
-    let mut close = close;
-    let written = output.len();
-    // The response is written where it is made: a response is a few hundred bytes, and each
-    // move of it would be a copy.
-    let answered = panic::catch_unwind(AssertUnwindSafe(|| {
-        let response = match request.head.for_the_server {
-            // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the handler's
-            // resources: answered as Go does, 200 and no body.
-            true => Response::empty(200),
-            false => handler.respond(request),
-        };
-        close |= response.closes_connection();
-        write(&response, request, output, date, close);
-    }));
-    if answered.is_err() {
-        // Where panics unwind (the engine's tests; not the producer's release build, which
-        // aborts), a handler that panics loses its request (500, and the connection
-        // closes), not the worker.
-        output.truncate(written);
-        close = true;
-        write(&Response::empty(500), request, output, date, close);
-    }
+    // A handler that panics ends the process: the engine's one panic rule (`crate::spawn`).
+    let response = match request.head.for_the_server {
+        // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the handler's
+        // resources: answered as Go does, 200 and no body.
+        true => Response::empty(200),
+        false => handler.respond(request),
+    };
+    let close = close || response.closes_connection();
+    write(&response, request, output, date, close);
     close
 }
 

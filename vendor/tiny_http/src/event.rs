@@ -14,7 +14,6 @@ use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
@@ -40,7 +39,7 @@ pub(crate) struct Workers {
 /// it since it last looked. Its `Poll` belongs to its thread alone.
 struct Worker {
     waker: Waker,
-    inbox: Mutex<Vec<(Connection, Option<SocketAddr>, Slot)>>,
+    inbox: Mutex<Vec<(Connection, SocketAddr, Slot)>>,
 }
 
 impl Workers {
@@ -63,9 +62,9 @@ impl Workers {
                 handler.clone(),
                 close.clone(),
             );
-            thread::Builder::new()
-                .name(format!("tiny_http worker {number}"))
-                .spawn(move || shared.run(poll, &options, &*handler, &close))?;
+            crate::spawn(format!("tiny_http worker {number}"), move || {
+                shared.run(poll, &options, &*handler, &close)
+            })?;
             workers.push(worker);
         }
         Ok(Workers {
@@ -75,7 +74,7 @@ impl Workers {
     }
 
     /// Hands a new connection to the next worker.
-    pub fn adopt(&self, connection: Connection, remote_addr: Option<SocketAddr>, slot: Slot) {
+    pub fn adopt(&self, connection: Connection, remote_addr: SocketAddr, slot: Slot) {
         let index = self.next.fetch_add(1, Relaxed) % self.workers.len();
         let worker = &self.workers[index];
         let mut inbox = worker.inbox.lock().unwrap_or_else(|e| e.into_inner());
@@ -218,7 +217,7 @@ impl Connections {
         &mut self,
         registry: &Registry,
         mut socket: Connection,
-        remote_addr: Option<SocketAddr>,
+        remote_addr: SocketAddr,
         slot: Slot,
     ) -> io::Result<usize> {
         let token = self.free.last().copied().unwrap_or(self.slots.len());

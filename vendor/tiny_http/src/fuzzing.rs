@@ -27,6 +27,11 @@ use crate::{Connections, Handler, Request, Response, ServerOptions};
 
 /// The `Date` of every answer in these checks.
 const DATE: &[u8] = b"Thu, 01 Jan 1970 00:00:00 GMT";
+/// The in-memory client's address (one for documentation, RFC 5737).
+const CLIENT: std::net::SocketAddr = std::net::SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::new(192, 0, 2, 1),
+    1,
+));
 
 /// Small limits, so that short inputs reach them.
 fn options() -> ServerOptions {
@@ -221,7 +226,7 @@ pub(crate) fn serve(pieces: &[&[u8]], reads_at_the_end: bool) -> Vec<u8> {
     });
     let connections = Arc::new(Connections::default());
     let slot = connections.wait_for_room(1, &AtomicBool::new(false));
-    let mut conn = Conn::new(&client, None, slot.expect("room for one"));
+    let mut conn = Conn::new(&client, CLIENT, slot.expect("room for one"));
     let mut scratch = vec![0; 16 * 1024];
     let mut fields = Vec::new();
     let mut turn = Turn {

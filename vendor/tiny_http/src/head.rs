@@ -652,7 +652,7 @@ mod test {
         let request = crate::Request {
             head: parse(text, &mut fields).unwrap().head,
             body: b"",
-            remote_addr: None,
+            remote_addr: ([192, 0, 2, 1], 1).into(),
         };
         assert_eq!(request.header("user-agent"), None); // not text
         assert_eq!(request.headers().nth(1).unwrap().value, b"\xff\xfe");

@@ -24,7 +24,7 @@
 #![deny(rust_2018_idioms)]
 
 use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -34,7 +34,6 @@ pub use common::{HTTPVersion, Method, StatusCode};
 pub use head::MAX_HEADERS;
 pub use request::{Header, Request};
 pub use response::Response;
-pub use socket::{ListenAddr, Listener};
 
 mod chunked;
 mod common;
@@ -144,23 +143,25 @@ pub struct Server {
     close: Arc<AtomicBool>,
     connections: Arc<Connections>,
     workers: Arc<event::Workers>,
-    listening_addr: ListenAddr,
+    listening_addr: SocketAddr,
     options: Arc<ServerOptions>,
-    /// The kernel's socket buffers of one connection, as granted (`Listener::limit_buffers`).
+    /// The kernel's socket buffers of one connection, as granted (`socket::limit_buffers`).
     kernel_buffers: Option<usize>,
 }
 
 impl Server {
     /// A server on `listener` that answers each request with `handler`, within `options`.
-    pub fn with_handler<L, H>(listener: L, options: ServerOptions, handler: H) -> io::Result<Server>
-    where
-        L: Into<Listener>,
-        H: Handler,
-    {
-        let listener = listener.into();
+    pub fn with_handler<H: Handler>(
+        listener: TcpListener,
+        options: ServerOptions,
+        handler: H,
+    ) -> io::Result<Server> {
         let listening_addr = listener.local_addr()?;
-        let kernel_buffers =
-            listener.limit_buffers(options.socket_receive_buffer, options.socket_send_buffer)?;
+        let kernel_buffers = socket::limit_buffers(
+            &listener,
+            options.socket_receive_buffer,
+            options.socket_send_buffer,
+        )?;
         let options = Arc::new(options);
         let close = Arc::new(AtomicBool::new(false));
         let workers = Arc::new(event::Workers::start(&options, Arc::new(handler), &close)?);
@@ -172,9 +173,7 @@ impl Server {
             close: close.clone(),
             connections: connections.clone(),
         };
-        thread::Builder::new()
-            .name("tiny_http accept".into())
-            .spawn(move || accept.run())?;
+        spawn("tiny_http accept".into(), move || accept.run())?;
         Ok(Server {
             close,
             connections,
@@ -186,8 +185,8 @@ impl Server {
     }
 
     /// The address the server listens on.
-    pub fn server_addr(&self) -> ListenAddr {
-        self.listening_addr.clone()
+    pub fn server_addr(&self) -> SocketAddr {
+        self.listening_addr
     }
 
     /// How many connections are open.
@@ -199,7 +198,7 @@ impl Server {
     /// `answer_bytes`: our buffers for it, and the kernel's (its socket's receive and send
     /// buffers, as granted). `max_connections` times this is the server's worst case. `None`
     /// when the kernel sizes the socket buffers itself (`ServerOptions::socket_receive_buffer`
-    /// or `socket_send_buffer` is `None`, or a Unix socket): then there is no bound to state.
+    /// or `socket_send_buffer` is `None`): then there is no bound to state.
     pub fn connection_budget(&self, answer_bytes: usize) -> Option<usize> {
         Some(self.options.buffer_budget(answer_bytes) + self.kernel_buffers?)
     }
@@ -211,18 +210,8 @@ impl Drop for Server {
         self.connections.wake();
         self.workers.wake_all();
         // Connect briefly to ourselves to unblock the accept thread.
-        match &self.listening_addr {
-            ListenAddr::IP(addr) => {
-                if let Ok(stream) = TcpStream::connect(addr) {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
-            }
-            ListenAddr::Unix(addr) => {
-                if let Some(path) = addr.as_pathname() {
-                    let _ = std::os::unix::net::UnixStream::connect(path);
-                    let _ = std::fs::remove_file(path);
-                }
-            }
+        if let Ok(stream) = TcpStream::connect(self.listening_addr) {
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 }
@@ -234,7 +223,7 @@ impl Drop for Server {
 /// accept error (tiny-http issue #283), and the server stayed alive but deaf. Errors now pause
 /// the loop briefly, longer each time in a row (as Go's net/http does), and it goes on.
 struct Accept {
-    listener: Listener,
+    listener: TcpListener,
     max_connections: usize,
     workers: Arc<event::Workers>,
     close: Arc<AtomicBool>,
@@ -252,7 +241,7 @@ impl Accept {
             else {
                 break;
             };
-            match self.listener.accept() {
+            match socket::accept(&self.listener) {
                 Ok((connection, remote_addr)) => {
                     pause = Duration::ZERO;
                     self.workers.adopt(connection, remote_addr, slot);
@@ -298,6 +287,26 @@ impl Report {
         };
         (self.last, self.left_out) = (Some(now), 0);
     }
+}
+
+/// Starts one of the engine's threads. The engine's one panic rule: a panic is a bug, and it
+/// ends the process, in every build, so that Docker or systemd starts it again. Release builds
+/// abort on a panic anyway (`panic = "abort"`); where panics unwind (tests), a panic would end
+/// only its thread, and leave a server that looks alive but serves fewer connections, or none.
+pub(crate) fn spawn(name: String, run: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    struct AbortOnPanic;
+    impl Drop for AbortOnPanic {
+        fn drop(&mut self) {
+            if thread::panicking() {
+                std::process::abort();
+            }
+        }
+    }
+    thread::Builder::new().name(name).spawn(move || {
+        let _abort = AbortOnPanic;
+        run()
+    })?;
+    Ok(())
 }
 
 /// The count of open connections, with a way to wait for room under the limit.

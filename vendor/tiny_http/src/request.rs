@@ -20,7 +20,7 @@ pub struct Header<'a> {
 pub struct Request<'a> {
     pub(crate) head: Head<'a>,
     pub(crate) body: &'a [u8],
-    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) remote_addr: SocketAddr,
 }
 
 impl<'a> Request<'a> {
@@ -64,9 +64,9 @@ impl<'a> Request<'a> {
         self.body
     }
 
-    /// The client's address; `None` on a Unix socket. Behind a proxy, the proxy's.
-    pub fn remote_addr(&self) -> Option<&SocketAddr> {
-        self.remote_addr.as_ref()
+    /// The client's address. Behind a proxy, the proxy's.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
     }
 }
 
@@ -74,7 +74,7 @@ impl std::fmt::Debug for Request<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Request({} {} from {:?})",
+            "Request({} {} from {})",
             self.method_str(),
             self.url(),
             self.remote_addr
