@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # What the build stage of Dockerfile-producer, -consumer and -autoscaler runs: the static binaries
-# for the platform Docker asks for, built by scripts/cross.sh (which holds the one table of
-# platform -> Rust target and toolchain). In two steps, so that Docker keeps the first as a layer:
+# for the platform Docker asks for, built by scripts/cross.sh from the one table of platforms in
+# scripts/lib.sh (so the build stage copies in these three files). In two steps, so that Docker
+# keeps the first as a layer:
 #   scripts/build-stage.sh dependencies   only Cargo.toml, Cargo.lock and vendor/ are there yet
 #   scripts/build-stage.sh programs       then our sources too; the binaries go to /out/
 # BuildKit names the platform in TARGETARCH and TARGETVARIANT. The legacy builder leaves them
-# empty, and runs this on the machine it builds for: then it is this machine's platform.
+# empty, and runs this on the machine it builds for: then it is this machine's platform. A platform
+# that the table lacks (linux/riscv64) stops the build with one line.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 if [ -n "${TARGETARCH:-}" ]; then
   platform=linux-$TARGETARCH${TARGETVARIANT:+-$TARGETVARIANT}
+  platform_info "$platform" target >/dev/null   # one that the table lacks stops here, before any change
 else
   platform=$(host_platform)
 fi

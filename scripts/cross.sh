@@ -1,26 +1,20 @@
 #!/usr/bin/env bash
 # Builds static musl binaries of the programs into dist/<platform>/ and writes dist/SHA256SUMS.
-# Usage: scripts/cross.sh [linux-amd64] [linux-arm64] [linux-arm-v7] [linux-arm-v6]   (default: all)
+# Usage: scripts/cross.sh [PLATFORM...]   (linux-arm-v7 and the like; default: every platform)
 #
 # Everything is pure Rust and links with rust-lld, which ships with Rust: no C cross-compiler.
-# rustup's prebuilt standard library for the two 32-bit arm musl targets is missing from some
-# Rust releases, so each of those targets builds with a pinned toolchain that has it:
-#   armv7 (Pi 2, 3, 4 on 32-bit Raspberry Pi OS)  armv7-unknown-linux-musleabihf, Rust 1.93.0
-#   armv6 (Pi Zero, Zero W, Pi 1)                 arm-unknown-linux-musleabihf, Rust 1.90.0
-#     (no std for it in 1.91 to 1.94); its std is built for the Pi Zero's ARM1176: ARMv6 + VFPv2.
-# The others use the default toolchain.
+# Each platform's Rust target and toolchain come from the table in scripts/lib.sh. rustup's
+# prebuilt standard library for the two 32-bit arm musl targets is missing from some Rust releases
+# (armv7-unknown-linux-musleabihf from 1.94.0, arm-unknown-linux-musleabihf from 1.91 to 1.94), so
+# the table pins for each a release that has it; the others use the default toolchain. The armv6
+# target's std is built for the Pi Zero's ARM1176: ARMv6 + VFPv2.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
 build() {
-  local platform=$1 target toolchain=""
-  case "$platform" in
-    linux-amd64) target=x86_64-unknown-linux-musl ;;
-    linux-arm64) target=aarch64-unknown-linux-musl ;;
-    linux-arm-v7) target=armv7-unknown-linux-musleabihf toolchain=$ARMV7_TOOLCHAIN ;;
-    linux-arm-v6) target=arm-unknown-linux-musleabihf toolchain=$ARMV6_TOOLCHAIN ;;
-    *) fail "unknown platform '$platform' (expected ${PLATFORMS[*]})" ;;
-  esac
+  local platform=$1 target toolchain
+  target=$(platform_info "$platform" target)
+  toolchain=$(platform_info "$platform" rust)
   rust_target "$target" "$toolchain"
   local rustup_plus=()
   [ -z "$toolchain" ] || rustup_plus=("+$toolchain")
@@ -29,7 +23,7 @@ build() {
   env "$(cargo_target_var "$target" LINKER)=rust-lld" \
     cargo "${rustup_plus[@]}" build --release --locked --target "$target"
   mkdir -p "dist/$platform"
-  for program in "${PROGRAMS[@]}"; do cp "target/$target/release/$program" "dist/$platform/"; done
+  for program in "${PROGRAMS[@]}"; do cp "${CARGO_TARGET_DIR:-target}/$target/release/$program" "dist/$platform/"; done
 }
 
 [ $# -gt 0 ] || set -- "${PLATFORMS[@]}"

@@ -14,17 +14,10 @@
 # the live page's check through the routing mesh saves what it showed.
 # shellcheck disable=SC2154 # stack, nodes, old and new are set by the test that sources this file
 
-# The nodes, and the platform of each as Docker names images' platforms.
+# The nodes, and the platform of each (lib.sh's table) from its `uname -m`, which swarm reports.
 status() { docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}'; }
 [ "$(status | grep -c ' Ready Active$')" = "$nodes" ] || fail "nodes: $(status)"
-platform() {
-  case "$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$1")" in
-    x86_64) echo linux/amd64 ;;
-    aarch64) echo linux/arm64 ;;
-    armv7l) echo linux/arm/v7 ;;
-    *) echo "unknown" ;;
-  esac
-}
+node_platform() { platform_of_machine "$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$1")"; }
 hosts=$(docker node ls --format '{{.Hostname}}' | sort)
 manager=$(docker node ls --filter role=manager --format '{{.Hostname}}' | sed -n 1p)
 pass "$nodes nodes Ready: $(for h in $hosts; do printf '%s (%s) ' "$h" "$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$h")"; done)"
@@ -57,7 +50,9 @@ while read -r node task; do
   container=$(docker inspect --format '{{.Status.ContainerStatus.ContainerID}}' "$task")
   image=$(node_docker "${node##*-}" inspect --format '{{.Image}}' "$container")
   actual=$(node_docker "${node##*-}" image inspect --format '{{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}' "$image")
-  [ "$actual" = "$(platform "$node")" ] || fail "the producer on $node ($(platform "$node")) runs an image for $actual"
+  platform=$(node_platform "$node")
+  expected=$(docker_platform "$platform")
+  [ "$actual" = "$expected" ] || fail "the producer on $node ($expected) runs an image for $actual"
   checked+=("$node:$actual")
 done < <(tasks producer)
 pass "every producer replica runs the image for its node's platform: ${checked[*]}"
@@ -93,14 +88,18 @@ if [ "$SWARM_NET" = vip ]; then
   # mesh may send to any replica.
   mesh_url=http://$(docker node inspect --format '{{.Status.Addr}}' "$manager"):${PRODUCER_PORT:-5000}/
   whoami=""   # "name arch" of every answer so far
+  # Rust's name for each node's CPU, which the text form's Arch: line gives. Looked up here, not
+  # in every_arch: inside wait_until, an unknown machine would not stop the script.
+  declare -A node_arch
+  for host in $hosts; do
+    platform=$(node_platform "$host")
+    node_arch[$host]=$(platform_info "$platform" arch)
+  done
   every_arch() {
     whoami+=$(curl -fsS -m 5 "$mesh_url" | sed -n 's/^Hostname: //p; s/^Arch: //p' | paste -sd ' ')$'\n'
-    local host arch
+    local host
     for host in $hosts; do
-      # Rust's name for the node's CPU, which the text form's Arch: line gives.
-      arch=$(docker node inspect --format '{{.Description.Platform.Architecture}}' "$host")
-      [ "${arch#armv7}" = "$arch" ] || arch=arm
-      grep -q "^$host-[^ ]* $arch$" <<<"$whoami" || return 1
+      grep -q "^$host-[^ ]* ${node_arch[$host]}$" <<<"$whoami" || return 1
     done
   }
   wait_until 60 "curl $mesh_url answers from a replica on each node, with its CPU" every_arch

@@ -117,26 +117,74 @@ REDBOT_PACKAGES=(redbot==2.7.1 httplint==2026.10.4)
 # A TCP port that is free on this machine right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# The platforms that cross.sh builds and the multi-arch images cover, as the dist/ folder names
-# them; Docker calls them linux/amd64, linux/arm64, linux/arm/v7 and linux/arm/v6.
-# shellcheck disable=SC2034  # used by the scripts that source this file
-PLATFORMS=(linux-amd64 linux-arm64 linux-arm-v7 linux-arm-v6)
+# bad_config WHAT: one line on stderr and exit 2, the project's rule for bad configuration.
+bad_config() { printf 'FAIL: %s\n' "$*" >&2; exit 2; }
 
-# This machine's platform, in the same words. armv6l: a Pi Zero or Pi 1 (32-bit Raspberry Pi OS).
-host_platform() {
-  case "$(uname -m)" in
-    x86_64) echo linux-amd64 ;;
-    aarch64 | arm64) echo linux-arm64 ;;
-    armv6l) echo linux-arm-v6 ;;
-    *) echo linux-arm-v7 ;;
-  esac
+# The platforms we build for: the only copy of what the scripts know about each CPU. One row per
+# platform, one column per thing to know; the first row names the columns, and the scripts ask
+# for a column by that name (platform_info). pi/README.md shows the same table for people.
+#   platform  the dist/ folder; Docker's platform with - for / (linux-arm-v7 is linux/arm/v7),
+#             which the Dockerfiles rely on, since they name the folder from TARGETARCH
+#   machine   what `uname -m` says on it (arm64: macOS's word for aarch64; armv8l: a 64-bit ARM
+#             CPU in 32-bit mode)
+#   target    the Rust target that scripts/cross.sh builds
+#   rust      the Rust toolchain for it, where the default one's release may lack the target's
+#             std (scripts/cross.sh says why); "-": the default toolchain
+#   arch      Rust's name for the CPU (std::env::consts::ARCH), which the producer reports
+#   qemu      what runs its binaries on an x86-64 machine, which the tests do; "-": nothing
+#             (-cpu arm1176 is the Pi Zero's and Pi 1's CPU, which has no ARMv7 instruction)
+#   file      what `file` says of its binaries; for 32-bit arm, readelf's Tag_CPU_arch is the
+#             Docker variant (v7, v6), the oldest CPU the code runs on
+PLATFORM_TABLE='
+platform     | machine       | target                         | rust   | arch    | qemu                  | file
+linux-amd64  | x86_64        | x86_64-unknown-linux-musl      | -      | x86_64  | -                     | x86-64
+linux-arm64  | aarch64 arm64 | aarch64-unknown-linux-musl     | -      | aarch64 | qemu-aarch64          | ARM aarch64
+linux-arm-v7 | armv7l armv8l | armv7-unknown-linux-musleabihf | 1.93.0 | arm     | qemu-arm              | ARM, EABI5
+linux-arm-v6 | armv6l        | arm-unknown-linux-musleabihf   | 1.90.0 | arm     | qemu-arm -cpu arm1176 | ARM, EABI5
+'
+# The table's rows, as awk splits them: fields at | and the spaces around it, blank lines skipped.
+platform_table() { awk -F' *[|] *' -v OFS='|' 'NF { $1 = $1; print }' <<<"$PLATFORM_TABLE"; }
+
+# Every platform, in the table's order: what cross.sh builds and the multi-arch images cover.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+mapfile -t PLATFORMS < <(platform_table | sed 1d | cut -d'|' -f1)
+
+# platform_info PLATFORM COLUMN: that column of PLATFORM's row ("-" prints nothing). A platform
+# that is not in the table is bad configuration: one line, exit 2. Never a guess.
+platform_info() {
+  local value
+  [[ " ${PLATFORMS[*]} " == *" $1 "* ]] || bad_config "unknown platform '$1' (scripts/lib.sh's table has ${PLATFORMS[*]})"
+  value=$(platform_table | awk -F'|' -v platform="$1" -v column="$2" '
+    NR == 1 { for (i = 1; i <= NF; i++) if ($i == column) c = i; next }
+    $1 == platform && c { print $c; found = 1 }
+    END { exit !found }') || bad_config "scripts/lib.sh's table of platforms has no column '$2'"
+  [ "$value" = - ] || echo "$value"
 }
 
-# The dist/ folder name of a platform (linux-arm-v7) split into Docker's words: arm and v7.
+# platform_of_machine MACHINE: the platform of a machine whose `uname -m` says MACHINE; exit 2 if
+# none has it (a riscv64 board gets no armv7 binary that would die there).
+platform_of_machine() {
+  local platform
+  platform=$(platform_table | awk -F'|' -v machine="$1" '
+    NR > 1 { n = split($2, names, " "); for (i = 1; i <= n; i++) if (names[i] == machine) print $1 }')
+  [ -n "$platform" ] || bad_config "unknown machine '$1' (scripts/lib.sh's table has $(platform_table | sed 1d | cut -d'|' -f2 | paste -sd' '))"
+  echo "$platform"
+}
+# This machine's platform.
+host_platform() { platform_of_machine "$(uname -m)"; }
+# The qemu-user programs that the table names: what the tests need to run every platform.
+qemu_programs() {
+  local platform emulator
+  for platform in "${PLATFORMS[@]}"; do
+    emulator=$(platform_info "$platform" qemu)
+    [ -z "$emulator" ] || echo "${emulator%% *}"
+  done | sort -u
+}
+
+# A platform as Docker writes it, linux/arm/v7, and in its two words: arm and v7 (none for amd64).
+docker_platform() { platform_info "$1" platform >/dev/null && echo "${1//-//}"; }
 platform_arch()    { local p=${1#linux-}; echo "${p%%-*}"; }
 platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"; }
-# ... and as Docker writes it whole: linux/arm/v7.
-docker_platform()  { echo "${1//-//}"; }
 
 # The programs that cross.sh builds and build-images.sh puts into images, one image each.
 PROGRAMS=(producer consumer autoscaler)
@@ -267,8 +315,10 @@ wait_converged() {
 poller_start() {
   poller_pid="" poller_name=$1-poller
   if [ -n "${3:-}" ]; then
+    local platform
+    platform=$(host_platform)
     poller_file=$(mktemp /tmp/fogdeft-poller.XXXXXX)
-    "dist/$(host_platform)/consumer" \
+    "dist/$platform/consumer" \
       --url "$3" --interval 100ms --timeout 1s >"$poller_file" 2>&1 &
     poller_pid=$!
   else
@@ -311,13 +361,6 @@ poll_through_update() {
   poller_remove
   pass "$what with 0 failed requests out of $ok"
 }
-
-# The Rust toolchains of the two 32-bit arm musl targets, whose std some releases lack
-# (scripts/cross.sh says which); the other targets use the default toolchain.
-# shellcheck disable=SC2034  # used by the scripts that source this file
-ARMV7_TOOLCHAIN=1.93.0
-# shellcheck disable=SC2034
-ARMV6_TOOLCHAIN=1.90.0
 
 # rust_target TARGET [TOOLCHAIN]: installs TOOLCHAIN (default: the default one) and its std for
 # TARGET, if missing. A fresh machine has only the host target.

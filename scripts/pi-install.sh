@@ -13,13 +13,7 @@ read -r -a ssh_opts <<<"${PI_SSH_OPTS:-}"
 remote() { ssh "${ssh_opts[@]}" -o BatchMode=yes "$pi" "$@"; }
 
 machine=$(remote uname -m) || fail "cannot reach $pi over ssh (set PI_SSH_OPTS for the port or key)"
-case "$machine" in
-  aarch64 | arm64) platform=linux-arm64 ;;          # 64-bit Raspberry Pi OS (Pi 3, 4, 5)
-  armv7l | armv8l) platform=linux-arm-v7 ;;         # 32-bit Raspberry Pi OS (Pi 2, 3, 4)
-  armv6l) platform=linux-arm-v6 ;;                  # 32-bit Raspberry Pi OS (Pi Zero, Zero W, Pi 1)
-  x86_64) platform=linux-amd64 ;;
-  *) fail "$pi reports machine '$machine', which has no build here" ;;
-esac
+platform=$(platform_of_machine "$machine")   # aarch64: 64-bit Pi OS; armv7l, armv6l (Pi Zero, Pi 1): 32-bit
 say "$pi is $machine: installing the $platform binaries below $prefix"
 scripts/cross.sh "$platform" >/dev/null
 

@@ -5,10 +5,13 @@
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
-require_tools "make test-32bit" qemu-arm rustup
-target=armv7-unknown-linux-musleabihf
-rust_target "$target" "$ARMV7_TOOLCHAIN"
-say "tiny_http's tests on $target (Rust $ARMV7_TOOLCHAIN), under qemu-arm"
-env "$(cargo_target_var "$target" LINKER)=rust-lld" "$(cargo_target_var "$target" RUNNER)=qemu-arm" \
-  cargo "+$ARMV7_TOOLCHAIN" test --release --locked -p tiny_http --target "$target"
-pass "tiny_http's tests pass on $target (32-bit) under qemu-arm"
+# The platform's target, toolchain and emulator, from the table in scripts/lib.sh.
+target=$(platform_info linux-arm-v7 target)
+toolchain=$(platform_info linux-arm-v7 rust)
+emulator=$(platform_info linux-arm-v7 qemu)
+require_tools "make test-32bit" "$emulator" rustup
+rust_target "$target" "$toolchain"
+say "tiny_http's tests on $target (Rust $toolchain), under $emulator"
+env "$(cargo_target_var "$target" LINKER)=rust-lld" "$(cargo_target_var "$target" RUNNER)=$emulator" \
+  cargo "+$toolchain" test --release --locked -p tiny_http --target "$target"
+pass "tiny_http's tests pass on $target (32-bit) under $emulator"

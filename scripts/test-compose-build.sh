@@ -123,8 +123,8 @@ pass "docker compose up --build: the consumer logs $(docker logs "$(docker-compo
 # The images: FROM scratch (one layer, and the image is exactly as large as its binary: nothing
 # else is in it), at most 1 MiB, non-root, and for this machine's platform (Docker's word for it,
 # and the binary's machine).
-platform=$(docker_platform "$(host_platform)")
-case "$platform" in linux/amd64) machine=x86-64 ;; linux/arm64) machine=aarch64 ;; *) machine=ARM ;; esac
+host=$(host_platform)
+platform=$(docker_platform "$host") machine=$(platform_info "$host" file)
 for image in $(images); do
   program=$(basename "${image%:*}")
   read -r layers size user os arch variant < <(docker image inspect \

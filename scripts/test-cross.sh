@@ -3,21 +3,25 @@
 # 32-bit arm, the architecture version in its ELF attributes too), and they really work, run under
 # QEMU user-mode emulation (Debian's qemu-user): the producer serves /healthz and /number,
 # `consumer --once` fetches from it, and the autoscaler starts. The armv6 ones run on the CPU of a
-# Pi Zero and Pi 1 (qemu-arm -cpu arm1176), which has no ARMv7 instructions.
+# Pi Zero and Pi 1 (qemu-arm -cpu arm1176), which has no ARMv7 instructions. What each platform's
+# binaries must look like, and what runs them, is in the table in scripts/lib.sh.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
-require_tools "make test-cross" qemu-aarch64 qemu-arm file curl readelf
+mapfile -t emulators < <(qemu_programs)
+require_tools "make test-cross" "${emulators[@]}" file curl readelf
 scripts/cross.sh >/dev/null 2>&1 || scripts/cross.sh   # rerun loudly only if it failed
 
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
-# check_files PLATFORM MACHINE [ARM_ARCH]: `file` says MACHINE and static; for 32-bit arm,
-# readelf's Tag_CPU_arch is ARM_ARCH (v6 or v7), the oldest CPU the code may run on; and at most
-# 1 MiB (a binary over it is named at once, and fails the test at the end).
+# check_files PLATFORM: `file` says the table's machine and static; for 32-bit arm, readelf's
+# Tag_CPU_arch is the platform's variant (v6 or v7), the oldest CPU the code may run on; and at
+# most 1 MiB (a binary over it is named at once, and fails the test at the end).
 check_files() {
-  local platform=$1 machine=$2 arm_arch=${3:-} program binary description size tag
+  local platform=$1 machine arm_arch="" program binary description size tag
+  machine=$(platform_info "$platform" file)
+  [ "$(platform_arch "$platform")" != arm ] || arm_arch=$(platform_variant "$platform")
   for program in "${PROGRAMS[@]}"; do
     binary=dist/$platform/$program
     description=$(file -b "$binary")
@@ -57,22 +61,21 @@ run_programs() {
   pass "$platform under $under: autoscaler --version says '$line'"
 }
 
-check_files linux-amd64 x86-64
-check_files linux-arm64 "ARM aarch64"
-check_files linux-arm-v7 "ARM, EABI5" v7
-check_files linux-arm-v6 "ARM, EABI5" v6
-
-run_programs linux-amd64
-run_programs linux-arm64 qemu-aarch64
-run_programs linux-arm-v7 qemu-arm
-run_programs linux-arm-v6 qemu-arm -cpu arm1176
+for platform in "${PLATFORMS[@]}"; do check_files "$platform"; done
+for platform in "${PLATFORMS[@]}"; do
+  emulator=$(platform_info "$platform" qemu)
+  read -r -a emulator <<<"$emulator"   # its words: qemu-arm -cpu arm1176
+  run_programs "$platform" "${emulator[@]}"
+done
 
 # Why linux-arm-v6 exists: the armv7 build dies on that CPU at its first ARMv7 instruction.
 # (An inner shell, so that its "Illegal instruction" report goes nowhere; no core file either.)
+armv6=$(platform_info linux-arm-v6 qemu)
+read -r -a emulator <<<"$armv6"
 # shellcheck disable=SC2016
-status=$(bash -c 'ulimit -c 0; qemu-arm -cpu arm1176 "$1" --version >/dev/null 2>&1; echo $?' _ \
-  dist/linux-arm-v7/producer 2>/dev/null)
-[ "$status" = 132 ] || fail "linux-arm-v7/producer under qemu-arm -cpu arm1176 exited $status, not 132 (SIGILL)"
-pass "linux-arm-v7/producer under qemu-arm -cpu arm1176: Illegal instruction (exit 132), so armv6 boards need linux-arm-v6"
+status=$(bash -c 'ulimit -c 0; "$@" --version >/dev/null 2>&1; echo $?' _ \
+  "${emulator[@]}" dist/linux-arm-v7/producer 2>/dev/null)
+[ "$status" = 132 ] || fail "linux-arm-v7/producer under $armv6 exited $status, not 132 (SIGILL)"
+pass "linux-arm-v7/producer under $armv6: Illegal instruction (exit 132), so armv6 boards need linux-arm-v6"
 
 [ ${#oversized[@]} -eq 0 ] || fail "more than 1 MiB: ${oversized[*]}"

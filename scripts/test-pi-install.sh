@@ -3,11 +3,17 @@
 # on a loopback port with throwaway keys, installing below a temporary PI_PREFIX. The stand-in
 # claims to be a 32-bit Pi (`uname -m` says armv7l), so the armv7 binary is the one that must
 # arrive, and it is run under qemu-arm. This machine has no running systemd, so the test checks
-# everything up to the systemctl calls, and the units with `systemd-analyze verify`.
+# everything up to the systemctl calls, and the units with `systemd-analyze verify`. A stand-in
+# whose `uname -m` is not in scripts/lib.sh's table (riscv64) must get nothing: one line, exit 2.
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
+machine=armv7l
+platform=$(platform_of_machine "$machine")
+description=$(platform_info "$platform" file)
+emulator=$(platform_info "$platform" qemu)
+read -r -a emulator <<<"$emulator"   # its words
 [ -x /usr/sbin/sshd ] || skip_or_fail "openssh-server is not installed (make deps installs it)"
-require_tools "make test-pi-install" qemu-arm ssh ssh-keygen file
+require_tools "make test-pi-install" "${emulator[0]}" ssh ssh-keygen file
 
 work=$(mktemp -d /tmp/fogdeft-test-pi.XXXXXX)
 port=$(free_port)
@@ -15,9 +21,10 @@ prefix="$work/pi-root"
 mkdir -p "$prefix" "$work/bin"
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$work/client_key"
-# The stand-in's uname says it is a 32-bit Raspberry Pi.
+# The stand-in's `uname -m` says what $work/machine holds: first a 32-bit Raspberry Pi.
+echo "$machine" >"$work/machine"
 # shellcheck disable=SC2016 # $1 and $@ are for the stand-in's shell
-printf '#!/bin/sh\n[ "$1" = -m ] && echo armv7l || exec /bin/uname "$@"\n' >"$work/bin/uname"
+printf '#!/bin/sh\n[ "$1" = -m ] && exec cat %s/machine || exec /bin/uname "$@"\n' "$work" >"$work/bin/uname"
 chmod +x "$work/bin/uname"
 printf 'environment="PATH=%s/bin:/usr/bin:/bin" %s\n' "$work" "$(cat "$work/client_key.pub")" >"$work/authorized_keys"
 cat >"$work/sshd_config" <<CONF
@@ -52,8 +59,8 @@ wait_until 10 "the stand-in's sshd answers" ssh_to_pi true
 pass "stand-in Pi: sshd on 127.0.0.1:$port, PI_PREFIX=$prefix"
 
 make --no-print-directory pi-install PI="$pi" >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "make pi-install"; }
-grep -q "armv7l: installing the linux-arm-v7 binaries" "$work/install.log" || fail "architecture not detected: $(cat "$work/install.log")"
-pass "pi-install detected armv7l and chose linux-arm-v7"
+grep -q "$machine: installing the $platform binaries" "$work/install.log" || fail "architecture not detected: $(cat "$work/install.log")"
+pass "pi-install detected $machine and chose $platform"
 grep -q "systemctl left alone" "$work/install.log" || fail "systemctl was not skipped under PI_PREFIX"
 pass "no running systemd under the prefix: install stopped before systemctl, as reported"
 
@@ -65,8 +72,8 @@ for program in producer consumer; do
   env_path=$(sed -n 's/^EnvironmentFile=-//p' "$unit")
   [ -x "$prefix$exec_path" ] || fail "ExecStart $exec_path is not installed"
   [ -f "$prefix$env_path" ] || fail "EnvironmentFile $env_path is not installed"
-  grep -q "ARM, EABI5" <<<"$(file -b "$prefix$exec_path")" || fail "$exec_path is not the armv7 binary"
-  pass "fogdeft-$program: unit, $exec_path (armv7) and $env_path are in place"
+  grep -q "$description" <<<"$(file -b "$prefix$exec_path")" || fail "$exec_path is not the $platform binary"
+  pass "fogdeft-$program: unit, $exec_path ($platform) and $env_path are in place"
   if command -v systemd-analyze >/dev/null; then
     # verify checks that ExecStart exists, so point a copy at the installed binary.
     sed "s|^ExecStart=.*|ExecStart=$prefix$exec_path|" "$unit" >"$work/fogdeft-$program.service"
@@ -83,11 +90,11 @@ set -a
 . "$prefix/etc/fogdeft/producer.env"
 set +a
 PORT=$(free_port)
-qemu-arm "$prefix/usr/local/bin/fogdeft-producer" >/dev/null &
+"${emulator[@]}" "$prefix/usr/local/bin/fogdeft-producer" >/dev/null &
 serve_pid=$!
 wait_until 20 "installed producer answers" curl -fsS "http://127.0.0.1:$PORT/healthz"
-line=$(qemu-arm "$prefix/usr/local/bin/fogdeft-consumer" --once --url "http://127.0.0.1:$PORT/number")
-pass "the installed armv7 binaries run (under qemu-arm): $line"
+line=$("${emulator[@]}" "$prefix/usr/local/bin/fogdeft-consumer" --once --url "http://127.0.0.1:$PORT/number")
+pass "the installed $platform binaries run (under ${emulator[*]}): $line"
 
 # A second install keeps edited settings.
 echo "NUMBER_MAX=7" >>"$prefix/etc/fogdeft/producer.env"
@@ -99,3 +106,13 @@ make --no-print-directory pi-uninstall PI="$pi" >/dev/null 2>&1 || fail "make pi
 left=$(find "$prefix" -type f)
 [ -z "$left" ] || fail "pi-uninstall left: $left"
 pass "pi-uninstall removed every file"
+
+# A machine that the table lacks gets no binary at all (no guess): one line on stderr, exit 2.
+echo riscv64 >"$work/machine"
+status=0
+scripts/pi-install.sh "$pi" >"$work/riscv.out" 2>"$work/riscv.err" || status=$?
+if [ "$status" != 2 ] || [ -s "$work/riscv.out" ] || [ "$(wc -l <"$work/riscv.err")" != 1 ]; then
+  fail "pi-install on a riscv64 stand-in: exit $status, stdout '$(cat "$work/riscv.out")', stderr '$(cat "$work/riscv.err")'"
+fi
+[ -z "$(find "$prefix" -type f)" ] || fail "pi-install on a riscv64 stand-in installed: $(find "$prefix" -type f)"
+pass "pi-install on a riscv64 stand-in installs nothing: $(cat "$work/riscv.err")"
