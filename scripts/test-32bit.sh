@@ -12,6 +12,8 @@ emulator=$(platform_info linux-arm-v7 qemu)
 require_tools "make test-32bit" "$emulator" rustup
 rust_target "$target" "$toolchain"
 say "tiny_http's tests on $target (Rust $toolchain), under $emulator"
+# FOGDEFT_EMULATOR: for the tests that start themselves again as a child process.
 env "$(cargo_target_var "$target" LINKER)=rust-lld" "$(cargo_target_var "$target" RUNNER)=$emulator" \
+  FOGDEFT_EMULATOR="$emulator" \
   cargo "+$toolchain" test --release --locked -p tiny_http --target "$target"
 pass "tiny_http's tests pass on $target (32-bit) under $emulator"

@@ -186,7 +186,8 @@ fn http_1_0_keeps_alive_when_asked_and_head_has_no_body() {
 /// The engine's one panic rule, in this test's own build (where panics unwind, unlike the
 /// release binaries, which abort): a handler that panics ends the whole process, so that its
 /// supervisor restarts it, rather than its worker thread alone. The server runs in a child: this
-/// test program again, told by `PANIC_CHILD` to serve and print its address.
+/// test program again, told by `PANIC_CHILD` to serve and print its address (under the emulator
+/// in `FOGDEFT_EMULATOR`, if any: `make test-32bit` runs these tests under qemu-arm).
 #[test]
 fn a_handler_that_panics_ends_the_process() {
     if std::env::var_os("PANIC_CHILD").is_some() {
@@ -195,7 +196,18 @@ fn a_handler_that_panics_ends_the_process() {
         std::thread::sleep(Duration::from_secs(30)); // ended by the panic, or by the parent
         return;
     }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+    let this = std::env::current_exe().unwrap();
+    let emulator = std::env::var("FOGDEFT_EMULATOR").unwrap_or_default();
+    let emulator: Vec<&str> = emulator.split_whitespace().collect();
+    let mut command = match emulator.split_first() {
+        Some((program, args)) => {
+            let mut command = std::process::Command::new(program);
+            command.args(args).arg(&this);
+            command
+        }
+        None => std::process::Command::new(&this),
+    };
+    let mut child = command
         .args([
             "--exact",
             "a_handler_that_panics_ends_the_process",
