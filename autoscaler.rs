@@ -18,7 +18,6 @@
 //! config.rs (settings), hpa.rs (the decision), prometheus.rs, docker.rs (with the Unix socket
 //! under Docker's API), error.rs (the one error type) and metrics.rs (/metrics and /healthz).
 
-mod common;
 #[path = "autoscaler/config.rs"]
 mod config;
 #[path = "autoscaler/docker.rs"]
@@ -38,26 +37,26 @@ use std::sync::Arc;
 use std::time::Instant;
 use std::{process, thread};
 
-use common::{say, Value};
-use config::{human, Config};
+use config::Config;
 use docker::{Docker, Service};
+use fogdeft::{say, Value};
 use hpa::{Decision, Limit, Memory, Policy, LABEL_TARGET};
 use metrics::{Metrics, Outcome};
 use prometheus::Prometheus;
 
 fn main() {
     let (config, subcommand) =
-        common::settings_or_exit::<Config>("autoscaler", config::usage, &["healthcheck"]);
+        fogdeft::settings_or_exit::<Config>("autoscaler", config::usage, &["healthcheck"]);
     if subcommand.is_some() {
         // For Docker's HEALTHCHECK: a FROM scratch image has no curl (common/health.rs).
-        process::exit(common::health::check(
+        process::exit(fogdeft::health::check(
             "autoscaler",
             config.host,
             config.port,
         ));
     }
     // Stop at once, even mid-call: Docker applies an update whole or not at all.
-    common::exit_on_stop_signal(|signal| say!("autoscaler: {signal}: stopping"));
+    fogdeft::exit_on_stop_signal(|signal| say!("autoscaler: {signal}: stopping"));
 
     let metrics = Arc::new(Metrics::default());
     // A round makes a few calls per service, each bounded by --timeout: one that has not
@@ -75,7 +74,7 @@ fn main() {
     });
     say!(
         "autoscaler: every {} scaling services labelled {LABEL_TARGET}, with Prometheus at {} and Docker at {}; metrics at http://{}/metrics{}",
-        human(config.interval),
+        config.interval.show(),
         config.prometheus,
         config.docker_host,
         server.server_addr(),
@@ -101,7 +100,7 @@ fn main() {
 /// Every line goes through here: a name, a label or a peer's message that holds a newline or an
 /// escape sequence is shown escaped, so that it cannot forge a line of its own.
 fn log(line: &str) {
-    say!("{}", common::escape(line));
+    say!("{}", fogdeft::escape(line));
 }
 
 /// What one round needs.

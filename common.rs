@@ -1,33 +1,37 @@
 //! The few pieces all three programs share: their settings (flags, variables, `--help`), stop
-//! signals, and text fit for one log line. Each binary includes this file with `mod common;`.
-//! The consumer and the autoscaler also make HTTP calls, all through `common::http`; the producer
-//! and the autoscaler check their own health for Docker with `common::health`; every call to the
-//! operating system beyond std is in `common::sys`.
+//! signals, and text fit for one log line. This file is the library `fogdeft` (Cargo.toml's
+//! `[lib]`), compiled once and used by each program as `fogdeft::...`.
+//! The consumer and the autoscaler also make HTTP calls, all through `fogdeft::http`; the
+//! producer and the autoscaler check their own health for Docker with `fogdeft::health`, and
+//! write their metrics with `fogdeft::exposition`; every call to the operating system beyond std
+//! is in `fogdeft::sys`.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-// The producer is a server and calls nobody.
-#[allow(dead_code)]
-pub mod http;
-// Each program uses some of these calls to the operating system.
-#[allow(dead_code)]
-pub mod sys;
-
-// The consumer serves nothing, so it has no health check.
-#[allow(dead_code)]
+// The library's root is this file, at the top level: its parts are in common/.
+#[path = "common/exposition.rs"]
+pub mod exposition;
+#[path = "common/health.rs"]
 pub mod health;
+#[path = "common/histogram.rs"]
+pub mod histogram;
+#[path = "common/http.rs"]
+pub mod http;
+#[path = "common/sys.rs"]
+pub mod sys;
 
 /// `println!` that cannot panic: a closed stdout (`consumer | head -3`) must not kill us.
 /// Each line is flushed at once, since Rust's stdout is line-buffered even inside Docker.
+#[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
         let _ = writeln!(std::io::stdout(), $($arg)*);
     }};
 }
-pub(crate) use say;
 
 /// Exit code for invalid configuration, as in most Unix tools (and `docker run` users expect it).
 pub const EXIT_BAD_CONFIG: i32 = 2;
@@ -168,7 +172,6 @@ pub trait Value: Sized {
 }
 
 /// `http://user:password@host/` as `http://user:***@host/`, so that logs never show a password.
-#[allow(dead_code)] // the producer takes no URL
 pub fn hide_password(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
     let end = url[start..].find('/').map_or(url.len(), |i| start + i);
@@ -265,12 +268,44 @@ impl Value for Duration {
         }
     }
     fn show(&self) -> String {
-        match self.as_millis() {
-            ms if ms % 1000 != 0 => format!("{ms}ms"),
-            ms if ms % 60_000 == 0 && ms > 0 => format!("{}m", ms / 60_000),
-            ms => format!("{}s", ms / 1000),
+        duration_text(*self)
+    }
+}
+
+/// A duration as every program writes it, in settings, logs and pages: `500ms`, `45s`, `2m`,
+/// `1m40s`, `90m5s`. Minutes, seconds and milliseconds, each left out when zero (`0s` for none),
+/// exactly: round first to show whole seconds. Minutes are the largest unit, as in the settings
+/// (`60m`, not `1h`, which they do not read).
+pub fn duration_text(duration: Duration) -> String {
+    let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    let mut text = String::new();
+    for (n, unit) in [(ms / 60_000, "m"), (ms / 1000 % 60, "s"), (ms % 1000, "ms")] {
+        if n > 0 {
+            let _ = write!(text, "{n}{unit}"); // writing to a String cannot fail
         }
     }
+    if text.is_empty() {
+        text.push_str("0s");
+    }
+    text
+}
+
+/// A number such as the autoscaler's tolerance, `0.1`.
+impl Value for f64 {
+    const PLACEHOLDER: &'static str = "X";
+    fn parse(text: &str) -> Result<Self, String> {
+        number(text).ok_or_else(|| "expected a number such as 0.1".to_string())
+    }
+    fn show(&self) -> String {
+        self.to_string() // exact: 0.99 stays 0.99
+    }
+}
+
+/// A decimal number such as `0.1` or `152.25`. serde_json's reader, which the autoscaler has for
+/// the APIs' answers, rather than std's `parse::<f64>()`: one float parser in the binary, not two,
+/// keeps it under 1 MiB.
+pub fn number(text: &str) -> Option<f64> {
+    serde_json::from_str(text.trim()).ok()
 }
 
 /// Reads the declared settings from the command line, then the environment: a flag wins over
@@ -452,7 +487,6 @@ impl Declare for Usage {
 
 /// Blocks SIGTERM and SIGINT (call it first thing, before any thread exists) and starts a
 /// thread that, when one arrives, says `last_words` with its name and exits 0 at once.
-#[allow(dead_code)] // the producer waits on its main thread instead
 pub fn exit_on_stop_signal(last_words: impl FnOnce(&'static str) + Send + 'static) {
     let stop_signals = sys::StopSignals::block();
     std::thread::spawn(move || {
@@ -462,8 +496,11 @@ pub fn exit_on_stop_signal(last_words: impl FnOnce(&'static str) + Send + 'stati
     });
 }
 
+// ---------------------------------------------------------------------------------------------
+// For the programs' tests of their settings. (Not `#[cfg(test)]`: a program's tests use the
+// library as built for programs. No program calls them, so none of them is in a binary.)
+
 /// The environment of a test: these variables, and no other.
-#[cfg(test)]
 pub fn test_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
     move |name| {
         vars.iter()
@@ -473,7 +510,6 @@ pub fn test_env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<O
 }
 
 /// What a command line and these variables ask for, as `main` reads them.
-#[cfg(test)]
 pub fn test_command<C: Settings>(
     args: &[&str],
     vars: &[(&str, &str)],
@@ -484,7 +520,6 @@ pub fn test_command<C: Settings>(
 }
 
 /// The settings these arguments and variables give, which must be valid.
-#[cfg(test)]
 pub fn test_config<C: Settings + std::fmt::Debug>(args: &[&str], vars: &[(&str, &str)]) -> C {
     match test_command(args, vars, &[]) {
         Ok(Command::Run(config, None)) => config,
@@ -495,7 +530,6 @@ pub fn test_config<C: Settings + std::fmt::Debug>(args: &[&str], vars: &[(&str, 
 /// Checks that each case is refused with one line that contains its message. A case is a line
 /// `WORDS | MESSAGE`: the words are arguments, or `NAME=value` for a variable, and a word with
 /// spaces goes in single quotes.
-#[cfg(test)]
 pub fn assert_refused<C: Settings + std::fmt::Debug>(cases: &str) {
     for case in cases.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (words, needle) = case.split_once(" | ").expect("WORDS | MESSAGE");
@@ -514,7 +548,6 @@ pub fn assert_refused<C: Settings + std::fmt::Debug>(cases: &str) {
 }
 
 /// `a 'b c' d` as `a`, `b c` and `d`.
-#[cfg(test)]
 fn quoted_words(text: &str) -> Vec<String> {
     let mut words = Vec::new();
     for (i, part) in text.split('\'').enumerate() {
@@ -567,10 +600,22 @@ mod tests {
         for bad in ["", "s", "abc", "-1", "1.5s", "3h", "ms"] {
             assert!(Duration::parse(bad).is_err(), "{bad:?} should be rejected");
         }
-        let shown: Vec<String> = [1500, 3000, 120_000, 0]
+        let shown: Vec<String> = [1500, 3000, 120_000, 0, 100_000, 3_600_000, 5_405_000]
             .map(|ms| Duration::from_millis(ms).show())
             .into();
-        assert_eq!(shown, ["1500ms", "3s", "2m", "0s"]);
+        assert_eq!(
+            shown,
+            ["1s500ms", "3s", "2m", "0s", "1m40s", "60m", "90m5s"]
+        );
+    }
+
+    #[test]
+    fn numbers_read_plainly() {
+        assert_eq!(number(" 0.25 "), Some(0.25));
+        assert_eq!(number("150"), Some(150.0));
+        for bad in ["NaN", "+Inf", "1e999", "fast", ""] {
+            assert_eq!(number(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

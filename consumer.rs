@@ -7,10 +7,8 @@
 //!
 //! Read it top to bottom: configuration, the poll loop, one fetch, and its errors.
 
-mod common;
-
-use common::http::{self, Failure, Peer, Url};
-use common::{say, Declare, Settings};
+use fogdeft::http::{self, Failure, Peer, Url};
+use fogdeft::{say, Declare, Settings};
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -44,14 +42,14 @@ impl Settings for Config {
         s.setting(&mut self.target, "--url", "PRODUCER_URL", "where to fetch");
         s.bounded(
             &mut self.interval,
-            common::DURATIONS,
+            fogdeft::DURATIONS,
             "--interval",
             "POLL_INTERVAL",
             "pause between polls",
         );
         s.bounded(
             &mut self.timeout,
-            common::DURATIONS,
+            fogdeft::DURATIONS,
             "--timeout",
             "REQUEST_TIMEOUT",
             "give up on one poll after this long",
@@ -78,17 +76,17 @@ Flags (each overrides its environment variable; durations: 3, 3s, 500ms, 1m):
 {}
 
 In Docker Compose and Swarm, use the service name: PRODUCER_URL=http://producer:5000/number",
-        common::settings_table::<Config>()
+        fogdeft::settings_table::<Config>()
     )
 }
 
 fn main() {
-    let (config, _) = common::settings_or_exit::<Config>("consumer", usage, &[]);
+    let (config, _) = fogdeft::settings_or_exit::<Config>("consumer", usage, &[]);
 
     // Like any Unix filter, end quietly when nobody reads our output (`consumer | head -3`).
-    common::sys::end_on_closed_stdout();
+    fogdeft::sys::end_on_closed_stdout();
     // Stop at once, even mid-sleep or mid-request: there is nothing to save.
-    common::exit_on_stop_signal(|signal| {
+    fogdeft::exit_on_stop_signal(|signal| {
         say!(
             "consumer: {signal}: stopping after {} numbers received, {} errors",
             RECEIVED.load(Relaxed),
@@ -141,7 +139,10 @@ fn poll(agent: &ureq::Agent, config: &Config) -> bool {
 /// tutorial's `requests.get`. So Swarm's DNS round-robin and VIP spread the polls over the
 /// replicas, and a producer that moved to another node is found.
 fn new_agent(timeout: Duration) -> ureq::Agent {
-    http::agent(timeout).max_idle_connections(0).build().into()
+    http::agent("consumer", timeout)
+        .max_idle_connections(0)
+        .build()
+        .into()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,7 +172,7 @@ fn fetch(agent: &ureq::Agent, target: &Url) -> Result<Reading, FetchError> {
         .headers()
         .get("x-served-by")
         .and_then(|value| value.to_str().ok())
-        .map(common::escape);
+        .map(fogdeft::escape);
     let body = http::read_body(&mut response, MAX_BODY_BYTES)?;
     let number = parse_number(&body)?;
     Ok(Reading { number, served_by })
@@ -225,7 +226,7 @@ impl FetchError {
 mod tests {
     use super::*;
 
-    use common::{assert_refused, test_config};
+    use fogdeft::{assert_refused, test_config};
 
     #[test]
     fn defaults_match_the_tutorial() {

@@ -6,11 +6,12 @@
 //! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas.
 //!
 //! Read it top to bottom: configuration, start-up, serving, routing and metrics. The
-//! `producer healthcheck` subcommand is common/health.rs, shared with the autoscaler.
+//! `producer healthcheck` subcommand is common/health.rs, shared with the autoscaler, and the
+//! metrics' text format is common/exposition.rs.
 
-mod common;
-
-use common::{say, Declare, Settings};
+use fogdeft::exposition::{family, sample};
+use fogdeft::histogram::Histogram;
+use fogdeft::{say, Declare, Settings};
 
 use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
@@ -97,14 +98,14 @@ impl Settings for Config {
         );
         s.bounded(
             &mut self.idle_timeout,
-            common::DURATIONS,
+            fogdeft::DURATIONS,
             "--idle-timeout",
             "IDLE_TIMEOUT",
             "close a connection idle this long, or stuck in one write",
         );
         s.bounded(
             &mut self.header_timeout,
-            common::DURATIONS,
+            fogdeft::DURATIONS,
             "--header-timeout",
             "HEADER_TIMEOUT",
             "a request head must arrive within this, else 408",
@@ -151,17 +152,17 @@ Flags (each overrides its environment variable; durations: 3, 3s, 500ms, 1m):
 
 Endpoints (HEAD works too):
 {}",
-        common::settings_table::<Config>(),
+        fogdeft::settings_table::<Config>(),
         endpoints.join("\n")
     )
 }
 
 fn main() {
-    match common::settings_or_exit::<Config>("producer", usage, &["healthcheck"]) {
+    match fogdeft::settings_or_exit::<Config>("producer", usage, &["healthcheck"]) {
         (config, None) => serve(config),
         // A FROM scratch image has no curl: the binary asks its own /healthz (common/health.rs).
         (config, Some(_healthcheck)) => {
-            process::exit(common::health::check("producer", config.host, config.port))
+            process::exit(fogdeft::health::check("producer", config.host, config.port))
         }
     }
 }
@@ -171,7 +172,7 @@ fn main() {
 
 fn serve(config: Config) {
     // Before any thread exists, so that every thread leaves SIGTERM and SIGINT to us.
-    let stop_signals = common::sys::StopSignals::block();
+    let stop_signals = fogdeft::sys::StopSignals::block();
 
     let listener = match open_listener(&config) {
         Ok(listener) => listener,
@@ -217,7 +218,7 @@ fn serve(config: Config) {
 /// Binds the listening socket, with room in its queue for a burst of new clients.
 fn open_listener(config: &Config) -> io::Result<TcpListener> {
     let listener = TcpListener::bind((config.host, config.port))?;
-    common::sys::listen(&listener, LISTEN_BACKLOG)?;
+    fogdeft::sys::listen(&listener, LISTEN_BACKLOG)?;
     Ok(listener)
 }
 
@@ -226,7 +227,7 @@ fn open_listener(config: &Config) -> io::Result<TcpListener> {
 fn room_for_connections(max_connections: usize) -> usize {
     const SPARE_FILES: u64 = 64; // stdio, the listener, each worker's poll and waker, /proc reads
     let wanted = max_connections as u64 + SPARE_FILES;
-    let Some(open_files) = common::sys::raise_open_files_limit(wanted) else {
+    let Some(open_files) = fogdeft::sys::raise_open_files_limit(wanted) else {
         return max_connections;
     };
     let fit = open_files.saturating_sub(SPARE_FILES).max(1);
@@ -258,7 +259,7 @@ fn print_banner(config: &Config, server: &Server, max_connections: usize) {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             let mut all = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
             all.extend(
-                common::sys::ipv4_addresses()
+                fogdeft::sys::ipv4_addresses()
                     .into_iter()
                     .filter(|a| !a.is_loopback())
                     .map(IpAddr::V4),
@@ -280,7 +281,7 @@ fn print_banner(config: &Config, server: &Server, max_connections: usize) {
 /// the name is the machine's, often not the user's to choose, and the escaped form still tells
 /// the replicas apart.
 fn host_name() -> String {
-    match common::sys::host_name() {
+    match fogdeft::sys::host_name() {
         Some(name) if !name.is_empty() => percent_escaped(&name),
         _ => "unknown".to_string(),
     }
@@ -316,7 +317,7 @@ const MAX_REQUEST_LINE: usize = 8 * 1024;
 
 /// The head: the status line, Date, Content-Length and our headers take under 300 bytes, and
 /// X-Served-By the host name, each of its bytes %-escaped to three at worst.
-const LARGEST_HEAD: usize = 512 + 3 * common::sys::HOST_NAME_BYTES;
+const LARGEST_HEAD: usize = 512 + 3 * fogdeft::sys::HOST_NAME_BYTES;
 /// A 404 names the path, up to a whole request line, in JSON, which writes `"` and `\` with two
 /// bytes each (a path holds only visible ASCII: the engine refuses any other byte).
 const LARGEST_NOT_FOUND: usize = 64 + 2 * MAX_REQUEST_LINE;
@@ -537,36 +538,21 @@ impl Handler for App {
 }
 
 impl App {
+    /// How long we have been serving, to the second.
+    fn uptime(&self) -> Duration {
+        let elapsed = self.metrics.started.elapsed().unwrap_or_default();
+        Duration::from_secs(elapsed.as_secs())
+    }
+
     /// `/` for curl: whoami's few lines, so that a loop of `curl <node>:5000/` shows the spread.
     fn whoami(&self) -> Response<'_> {
         Response::from_fmt(format_args!(
             "Hostname: {}\nArch: {ARCH}\nVersion: {}\nUptime: {}\nRequests: {}\n",
             self.served_by,
             env!("CARGO_PKG_VERSION"),
-            Uptime(self.metrics.started.elapsed().unwrap_or_default()),
+            fogdeft::duration_text(self.uptime()),
             self.metrics.total() + 1,
         ))
-    }
-}
-
-/// An uptime as "3d 4h 5m 6s", without the leading zeros: "5m 6s".
-struct Uptime(Duration);
-
-impl std::fmt::Display for Uptime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let seconds = self.0.as_secs();
-        let parts = [
-            (seconds / 86_400, "d"),
-            (seconds / 3600 % 24, "h"),
-            (seconds / 60 % 60, "m"),
-            (seconds % 60, "s"),
-        ];
-        let first = parts.iter().position(|(n, _)| *n > 0).unwrap_or(3);
-        for (index, (n, unit)) in parts[first..].iter().enumerate() {
-            let space = if index > 0 { " " } else { "" };
-            write!(f, "{space}{n}{unit}")?;
-        }
-        Ok(())
     }
 }
 
@@ -608,71 +594,10 @@ fn asks_to_close(url: &str) -> bool {
 /// scanner cannot create endless series.
 const OTHER: usize = ROUTES.len();
 
-/// Upper bounds of the request-duration histogram's buckets, in nanoseconds, 1 us to 1 s: /number
-/// takes a microsecond or two on a PC, /metrics a tenth of a millisecond, and a Pi 3 is 5 to
-/// 10 times slower.
-const DURATION_BUCKETS_NS: [u64; 13] = [
-    1_000,
-    5_000,
-    10_000,
-    50_000,
-    100_000,
-    500_000,
-    1_000_000,
-    5_000_000,
-    10_000_000,
-    50_000_000,
-    100_000_000,
-    500_000_000,
-    1_000_000_000,
-];
-
-/// Request durations of one route: a fixed set of atomic counters, so that recording one is a
-/// few atomic additions, with no lock and no allocation.
-#[derive(Default)]
-struct Histogram {
-    /// Requests by the first bucket that holds them; the last one is for those over a second.
-    buckets: [AtomicU64; DURATION_BUCKETS_NS.len() + 1],
-    sum_nanos: AtomicU64,
-}
-
-impl Histogram {
-    fn record(&self, elapsed: Duration) {
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let bucket = DURATION_BUCKETS_NS
-            .iter()
-            .position(|&bound| nanos <= bound)
-            .unwrap_or(DURATION_BUCKETS_NS.len());
-        self.buckets[bucket].fetch_add(1, Relaxed);
-        self.sum_nanos.fetch_add(nanos, Relaxed);
-    }
-
-    fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
-    }
-
-    /// Prometheus' buckets are cumulative: each counts every request up to its bound.
-    fn render(&self, name: &str, path: &str, out: &mut String) {
-        let mut cumulative = 0;
-        for (index, bucket) in self.buckets.iter().enumerate() {
-            cumulative += bucket.load(Relaxed);
-            let bound = DURATION_BUCKETS_NS
-                .get(index)
-                .map_or("+Inf".to_string(), |&ns| (ns as f64 / 1e9).to_string());
-            out.push_str(&format!(
-                "{name}_bucket{{path=\"{path}\",le=\"{bound}\"}} {cumulative}\n"
-            ));
-        }
-        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
-        out.push_str(&format!("{name}_sum{{path=\"{path}\"}} {sum}\n"));
-        out.push_str(&format!("{name}_count{{path=\"{path}\"}} {cumulative}\n"));
-    }
-}
-
 struct Metrics {
     started: SystemTime,
-    /// The labels of producer_build_info, ready to print.
-    build_info: String,
+    /// For producer_build_info.
+    hostname: String,
     /// Requests by route (and `OTHER`), then by status.
     requests: [[AtomicU64; Status::ALL.len()]; ROUTES.len() + 1],
     /// How long requests took, by route (and `OTHER`).
@@ -683,17 +608,9 @@ struct Metrics {
 
 impl Metrics {
     fn new(hostname: &str) -> Metrics {
-        // A label value escapes \, " and newlines (Prometheus' text format).
-        let hostname = hostname
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
         Metrics {
             started: SystemTime::now(),
-            build_info: format!(
-                "version=\"{}\",arch=\"{ARCH}\",hostname=\"{hostname}\"",
-                env!("CARGO_PKG_VERSION")
-            ),
+            hostname: hostname.to_string(),
             requests: Default::default(),
             durations: Default::default(),
             numbers_count: AtomicU64::new(0),
@@ -722,13 +639,20 @@ impl Metrics {
 
     fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        out.push_str("# HELP producer_build_info The version and CPU of this replica; always 1.\n");
-        out.push_str("# TYPE producer_build_info gauge\n");
-        out.push_str(&format!("producer_build_info{{{}}} 1\n", self.build_info));
-        out.push_str(
-            "# HELP producer_requests_total HTTP requests answered, by path and status.\n",
-        );
-        out.push_str("# TYPE producer_requests_total counter\n");
+        let name = "producer_build_info";
+        let help = "The version and CPU of this replica; always 1.";
+        family(&mut out, name, "gauge", help);
+        let version = env!("CARGO_PKG_VERSION");
+        let labels = [
+            ("version", version),
+            ("arch", ARCH),
+            ("hostname", &self.hostname),
+        ];
+        sample(&mut out, name, &labels, &1);
+
+        let name = "producer_requests_total";
+        let help = "HTTP requests answered, by path and status.";
+        family(&mut out, name, "counter", help);
         for (row, counts) in self.requests.iter().enumerate() {
             let route = ROUTES.get(row);
             for (status, count) in Status::ALL.iter().zip(counts) {
@@ -737,47 +661,43 @@ impl Metrics {
                 let always =
                     route.is_some_and(|r| r.endpoint == Endpoint::Number) && *status == Status::Ok;
                 if count > 0 || always {
-                    out.push_str(&format!(
-                        "producer_requests_total{{path=\"{}\",status=\"{}\"}} {count}\n",
-                        route.map_or("other", |r| r.path),
-                        status.code()
-                    ));
+                    let path = route.map_or("other", |r| r.path);
+                    let code = status.code().to_string();
+                    sample(&mut out, name, &[("path", path), ("status", &code)], &count);
                 }
             }
         }
+
         let name = "producer_request_duration_seconds";
-        out.push_str(&format!(
-            "# HELP {name} Time to make each answer, from the request read to the response ready to send, by path.\n"
-        ));
-        out.push_str(&format!("# TYPE {name} histogram\n"));
+        let help = "Time to make each answer, from the request read to the response ready to send, by path.";
+        family(&mut out, name, "histogram", help);
         for (row, histogram) in self.durations.iter().enumerate() {
             let route = ROUTES.get(row);
             // As with the counters: /number from the start, other paths once asked for.
             if histogram.count() > 0 || route.is_some_and(|r| r.endpoint == Endpoint::Number) {
-                histogram.render(name, route.map_or("other", |r| r.path), &mut out);
+                histogram.render(&mut out, name, ("path", route.map_or("other", |r| r.path)));
             }
         }
+
+        let help = "Random numbers served; sum/count is their mean.";
+        family(&mut out, "producer_number", "summary", help);
         let (count, sum) = (
             self.numbers_count.load(Relaxed),
             self.numbers_sum.load(Relaxed),
         );
-        out.push_str("# HELP producer_number Random numbers served; sum/count is their mean.\n");
-        out.push_str("# TYPE producer_number summary\n");
-        out.push_str(&format!("producer_number_sum {}\n", sum as i64));
-        out.push_str(&format!("producer_number_count {count}\n"));
+        sample(&mut out, "producer_number_sum", &[], &(sum as i64));
+        sample(&mut out, "producer_number_count", &[], &count);
+
+        let name = "process_start_time_seconds";
+        let help = "Start time of the process since the Unix epoch.";
+        family(&mut out, name, "gauge", help);
         let started = self.started.duration_since(UNIX_EPOCH).unwrap_or_default();
-        out.push_str(
-            "# HELP process_start_time_seconds Start time of the process since the Unix epoch.\n",
-        );
-        out.push_str("# TYPE process_start_time_seconds gauge\n");
-        out.push_str(&format!(
-            "process_start_time_seconds {:.3}\n",
-            started.as_secs_f64()
-        ));
-        if let Some(bytes) = common::sys::resident_memory_bytes() {
-            out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n");
-            out.push_str("# TYPE process_resident_memory_bytes gauge\n");
-            out.push_str(&format!("process_resident_memory_bytes {bytes}\n"));
+        let started = format!("{:.3}", started.as_secs_f64());
+        sample(&mut out, name, &[], &started);
+        if let Some(bytes) = fogdeft::sys::resident_memory_bytes() {
+            let name = "process_resident_memory_bytes";
+            family(&mut out, name, "gauge", "Resident memory size in bytes.");
+            sample(&mut out, name, &[], &bytes);
         }
         out
     }
@@ -789,7 +709,7 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    use common::{assert_refused, test_command, test_config, Command};
+    use fogdeft::{assert_refused, test_command, test_config, Command};
 
     #[test]
     fn defaults_match_the_tutorial() {
@@ -907,14 +827,14 @@ mod tests {
 
     /// The longest X-Served-By: a host name of bytes that are each %-escaped to three.
     fn longest_served_by() -> String {
-        percent_escaped(&[0xff; common::sys::HOST_NAME_BYTES])
+        percent_escaped(&[0xff; fogdeft::sys::HOST_NAME_BYTES])
     }
 
     #[test]
     fn metrics_fit_in_their_share_of_the_largest_answer() {
         for served_by in [
             longest_served_by(),
-            "\"".repeat(common::sys::HOST_NAME_BYTES),
+            "\"".repeat(fogdeft::sys::HOST_NAME_BYTES),
         ] {
             let metrics = Metrics::new(&served_by);
             fill(&metrics);
@@ -989,45 +909,6 @@ mod tests {
             LARGEST_ANSWER - largest <= LARGEST_HEAD,
             "{largest} of {LARGEST_ANSWER}"
         );
-    }
-
-    #[test]
-    fn durations_fall_in_their_buckets() {
-        let histogram = Histogram::default();
-        for micros in [1, 3, 5, 6, 700, 2_000_000] {
-            histogram.record(Duration::from_micros(micros));
-        }
-        let mut text = String::new();
-        histogram.render("d", "/number", &mut text);
-        let bucket = |le: &str| {
-            let line = format!("d_bucket{{path=\"/number\",le=\"{le}\"}} ");
-            let at = text
-                .find(&line)
-                .unwrap_or_else(|| panic!("{line} in {text}"));
-            text[at + line.len()..].lines().next().unwrap().to_string()
-        };
-        // Cumulative: each bucket counts every duration up to its bound, the bound included.
-        assert_eq!(bucket("0.000001"), "1");
-        assert_eq!(bucket("0.000005"), "3");
-        assert_eq!(bucket("0.00001"), "4");
-        assert_eq!(bucket("0.0005"), "4");
-        assert_eq!(bucket("0.001"), "5");
-        assert_eq!(bucket("1"), "5");
-        assert_eq!(bucket("+Inf"), "6");
-        assert!(text.contains("d_count{path=\"/number\"} 6\n"), "{text}");
-        assert!(
-            text.contains("d_sum{path=\"/number\"} 2.000715\n"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn uptime_reads_like_a_clock() {
-        let text = |s| Uptime(Duration::from_secs(s)).to_string();
-        assert_eq!(text(0), "0s");
-        assert_eq!(text(61), "1m 1s");
-        assert_eq!(text(3600), "1h 0m 0s");
-        assert_eq!(text(2 * 86_400 + 5), "2d 0h 0m 5s");
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::common::http::Url;
-use crate::common::{self, Declare, Settings, Value};
+use fogdeft::http::Url;
+use fogdeft::{Declare, Settings, Value};
+
 use crate::hpa::{DEFAULT_MAX, DEFAULT_MIN};
 use crate::hpa::{LABEL_BEHAVIOR, LABEL_MAX, LABEL_MIN, LABEL_QUERY, LABEL_TARGET};
 
@@ -71,7 +72,7 @@ impl Settings for Config {
         );
         s.bounded(
             &mut self.interval,
-            common::DURATIONS,
+            fogdeft::DURATIONS,
             "--interval",
             "AUTOSCALE_INTERVAL",
             "decide this often",
@@ -98,7 +99,7 @@ impl Settings for Config {
         );
         s.bounded(
             &mut self.rate_window,
-            common::DURATIONS,
+            fogdeft::DURATIONS,
             "--rate-window",
             "AUTOSCALE_RATE_WINDOW",
             "the query's rate() window: a scale-down needs every replica scraped for this long",
@@ -112,7 +113,7 @@ impl Settings for Config {
         );
         s.bounded(
             &mut self.timeout,
-            common::DURATIONS,
+            fogdeft::DURATIONS,
             "--timeout",
             "REQUEST_TIMEOUT",
             "give up on a call to Prometheus or Docker after this long",
@@ -200,7 +201,7 @@ Flags (each overrides its environment variable; durations: 3, 3s, 500ms, 1m):
 A service opts in with labels (docker-stack.autoscale.yml, deploy.labels), as HPA v2's spec:
 {}
 Services without {LABEL_TARGET} are never touched.",
-        common::settings_table::<Config>(),
+        fogdeft::settings_table::<Config>(),
         labels.join("\n")
     )
 }
@@ -248,43 +249,11 @@ impl fmt::Display for DockerHost {
     }
 }
 
-/// A tolerance such as `0.1`.
-impl Value for f64 {
-    const PLACEHOLDER: &'static str = "X";
-    fn parse(text: &str) -> Result<Self, String> {
-        number(text).ok_or_else(|| "expected a number such as 0.1".to_string())
-    }
-    fn show(&self) -> String {
-        self.to_string() // exact: 0.99 stays 0.99
-    }
-}
-
-/// A decimal number such as `0.1` or `152.25`. serde_json's reader, already here for the APIs'
-/// answers, rather than std's `parse::<f64>()`: one float parser in the binary, not two, keeps it
-/// under 1 MiB.
-pub fn number(text: &str) -> Option<f64> {
-    serde_json::from_str(text.trim()).ok()
-}
-
-/// `1m40s`, `45s` or `500ms`: durations as a person writes them.
-pub fn human(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    if ms < 1000 && ms > 0 {
-        return format!("{ms}ms");
-    }
-    let secs = duration.as_secs() + u64::from(duration.subsec_millis() >= 500);
-    match (secs / 60, secs % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::common::{assert_refused, test_config};
+    use fogdeft::{assert_refused, test_config};
 
     fn config(args: &[&str], vars: &[(&str, &str)]) -> Config {
         test_config(args, vars)
@@ -380,19 +349,5 @@ mod tests {
              --port 70000                         | --port/PORT
              AUTOSCALE_DRY_RUN=maybe              | AUTOSCALE_DRY_RUN",
         );
-    }
-
-    #[test]
-    fn numbers_and_durations_read_and_print_plainly() {
-        assert_eq!(number(" 0.25 "), Some(0.25));
-        assert_eq!(number("150"), Some(150.0));
-        for bad in ["NaN", "+Inf", "1e999", "fast", ""] {
-            assert_eq!(number(bad), None, "{bad:?}");
-        }
-        assert_eq!(human(Duration::from_secs(15)), "15s");
-        assert_eq!(human(Duration::from_secs(120)), "2m");
-        assert_eq!(human(Duration::from_millis(100_400)), "1m40s");
-        assert_eq!(human(Duration::from_millis(500)), "500ms");
-        assert_eq!(human(Duration::ZERO), "0s");
     }
 }

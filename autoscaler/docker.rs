@@ -8,7 +8,7 @@
 //! POST /v{api}/services/{id}/update?version=N one service's spec, with only Replicas changed
 //! ```
 //!
-//! Only a 2xx answer to the update is a change; redirects are not followed (`common::http`).
+//! Only a 2xx answer to the update is a change; redirects are not followed (`fogdeft::http`).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -22,7 +22,8 @@ use std::time::Duration;
 use serde_json::Value;
 use ureq::http::Uri;
 
-use crate::common::http::{self, Failure};
+use fogdeft::http::{self, Failure};
+
 use crate::config::DockerHost;
 use crate::error::{Error, Peer};
 use crate::hpa::LABEL_TARGET;
@@ -63,7 +64,7 @@ pub struct Listing {
 
 impl Docker {
     pub fn new(host: &DockerHost, timeout: Duration) -> Docker {
-        let config = http::agent(timeout).build();
+        let config = http::agent("autoscaler", timeout).build();
         let (agent, base) = match host {
             DockerHost::Unix(path) => (
                 ureq::Agent::with_parts(config, UnixConnector(path.clone()), NoLookup),
@@ -89,7 +90,7 @@ impl Docker {
             .get(format!("{}/v{api}/services", self.base))
             .query("filters", filter);
         let body = self.success(request.call(), "list the services")?;
-        let list: Option<Value> = serde_json::from_slice(&body).ok();
+        let list = http::json(&body);
         let entries = list
             .as_ref()
             .and_then(Value::as_array)
@@ -171,7 +172,7 @@ impl Docker {
             return Ok(body);
         }
         // Docker's errors are {"message": "..."}.
-        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        let json = http::json(&body);
         let message = json.map(|j| text_of(&j["message"])).unwrap_or_default();
         Err(Error::Rejected {
             peer: Peer::Docker,

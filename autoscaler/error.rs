@@ -4,8 +4,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::common::escape;
-use crate::common::http::{self, Failure};
+use fogdeft::escape;
+use fogdeft::http::{self, Failure};
+
 use crate::hpa::LABEL_QUERY;
 
 #[derive(Debug, Clone, Copy, PartialEq)]

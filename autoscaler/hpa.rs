@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::common::Value;
-use crate::config::{human, number};
+use fogdeft::number;
+use fogdeft::Value;
 
 /// The labels a service opts in with. Only `target-rps` is required.
 pub const LABEL_TARGET: &str = "fogdeft.autoscale.target-rps";
@@ -331,8 +331,9 @@ impl Limit {
                 };
                 format!(
                     "scales {way} once the rate has stayed {rate} for {} ({} to go)",
-                    human(*window),
-                    human(*wait)
+                    window.show(),
+                    // To the second: it is counting down.
+                    Duration::from_secs(wait.as_secs()).show()
                 )
             }
             Limit::Stabilized {
@@ -342,7 +343,7 @@ impl Limit {
                     Direction::Down => "highest",
                     Direction::Up => "lowest",
                 };
-                format!("the {most} count wanted over the last {}", human(*window))
+                format!("the {most} count wanted over the last {}", window.show())
             }
             Limit::Policies { direction, rules } if rules.select == Select::Disabled => {
                 format!(

@@ -2,10 +2,11 @@
 //! `/healthz`: replicas per service, every decision by outcome and reason, failed calls.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use fogdeft::exposition::{family, sample};
 
 use crate::error::Peer;
 
@@ -99,69 +100,42 @@ impl Metrics {
     pub fn render(&self) -> String {
         let state = self.state();
         let mut out = String::new();
-        let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, u64)>| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, n) in samples {
-                let _ = match labels.is_empty() {
-                    true => writeln!(out, "{name} {n}"),
-                    false => writeln!(out, "{name}{{{labels}}} {n}"),
-                };
-            }
-        };
-        let per_service = |replicas: &BTreeMap<String, u32>| {
-            let samples = replicas.iter();
-            samples
-                .map(|(name, n)| (format!("service=\"{}\"", value(name)), u64::from(*n)))
-                .collect()
-        };
-        family(
-            "autoscaler_current_replicas",
-            "gauge",
-            "Replicas of the service as Docker reported them at the last round.",
-            per_service(&state.current),
-        );
-        family(
-            "autoscaler_desired_replicas",
-            "gauge",
-            "Replicas the last decision set or kept.",
-            per_service(&state.desired),
-        );
-        let decisions = state.decisions.iter().map(|((name, outcome, reason), n)| {
-            let (name, outcome) = (value(name), outcome.label());
-            let labels = format!("service=\"{name}\",outcome=\"{outcome}\",reason=\"{reason}\"");
-            (labels, *n)
-        });
-        family(
-            "autoscaler_decisions_total",
-            "counter",
-            "Decisions per service, by outcome and reason.",
-            decisions.collect(),
-        );
-        let errors = [Peer::Docker, Peer::Prometheus].map(|peer| {
+        let name = "autoscaler_current_replicas";
+        let help = "Replicas of the service as Docker reported them at the last round.";
+        family(&mut out, name, "gauge", help);
+        for (service, n) in &state.current {
+            sample(&mut out, name, &[("service", service)], n);
+        }
+        let name = "autoscaler_desired_replicas";
+        let help = "Replicas the last decision set or kept.";
+        family(&mut out, name, "gauge", help);
+        for (service, n) in &state.desired {
+            sample(&mut out, name, &[("service", service)], n);
+        }
+        let name = "autoscaler_decisions_total";
+        let help = "Decisions per service, by outcome and reason.";
+        family(&mut out, name, "counter", help);
+        for ((service, outcome, reason), n) in &state.decisions {
+            let labels = [
+                ("service", service.as_str()),
+                ("outcome", outcome.label()),
+                ("reason", reason),
+            ];
+            sample(&mut out, name, &labels, n);
+        }
+        let name = "autoscaler_errors_total";
+        let help = "Calls to Prometheus or Docker that gave no usable answer.";
+        family(&mut out, name, "counter", help);
+        for peer in [Peer::Docker, Peer::Prometheus] {
             let n = state.errors.get(peer.label()).copied().unwrap_or(0);
-            (format!("peer=\"{}\"", peer.label()), n)
-        });
-        family(
-            "autoscaler_errors_total",
-            "counter",
-            "Calls to Prometheus or Docker that gave no usable answer.",
-            errors.into(),
-        );
-        family(
-            "autoscaler_rounds_total",
-            "counter",
-            "Rounds of the control loop completed.",
-            vec![(String::new(), state.rounds)],
-        );
+            sample(&mut out, name, &[("peer", peer.label())], &n);
+        }
+        let name = "autoscaler_rounds_total";
+        let help = "Rounds of the control loop completed.";
+        family(&mut out, name, "counter", help);
+        sample(&mut out, name, &[], &state.rounds);
         out
     }
-}
-
-/// A label value as the exposition format writes it: `\`, `"` and newlines escaped.
-fn value(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// The answer to `path`: status, content type and body. `/healthz` is 503 once `idle` (the time

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::http::{self, Failure, Url};
-use crate::config::number;
+use fogdeft::http::{self, Failure, Url};
+use fogdeft::number;
+
 use crate::error::{Error, Peer};
 
 /// A query's answer is a few hundred bytes; more means something is wrong, and we stop reading.
@@ -24,7 +25,7 @@ pub struct Prometheus {
 impl Prometheus {
     pub fn new(url: &Url, timeout: Duration) -> Prometheus {
         Prometheus {
-            agent: http::agent(timeout).build().into(),
+            agent: http::agent("autoscaler", timeout).build().into(),
             endpoint: url.join("/api/v1/query"),
             address: url.to_string(),
             timeout,
@@ -43,7 +44,7 @@ impl Prometheus {
         let mut response = request.call().map_err(|e| unreachable(e.into()))?;
         let status = response.status().as_u16();
         let body = http::read_body(&mut response, MAX_BODY_BYTES).map_err(unreachable)?;
-        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        let json = http::json(&body);
         let success = json.as_ref().is_some_and(|j| j["status"] == "success");
         match (status, json) {
             (200, Some(json)) if success => single_number(&json["data"], query),

@@ -101,7 +101,7 @@ fn judge(answer: &[u8]) -> Result<(), String> {
         }
     }
     let status = response.code.unwrap_or(0);
-    let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let json = crate::http::json(body);
     let ok = json.as_ref().and_then(|json| json["status"].as_str()) == Some("ok");
     match (status, ok) {
         (200, true) => Ok(()),

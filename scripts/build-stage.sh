@@ -17,13 +17,14 @@ if [ -n "${TARGETARCH:-}" ]; then
 else
   platform=$(host_platform)
 fi
-# The source file of each program, as the [[bin]] sections of Cargo.toml name them.
+# The source file of each target, as the [lib] and [[bin]] sections of Cargo.toml name them.
 mapfile -t mains < <(sed -n 's/^path = "\(.*\)"$/\1/p' Cargo.toml)
 
 case "${1:-}" in
   dependencies)
-    # Empty programs stand in for ours: cargo still builds every crate that they depend on.
-    for main in "${mains[@]}"; do echo 'fn main() {}' >"$main"; done
+    # Empty programs and library stand in for ours: cargo still builds every crate that they
+    # depend on. (`pub`, so that the library's stand-in is not dead code.)
+    for main in "${mains[@]}"; do echo 'pub fn main() {}' >"$main"; done
     scripts/cross.sh "$platform"
     ;;
   programs)

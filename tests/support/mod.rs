@@ -338,20 +338,10 @@ pub fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
     raw
 }
 
-/// Raises this process's open-files limit as far as allowed, for tests that hold many sockets.
-#[allow(clippy::unnecessary_cast)] // rlim_t is u32 on 32-bit glibc, u64 elsewhere
+/// Raises this process's open-files limit as far as allowed, for tests that hold many sockets,
+/// as the producer raises its own (the library's common/sys.rs). Returns the limit in force.
 pub fn raise_open_files_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write the struct we pass.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        limit.rlim_cur = limit.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-    }
-    limit.rlim_cur as u64
+    fogdeft::sys::raise_open_files_limit(u64::MAX).unwrap_or(0)
 }
 
 /// Sends `bytes` on a new connection and reads until the server closes it or `limit` passes.
