@@ -551,7 +551,7 @@ impl App {
             self.served_by,
             env!("CARGO_PKG_VERSION"),
             fogdeft::duration_text(self.uptime()),
-            self.metrics.total() + 1,
+            self.metrics.total().saturating_add(1), // this one is counted after it is made
         ))
     }
 }
@@ -633,8 +633,7 @@ impl Metrics {
         self.requests
             .iter()
             .flatten()
-            .map(|c| c.load(Relaxed))
-            .sum()
+            .fold(0, |total: u64, c| total.saturating_add(c.load(Relaxed))) // never panics
     }
 
     fn render(&self) -> String {

@@ -46,7 +46,10 @@ impl Histogram {
     }
 
     pub fn count(&self) -> u64 {
-        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
+        // Saturating, as below: a count past u64::MAX stays there, in every build, never panics.
+        self.buckets
+            .iter()
+            .fold(0, |total: u64, b| total.saturating_add(b.load(Relaxed)))
     }
 
     /// This series, under `label="value"`, after its family's `# HELP` and `# TYPE` lines.
@@ -54,9 +57,9 @@ impl Histogram {
     /// (less or equal), the bound in seconds.
     pub fn render(&self, out: &mut String, name: &str, (label, value): (&str, &str)) {
         let bucket = format!("{name}_bucket");
-        let mut cumulative = 0;
+        let mut cumulative: u64 = 0;
         for (index, count) in self.buckets.iter().enumerate() {
-            cumulative += count.load(Relaxed);
+            cumulative = count.load(Relaxed).saturating_add(cumulative);
             let bound = BUCKETS_NS
                 .get(index)
                 .map_or("+Inf".to_string(), |&ns| (ns as f64 / 1e9).to_string());
