@@ -36,7 +36,7 @@ test: lint test-rust test-page test-caching test-cross test-cross-suites test-32
 lint: ## cargo fmt --check, clippy with warnings as errors (for this machine and both kinds of Mac), shellcheck, and no early-exit pipelines
 	scripts/lint.sh
 
-test-rust: ## Unit and integration tests of the programs and of our tiny_http (real binaries, loopback, fake APIs)
+test-rust: ## Unit and integration tests of the programs and of the engine (real binaries, loopback, fake APIs)
 	cargo test --release --locked --workspace
 
 test-conformance: ## Only the RFC 9112 comparisons with Go and nginx, and their tables (test-rust runs them too)
@@ -101,7 +101,7 @@ test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm one
 test-cross-suites: ## The hostile, conformance and framing suites against each dist/ producer (arm ones under QEMU)
 	scripts/test-cross-suites.sh
 
-test-32bit: ## Our tiny_http's unit tests and tests/ built for armv7 (a 32-bit usize), run under qemu-arm
+test-32bit: ## The engine's unit tests and tests/ built for armv7 (a 32-bit usize), run under qemu-arm
 	scripts/test-32bit.sh
 
 images-multiarch: ## Push one amd64+arm64+armv7+armv6 tag per program: REGISTRY=registry/namespace TAG=tag

@@ -23,8 +23,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, process, thread};
 
+use fogdeft_engine::{Handler, Method, Request, Response, Server, ServerOptions};
 use oorandom::Rand32;
-use tiny_http::{Handler, Method, Request, Response, Server, ServerOptions};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: each setting once, with its default. `--help` is made from these.
@@ -301,10 +301,10 @@ fn percent_escaped(bytes: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Serving.
 //
-// tiny_http's event loop serves every connection with one thread per core, as nginx does: it
+// The engine's event loop serves every connection with one thread per core, as nginx does: it
 // reads each request whole, as it arrives, and answers it with `App::respond`, which borrows
 // the request and returns the response. A slow or hostile client holds no thread, only its
-// connection, and the limits below bound how long and how much it may hold that. (tiny_http's
+// connection, and the limits below bound how long and how much it may hold that. (the engine's
 // own limits: 100 headers, 4 KiB of unread answers.)
 
 /// Bodies we read at most: no route takes one, so only enough to keep the connection going.
@@ -436,7 +436,7 @@ impl Status {
     }
 }
 
-/// HEAD is GET without a body, which tiny_http takes care of.
+/// HEAD is GET without a body, which the engine takes care of.
 fn method_allowed(method: Method) -> bool {
     matches!(method, Method::Get | Method::Head)
 }

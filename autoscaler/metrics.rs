@@ -170,17 +170,17 @@ fn answer(
 
 /// Serves `/metrics` and `/healthz` on `listener` until the returned server is dropped.
 /// `/healthz` answers 200 while a round has ended within `stale_after` (or since the start), 503
-/// once the loop is stuck. All of tiny_http that the autoscaler uses is in this function.
+/// once the loop is stuck. All of the engine that the autoscaler uses is in this function.
 pub fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     stale_after: Duration,
-) -> std::io::Result<tiny_http::Server> {
+) -> std::io::Result<fogdeft_engine::Server> {
     let started = Instant::now();
     // One worker and small limits: a scraper and a health check send short heads and no body.
-    // Every field is set, so tiny_http's default of a worker per core (std's core count, which
+    // Every field is set, so the engine's default of a worker per core (std's core count, which
     // reads cgroup files: 17 KB of code) is not linked in.
-    let options = tiny_http::ServerOptions {
+    let options = fogdeft_engine::ServerOptions {
         workers: 1,
         max_connections: 64,
         max_request_line: 1024,
@@ -193,16 +193,16 @@ pub fn serve(
         socket_receive_buffer: None,
         socket_send_buffer: None,
     };
-    let handler = move |request: &tiny_http::Request<'_>| {
+    let handler = move |request: &fogdeft_engine::Request<'_>| {
         let idle = metrics.last_round().unwrap_or(started).elapsed();
         let (status, content_type, body) = answer(&metrics, request.url(), idle, stale_after);
         // Every answer is of this moment: no cache may keep it (RFC 9111, section 5.2.2.5).
-        tiny_http::Response::from_string(body)
+        fogdeft_engine::Response::from_string(body)
             .with_status_code(status)
             .with_header("Content-Type", content_type)
             .with_header("Cache-Control", "no-store")
     };
-    tiny_http::Server::with_handler(listener, options, handler)
+    fogdeft_engine::Server::with_handler(listener, options, handler)
 }
 
 #[cfg(test)]

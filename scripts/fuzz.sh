@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make fuzz`: runs each fuzz target of our tiny_http (fuzz/, cargo-fuzz on nightly) for SECONDS
+# `make fuzz`: runs each fuzz target of the engine (fuzz/, cargo-fuzz on nightly) for SECONDS
 # seconds, one after the other, and prints the inputs each ran and the coverage it reached.
 # Each starts from its saved corpus (fuzz/corpus/<target>/, which `cargo test` replays) and
 # keeps what it finds in fuzz/work/<target>/ (not committed). A failing input stops the run; it

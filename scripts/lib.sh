@@ -312,6 +312,8 @@ wait_converged() {
 # make images or images-multiarch), polling through the routing mesh; without one, a container
 # STACK-poller of REGISTRY/consumer:TAG inside the stack's overlay network.
 # poller_start STACK TAG [URL]; poller_log; poller_count PREFIX; poller_stop
+# A poll fails when no answer comes within REQUEST_TIMEOUT (the consumer's own setting), 1 s
+# unless the lab sets it.
 poller_start() {
   poller_pid="" poller_name=$1-poller
   if [ -n "${3:-}" ]; then
@@ -319,11 +321,11 @@ poller_start() {
     platform=$(host_platform)
     poller_file=$(mktemp /tmp/fogdeft-poller.XXXXXX)
     "dist/$platform/consumer" \
-      --url "$3" --interval 100ms --timeout 1s >"$poller_file" 2>&1 &
+      --url "$3" --interval 100ms --timeout "${REQUEST_TIMEOUT:-1s}" >"$poller_file" 2>&1 &
     poller_pid=$!
   else
     docker run -d --name "$poller_name" --network "$1_numbers" "$REGISTRY/consumer:$2" \
-      --url http://producer:5000/number --interval 100ms --timeout 1s >/dev/null
+      --url http://producer:5000/number --interval 100ms --timeout "${REQUEST_TIMEOUT:-1s}" >/dev/null
   fi
 }
 poller_log() {

@@ -69,7 +69,11 @@ rm -f /tmp/fogdeft-vm-images.log
 pass "make images-multiarch REGISTRY=$push TAG=$old (and $new): manifest lists in the host's registry"
 
 # From here on, the nodes' view: the manager's engine, the registry's address on the lab network.
-export DOCKER_HOST REGISTRY SWARM_NET=vip PRODUCER_REPLICAS=$nodes POLL_INTERVAL=300ms
+# A poll fails after 5 s without an answer, not 1 s as on the namespace lab: these nodes' CPUs
+# are emulated in software, tens of times slower than a Pi's, and a busy moment of the machine
+# (a task starting during the update) has held one answer over 1 s. A connection sent to a gone
+# replica still fails: it never gets an answer.
+export DOCKER_HOST REGISTRY SWARM_NET=vip PRODUCER_REPLICAS=$nodes POLL_INTERVAL=300ms REQUEST_TIMEOUT=5s
 DOCKER_HOST=$(vm_host 1)
 REGISTRY=$(vm_registry)/$stack
 node_docker() { vm_docker "$@"; }

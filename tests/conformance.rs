@@ -3,7 +3,7 @@
 //! nginx (`tests/conformance/nginx.conf`), all three serving /number alike. It prints a table of
 //! what each one answered, and checks two things: that ours answers what RFC 9112 calls for (the
 //! corpus' `expect` column), and that the engine guide's table of deliberate differences
-//! (`vendor/tiny_http/README.md`) lists exactly the requests where ours differs from both peers,
+//! (`engine/README.md`) lists exactly the requests where ours differs from both peers,
 //! with the answers measured here.
 //!
 //! Without go or nginx, only ours is checked, and the test says SKIP for the comparison (a

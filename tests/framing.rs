@@ -5,7 +5,7 @@
 //! (tests/support/peers.rs) each get every request, and the answers are counted: `405+200` means
 //! the request and the one after it were both read as such. Where Go and nginx agree and ours
 //! answers otherwise, a proxy that frames like them could pass ours a request it never saw, or
-//! hide one from it: the test fails unless the engine guide (`vendor/tiny_http/README.md`) lists
+//! hide one from it: the test fails unless the engine guide (`engine/README.md`) lists
 //! that class of request with its reason. Where the peers disagree, ours may side with either; the summary says with which.
 //!
 //! The requests come from a fixed seed, so that every run sends the same bytes. Without go or

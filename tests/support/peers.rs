@@ -1,7 +1,7 @@
 //! The peers that ours is compared with, in tests/conformance.rs and tests/framing.rs: Go's
 //! net/http (`bench/go_producer.go`) and nginx (`tests/conformance/nginx.conf`), both serving
 //! /number as our producer does; what a server answers to some bytes; and the tables of where ours
-//! differs from both, in the engine guide (`vendor/tiny_http/README.md`).
+//! differs from both, in the engine guide (`engine/README.md`).
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::{read_until_closed, statuses, Running, STARTUP};
 
 /// The engine guide, whose tables the differential tests check.
-pub const GUIDE: &str = include_str!("../../vendor/tiny_http/README.md");
+pub const GUIDE: &str = include_str!("../../engine/README.md");
 /// The engine guide's section with those tables.
 pub const GUIDE_SECTION: &str = "## RFC 9112, checked against Go and nginx";
 /// How long a server gets to answer a request and close; each answers in milliseconds.

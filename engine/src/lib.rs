@@ -1,4 +1,4 @@
-//! An HTTP/1.1 server engine derived from tiny_http 0.12 (the fogdeft fork; see PATCHED.md).
+//! The producer's HTTP/1.1 engine, forked from tiny_http 0.12 (PATCHED.md lists every change).
 //!
 //! One way to serve: a few event-loop workers (one per core by default) serve every
 //! connection, and call a [`Handler`] for each complete request. The handler borrows the
@@ -6,7 +6,7 @@
 //! block its worker on a client.
 //!
 //! ```no_run
-//! use tiny_http::{Request, Response, Server, ServerOptions};
+//! use fogdeft_engine::{Request, Response, Server, ServerOptions};
 //!
 //! let listener = std::net::TcpListener::bind("127.0.0.1:8000").unwrap();
 //! let hello = |request: &Request| match request.url() {
@@ -173,7 +173,7 @@ impl Server {
             close: close.clone(),
             connections: connections.clone(),
         };
-        spawn("tiny_http accept".into(), move || accept.run())?;
+        spawn("engine accept".into(), move || accept.run())?;
         Ok(Server {
             close,
             connections,
@@ -279,10 +279,10 @@ impl Report {
         }
         // Not `eprintln!`, which panics when stderr is gone.
         let _ = match self.left_out {
-            0 => writeln!(out, "tiny_http: accept failed: {error} (retrying)"),
+            0 => writeln!(out, "engine: accept failed: {error} (retrying)"),
             n => writeln!(
                 out,
-                "tiny_http: accept failed: {error} (retrying; {n} more since the last line)"
+                "engine: accept failed: {error} (retrying; {n} more since the last line)"
             ),
         };
         (self.last, self.left_out) = (Some(now), 0);

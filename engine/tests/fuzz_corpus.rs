@@ -1,5 +1,5 @@
 //! The fuzz targets' saved corpus (`fuzz/corpus/<target>/` at the top of the repository),
-//! replayed through the same checks the targets run (`tiny_http::fuzzing`), on stable Rust and
+//! replayed through the same checks the targets run (`fogdeft_engine::fuzzing`), on stable Rust and
 //! on every target the tests run on (a 32-bit one included). Each file is an input that once
 //! found a bug, or one of the seeds: issue 28's requests and a few ordinary ones.
 
@@ -7,7 +7,7 @@ use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
+        .join("../fuzz/corpus")
         .join(target);
     let entries = std::fs::read_dir(&folder)
         .unwrap_or_else(|e| panic!("{}: {e} (the saved corpus is missing)", folder.display()));
@@ -25,15 +25,15 @@ fn replay(target: &str, check: fn(&[u8])) {
 
 #[test]
 fn the_head_corpus_holds() {
-    replay("head", tiny_http::fuzzing::check_head);
+    replay("head", fogdeft_engine::fuzzing::check_head);
 }
 
 #[test]
 fn the_chunked_corpus_holds() {
-    replay("chunked", tiny_http::fuzzing::check_chunked);
+    replay("chunked", fogdeft_engine::fuzzing::check_chunked);
 }
 
 #[test]
 fn the_connection_corpus_holds() {
-    replay("connection", tiny_http::fuzzing::check_connection);
+    replay("connection", fogdeft_engine::fuzzing::check_connection);
 }

@@ -62,7 +62,7 @@ impl Workers {
                 handler.clone(),
                 close.clone(),
             );
-            crate::spawn(format!("tiny_http worker {number}"), move || {
+            crate::spawn(format!("engine worker {number}"), move || {
                 shared.run(poll, &options, &*handler, &close)
             })?;
             workers.push(worker);

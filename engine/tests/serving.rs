@@ -10,8 +10,8 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
+use fogdeft_engine::{Request, Response, Server, ServerOptions};
 use support::exchange;
-use tiny_http::{Request, Response, Server, ServerOptions};
 
 /// A server that answers each request with what it saw: `METHOD URL body`.
 fn echo_server() -> (Server, SocketAddr) {

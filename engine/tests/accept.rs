@@ -9,8 +9,8 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use fogdeft_engine::ServerOptions;
 use support::{get, hello_server};
-use tiny_http::ServerOptions;
 
 /// Sets this process's open-files limit (the hard limit stays as it was), and returns the one
 /// it had.

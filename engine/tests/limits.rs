@@ -6,8 +6,8 @@ mod support;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use fogdeft_engine::ServerOptions;
 use support::{get, hello_server};
-use tiny_http::ServerOptions;
 
 #[test]
 #[cfg(target_os = "linux")] // the queue is read from /proc

@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
+use fogdeft_engine::ServerOptions;
 use support::{exchange, get, hello_server};
-use tiny_http::ServerOptions;
 
 /// Asserts that `raw` gets `status` with `Connection: close`, and that the server then closes.
 fn refused(address: std::net::SocketAddr, raw: &[u8], status: u16) {

@@ -3,14 +3,14 @@
 //! producer's `/number` and `/healthz`). A counting global allocator sees every allocation of
 //! this process, the engine's threads included; the client below allocates nothing while it is
 //! measured. `make test` runs it on the host's target; on the shipped one it is
-//! `cargo test --release --target x86_64-unknown-linux-musl -p tiny_http --test allocations`.
+//! `cargo test --release --target x86_64-unknown-linux-musl -p fogdeft-engine --test allocations`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use tiny_http::{Handler, Request, Response, Server, ServerOptions};
+use fogdeft_engine::{Handler, Request, Response, Server, ServerOptions};
 
 struct Counting;
 

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use tiny_http::{Request, Response, Server, ServerOptions};
+use fogdeft_engine::{Request, Response, Server, ServerOptions};
 
 /// A server that answers every request "hello".
 pub fn hello_server(options: ServerOptions) -> (Server, SocketAddr) {
