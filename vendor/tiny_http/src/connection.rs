@@ -49,6 +49,20 @@ enum Phase {
     Done,
 }
 
+/// What a read of the socket may find, as the poll's events and the reads so far tell
+/// (edge-triggered: each readiness is told once).
+#[derive(Clone, Copy, PartialEq)]
+enum Reads {
+    /// Nothing, until the next event.
+    Drained,
+    /// Perhaps more: a read will tell.
+    Ready,
+    /// The client has shut its side: read on to the end of stream, which comes with no event.
+    HungUp,
+    /// The end of stream was read: `input` is all that will come.
+    Closed,
+}
+
 /// What the worker does with a connection after its turn.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Next {
@@ -133,13 +147,9 @@ pub(crate) struct Conn<S: Socket = Connection> {
     /// Answers not yet written.
     output: Vec<u8>,
     phase: Phase,
-    /// The socket may have more to read, or room to write (edge-triggered: told once).
-    readable: bool,
+    reads: Reads,
+    /// The socket may have room to write (edge-triggered: told once).
     writable: bool,
-    /// The client has shut its side: a read will end with the end of stream.
-    hung_up: bool,
-    /// The client's end of stream was read: `input` is all that will come.
-    read_closed: bool,
     /// Since when answers have waited for the client to read them.
     stalled_since: Option<Instant>,
     /// Keeps this connection's place in the server's count.
@@ -154,10 +164,8 @@ impl<S: Socket> Conn<S> {
             input: Vec::new(),
             output: Vec::new(),
             phase: Phase::Idle(Instant::now()),
-            readable: true, // a new socket may hold a request already
+            reads: Reads::Ready, // a new socket may hold a request already
             writable: true,
-            hung_up: false,
-            read_closed: false,
             stalled_since: None,
             _slot: slot,
         }
@@ -173,9 +181,13 @@ impl<S: Socket> Conn<S> {
     /// What the socket became ready for: to read, to write, or the client hung up (then both:
     /// the next read or write tells how).
     pub fn ready(&mut self, readable: bool, writable: bool, hung_up: bool) {
-        self.readable |= readable || hung_up;
         self.writable |= writable || hung_up;
-        self.hung_up |= hung_up;
+        self.reads = match self.reads {
+            Reads::Closed => Reads::Closed,
+            _ if hung_up => Reads::HungUp,
+            Reads::Drained if readable => Reads::Ready,
+            reads => reads,
+        };
     }
 
     /// One bounded turn: write what waits, read once, answer what is complete, write again.
@@ -201,16 +213,20 @@ impl<S: Socket> Conn<S> {
             Phase::Done => Next::Done,
             Phase::Idle(_) | Phase::Request { .. } => {
                 let room = self.input.len() < options.input_limit();
-                let can_read = self.readable && room && self.output.len() < OUTPUT_LIMIT;
+                let can_read = self.may_read() && room && self.output.len() < OUTPUT_LIMIT;
                 if can_read || (self.backlog() && self.output.len() < OUTPUT_LIMIT) {
                     Next::Again
                 } else {
                     Next::Wait
                 }
             }
-            Phase::Lingering(_) if self.readable => Next::Again,
+            Phase::Lingering(_) if self.may_read() => Next::Again,
             Phase::Lingering(_) | Phase::Closing => Next::Wait,
         }
+    }
+
+    fn may_read(&self) -> bool {
+        matches!(self.reads, Reads::Ready | Reads::HungUp)
     }
 
     /// Requests wait in the input for the next turn: the last one stopped at
@@ -235,24 +251,24 @@ impl<S: Socket> Conn<S> {
 
     /// One read into `buffer`, if the socket may have something: how many bytes came.
     fn read_once(&mut self, buffer: &mut [u8]) -> usize {
-        if !self.readable || buffer.is_empty() {
+        if !self.may_read() || buffer.is_empty() {
             return 0;
         }
         match self.socket.read(buffer) {
             Ok(0) => {
-                (self.read_closed, self.readable) = (true, false);
+                self.reads = Reads::Closed;
                 0
             }
             Ok(read) => {
                 // A short read emptied the socket; the next arrival is a new event. After a
                 // hang-up the end of stream comes with no event: read on to it.
-                if read < buffer.len() && !self.hung_up {
-                    self.readable = false;
+                if read < buffer.len() && self.reads == Reads::Ready {
+                    self.reads = Reads::Drained;
                 }
                 read
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.readable = false;
+                self.reads = Reads::Drained;
                 0
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
@@ -450,13 +466,14 @@ impl<S: Socket> Conn<S> {
     /// Moves on once the client has closed, or our last answer is out.
     fn settle(&mut self, now: Instant) {
         let serving = matches!(self.phase, Phase::Idle(_) | Phase::Request { .. });
-        if serving && self.read_closed && !self.backlog() {
+        let closed = self.reads == Reads::Closed;
+        if serving && closed && !self.backlog() {
             // Whatever is left of the input will never be complete.
             self.phase = Phase::Closing;
         }
         if let Phase::Closing = self.phase {
             if self.output.is_empty() {
-                self.phase = match self.read_closed {
+                self.phase = match closed {
                     true => Phase::Done,
                     false => {
                         self.socket.shutdown_write();
@@ -466,7 +483,7 @@ impl<S: Socket> Conn<S> {
             }
         }
         if let Phase::Lingering(_) = self.phase {
-            if self.read_closed {
+            if closed {
                 self.phase = Phase::Done;
             }
         }

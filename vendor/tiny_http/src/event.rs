@@ -4,10 +4,11 @@
 //! (`connection.rs`), as in mio's own tcp_server example.
 //!
 //! Fair by construction: mio's sockets are edge-triggered, so each readiness is reported once,
-//! and the worker keeps its own list of connections that want a turn (`Connections::ready`). Each round gives
-//! every connection on the list one turn, in order; one that still has work goes to the back,
-//! behind the connections that became ready meanwhile (the poll does not wait while the list is
-//! not empty). A client that sends at full speed gets a turn per round, as every other.
+//! and the worker keeps its own list of connections that want a turn (`Connections::ready`).
+//! Each round gives every connection on the list one turn, in order; one that still has work
+//! goes to the back, behind the connections that became ready meanwhile (the poll does not wait
+//! while the list is not empty). A client that sends at full speed gets a turn per round, as
+//! every other.
 
 use std::collections::VecDeque;
 use std::io::{self, Write as _};

@@ -1,5 +1,5 @@
-//! How the body is delimited, and what else the header fields ask of the connection: anything
-//! a proxy in front of us might read differently is refused.
+//! How the body is delimited (RFC 9112, section 6), and what else the header fields ask of the
+//! connection: `Expect`, and the `Connection` options.
 
 use crate::common::HTTPVersion;
 use crate::request::Header;
