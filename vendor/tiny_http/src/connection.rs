@@ -225,6 +225,7 @@ impl<S: Socket> Conn<S> {
         }
     }
 
+    /// A read may find something: bytes, or the end of stream.
     fn may_read(&self) -> bool {
         matches!(self.reads, Reads::Ready | Reads::HungUp)
     }
