@@ -32,17 +32,35 @@ const LINGER: Duration = Duration::from_millis(500);
 /// A connection idle this long gives back the room its buffers grew to in a burst.
 const SHRINK_AFTER: Duration = Duration::from_secs(1);
 
-/// Where a connection stands.
+/// Where a connection stands, with what is true only there.
 enum Phase {
-    /// Waiting for the next request, since then.
+    /// Waiting for the next request, since then. Input left while idle is requests that wait
+    /// for the next turn (`backlog`): a request that has begun is a `Request`.
     Idle(Instant),
-    /// Part of a request is in; all of it (head and body) must be in by then, else 408.
-    Request(Instant),
+    /// Part of a request is in; all of it (head and body) must be in by `deadline`, else 408.
+    Request {
+        deadline: Instant,
+        reading: Reading,
+    },
     /// Our last answer is going out; then our side is shut.
     Closing,
     /// Our side is shut: we read and drop what the client still sends, until it closes or then.
     Lingering(Instant),
     Done,
+}
+
+/// What a read of the socket may find, as the poll's events and the reads so far tell
+/// (edge-triggered: each readiness is told once).
+#[derive(Clone, Copy, PartialEq)]
+enum Reads {
+    /// Nothing, until the next event.
+    Drained,
+    /// Perhaps more: a read will tell.
+    Ready,
+    /// The client has shut its side: read on to the end of stream, which comes with no event.
+    HungUp,
+    /// The end of stream was read: `input` is all that will come.
+    Closed,
 }
 
 /// What the worker does with a connection after its turn.
@@ -79,6 +97,15 @@ enum Step {
     /// The request is not all in yet.
     Incomplete,
     Refuse(u16),
+}
+
+/// How far the request in progress has come.
+enum Reading {
+    /// Its head is not all in; the scanner keeps its place.
+    Head(HeadScanner),
+    /// Its head is in, `head_len` bytes, and was parsed for the framing of its body, which
+    /// arrives. The head is parsed again only when the body is whole.
+    Body { head_len: usize, body: Body },
 }
 
 /// The body of the request whose head is in, as it arrives.
@@ -119,24 +146,12 @@ pub(crate) struct Conn<S: Socket = Connection> {
     input: Vec<u8>,
     /// Answers not yet written.
     output: Vec<u8>,
-    scanner: HeadScanner,
-    /// Once the head of the request in progress is in: its body, as it arrives. The head is
-    /// parsed when it is in, and again only when its body is whole.
-    body: Option<Body>,
     phase: Phase,
-    /// The socket may have more to read, or room to write (edge-triggered: told once).
-    readable: bool,
+    reads: Reads,
+    /// The socket may have room to write (edge-triggered: told once).
     writable: bool,
-    /// The client has shut its side: a read will end with the end of stream.
-    hung_up: bool,
-    /// The client's end of stream was read: `input` is all that will come.
-    read_closed: bool,
-    /// The last turn stopped with input left (at `REQUESTS_PER_TURN`, or at `OUTPUT_LIMIT`).
-    backlog: bool,
     /// Since when answers have waited for the client to read them.
     stalled_since: Option<Instant>,
-    /// On the worker's list of connections that want a turn.
-    pub queued: bool,
     /// Keeps this connection's place in the server's count.
     _slot: Slot,
 }
@@ -148,16 +163,10 @@ impl<S: Socket> Conn<S> {
             remote_addr,
             input: Vec::new(),
             output: Vec::new(),
-            scanner: HeadScanner::default(),
-            body: None,
             phase: Phase::Idle(Instant::now()),
-            readable: true, // a new socket may hold a request already
+            reads: Reads::Ready, // a new socket may hold a request already
             writable: true,
-            hung_up: false,
-            read_closed: false,
-            backlog: false,
             stalled_since: None,
-            queued: false,
             _slot: slot,
         }
     }
@@ -172,16 +181,20 @@ impl<S: Socket> Conn<S> {
     /// What the socket became ready for: to read, to write, or the client hung up (then both:
     /// the next read or write tells how).
     pub fn ready(&mut self, readable: bool, writable: bool, hung_up: bool) {
-        self.readable |= readable || hung_up;
         self.writable |= writable || hung_up;
-        self.hung_up |= hung_up;
+        self.reads = match self.reads {
+            Reads::Closed => Reads::Closed,
+            _ if hung_up => Reads::HungUp,
+            Reads::Drained if readable => Reads::Ready,
+            reads => reads,
+        };
     }
 
     /// One bounded turn: write what waits, read once, answer what is complete, write again.
     pub fn turn(&mut self, turn: &mut Turn<'_>) -> Next {
         self.flush(turn.now);
         match self.phase {
-            Phase::Idle(_) | Phase::Request(_) if self.output.len() < OUTPUT_LIMIT => {
+            Phase::Idle(_) | Phase::Request { .. } if self.output.len() < OUTPUT_LIMIT => {
                 self.read_input(turn.scratch, turn.options.input_limit());
                 self.answer(turn);
                 self.flush(turn.now);
@@ -198,18 +211,29 @@ impl<S: Socket> Conn<S> {
     fn next(&self, options: &ServerOptions) -> Next {
         match self.phase {
             Phase::Done => Next::Done,
-            Phase::Idle(_) | Phase::Request(_) => {
+            Phase::Idle(_) | Phase::Request { .. } => {
                 let room = self.input.len() < options.input_limit();
-                let can_read = self.readable && room && self.output.len() < OUTPUT_LIMIT;
-                if can_read || (self.backlog && self.output.len() < OUTPUT_LIMIT) {
+                let can_read = self.may_read() && room && self.output.len() < OUTPUT_LIMIT;
+                if can_read || (self.backlog() && self.output.len() < OUTPUT_LIMIT) {
                     Next::Again
                 } else {
                     Next::Wait
                 }
             }
-            Phase::Lingering(_) if self.readable => Next::Again,
+            Phase::Lingering(_) if self.may_read() => Next::Again,
             Phase::Lingering(_) | Phase::Closing => Next::Wait,
         }
+    }
+
+    /// A read may find something: bytes, or the end of stream.
+    fn may_read(&self) -> bool {
+        matches!(self.reads, Reads::Ready | Reads::HungUp)
+    }
+
+    /// Requests wait in the input for the next turn: the last one stopped at
+    /// `REQUESTS_PER_TURN`, or at `OUTPUT_LIMIT`.
+    fn backlog(&self) -> bool {
+        matches!(self.phase, Phase::Idle(_)) && !self.input.is_empty()
     }
 
     /// Reads once into the input, which holds `limit` bytes at most, and grows only by what
@@ -228,24 +252,24 @@ impl<S: Socket> Conn<S> {
 
     /// One read into `buffer`, if the socket may have something: how many bytes came.
     fn read_once(&mut self, buffer: &mut [u8]) -> usize {
-        if !self.readable || buffer.is_empty() {
+        if !self.may_read() || buffer.is_empty() {
             return 0;
         }
         match self.socket.read(buffer) {
             Ok(0) => {
-                (self.read_closed, self.readable) = (true, false);
+                self.reads = Reads::Closed;
                 0
             }
             Ok(read) => {
                 // A short read emptied the socket; the next arrival is a new event. After a
                 // hang-up the end of stream comes with no event: read on to it.
-                if read < buffer.len() && !self.hung_up {
-                    self.readable = false;
+                if read < buffer.len() && self.reads == Reads::Ready {
+                    self.reads = Reads::Drained;
                 }
                 read
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.readable = false;
+                self.reads = Reads::Drained;
                 0
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
@@ -259,23 +283,29 @@ impl<S: Socket> Conn<S> {
     /// Answers the complete requests at the start of the input, `REQUESTS_PER_TURN` at most.
     fn answer(&mut self, turn: &mut Turn<'_>) {
         let mut start = 0;
-        self.backlog = false;
         for answered in 0.. {
             if start == self.input.len() {
                 break;
             }
             if answered == REQUESTS_PER_TURN || self.output.len() >= OUTPUT_LIMIT {
-                self.backlog = true; // the rest waits for the next turn
-                break;
+                break; // the rest waits for the next turn, idle: the backlog
             }
-            if let Phase::Idle(_) = self.phase {
-                self.phase = Phase::Request(turn.now + turn.options.header_timeout);
-            }
-            match self.answer_one(start, turn) {
+            // The request in progress, or a new one from the start of its head, taken out of
+            // the phase for the step (`answer_one` needs `self`); each outcome sets the next.
+            let (deadline, mut reading) = match std::mem::replace(&mut self.phase, Phase::Done) {
+                Phase::Request { deadline, reading } => (deadline, reading),
+                Phase::Idle(_) => {
+                    let deadline = turn.now + turn.options.header_timeout;
+                    (deadline, Reading::Head(HeadScanner::default()))
+                }
+                other => {
+                    self.phase = other; // not serving (never here: `turn` checks)
+                    break;
+                }
+            };
+            match self.answer_one(start, &mut reading, turn) {
                 Step::Answered { used, close } => {
                     start += used;
-                    self.scanner = HeadScanner::default();
-                    self.body = None;
                     if close {
                         self.phase = Phase::Closing;
                         start = self.input.len(); // whatever follows is never answered
@@ -291,7 +321,10 @@ impl<S: Socket> Conn<S> {
                     start = self.input.len();
                     break;
                 }
-                Step::Incomplete => break,
+                Step::Incomplete => {
+                    self.phase = Phase::Request { deadline, reading };
+                    break;
+                }
                 Step::Refuse(code) => {
                     self.refuse(code, turn.date);
                     start = self.input.len();
@@ -302,53 +335,70 @@ impl<S: Socket> Conn<S> {
         self.input.drain(..start);
     }
 
-    /// Answers the request that starts at `input[start..]`, if it is all in.
-    fn answer_one(&mut self, start: usize, turn: &mut Turn<'_>) -> Step {
-        let head_end = match self.scanner.end(&self.input[start..], turn.options) {
-            Ok(Some(end)) => start + end,
+    /// Answers the request that starts at `input[start..]`, if it is all in; `reading` says
+    /// how far it had come, and is moved on if it is not.
+    fn answer_one(&mut self, start: usize, reading: &mut Reading, turn: &mut Turn<'_>) -> Step {
+        let scanner = match reading {
+            Reading::Head(scanner) => scanner,
+            Reading::Body { head_len, body } => {
+                return self.answer_body(start, *head_len, body, false, turn);
+            }
+        };
+        let head_len = match scanner.end(&self.input[start..], turn.options) {
+            Ok(Some(end)) => end,
             Ok(None) => return Step::Incomplete,
             Err(code) => return Step::Refuse(code),
         };
+        // The head is in: parsed once for its framing. A request without a body is answered
+        // from this parse.
+        let parsed = match head::parse(&self.input[start..start + head_len], turn.fields) {
+            Ok(parsed) => parsed,
+            Err(code) => return Step::Refuse(code),
+        };
         let limit = turn.options.max_body_bytes;
-        let mut expects_continue = false;
-        if self.body.is_none() {
-            // The head is in: parsed once for its framing. A request without a body is
-            // answered from this parse.
-            let parsed = match head::parse(&self.input[start..head_end], turn.fields) {
-                Ok(parsed) => parsed,
-                Err(code) => return Step::Refuse(code),
-            };
-            self.body = Some(match parsed.framing {
-                Framing::None => {
-                    let request = Request {
-                        head: parsed.head,
-                        body: &[],
-                        remote_addr: self.remote_addr,
-                    };
-                    let close = respond(
-                        &request,
-                        parsed.close,
-                        &mut self.output,
-                        turn.handler,
-                        turn.date,
-                    );
-                    let used = head_end - start;
-                    return Step::Answered { used, close };
-                }
-                Framing::Length(length) if length > limit as u64 => return Step::Refuse(413),
-                Framing::Length(length) => Body::Length(length as usize), // <= limit: fits
-                Framing::Chunked => Body::Chunked(Dechunker::default()),
-            });
-            expects_continue = parsed.expects_continue;
-        }
-        let body = self
-            .body
-            .as_mut()
-            .map(|body| body.whole(&mut self.input, head_end, limit));
-        let (length, used) = match body {
-            Some(Ok(Some(whole))) => whole,
-            Some(Err(code)) => return Step::Refuse(code),
-            _ => {
+        let mut body = match parsed.framing {
+            Framing::None => {
+                let request = Request {
+                    head: parsed.head,
+                    body: &[],
+                    remote_addr: self.remote_addr,
+                };
+                let close = respond(
+                    &request,
+                    parsed.close,
+                    &mut self.output,
+                    turn.handler,
+                    turn.date,
+                );
+                return Step::Answered {
+                    used: head_len,
+                    close,
+                };
+            }
+            Framing::Length(length) if length > limit as u64 => return Step::Refuse(413),
+            Framing::Length(length) => Body::Length(length as usize), // <= limit: fits
+            Framing::Chunked => Body::Chunked(Dechunker::default()),
+        };
+        let expects_continue = parsed.expects_continue;
+        let step = self.answer_body(start, head_len, &mut body, expects_continue, turn);
+        *reading = Reading::Body { head_len, body };
+        step
+    }
+
+    /// Answers the request whose head is `input[start..start + head_len]`, once its body is
+    /// whole. `expects_continue`: the head is new, and asked for a 100 Continue.
+    fn answer_body(
+        &mut self,
+        start: usize,
+        head_len: usize,
+        body: &mut Body,
+        expects_continue: bool,
+        turn: &mut Turn<'_>,
+    ) -> Step {
+        let (head_end, limit) = (start + head_len, turn.options.max_body_bytes);
+        let (length, used) = match body.whole(&mut self.input, head_end, limit) {
+            Ok(Some(whole)) => whole,
+            Ok(None) => {
                 // The client waits for our word before it sends the body (RFC 9110, 10.1.1):
                 // said once, when the head is in and the body is not.
                 if expects_continue {
@@ -357,6 +407,7 @@ impl<S: Socket> Conn<S> {
                 }
                 return Step::Incomplete;
             }
+            Err(code) => return Step::Refuse(code),
         };
         // The body is whole: the head is parsed again, for the request that borrows it.
         let parsed = match head::parse(&self.input[start..head_end], turn.fields) {
@@ -376,7 +427,7 @@ impl<S: Socket> Conn<S> {
             turn.date,
         );
         Step::Answered {
-            used: head_end + used - start,
+            used: head_len + used,
             close,
         }
     }
@@ -415,14 +466,15 @@ impl<S: Socket> Conn<S> {
 
     /// Moves on once the client has closed, or our last answer is out.
     fn settle(&mut self, now: Instant) {
-        let serving = matches!(self.phase, Phase::Idle(_) | Phase::Request(_));
-        if serving && self.read_closed && !self.backlog {
+        let serving = matches!(self.phase, Phase::Idle(_) | Phase::Request { .. });
+        let closed = self.reads == Reads::Closed;
+        if serving && closed && !self.backlog() {
             // Whatever is left of the input will never be complete.
             self.phase = Phase::Closing;
         }
         if let Phase::Closing = self.phase {
             if self.output.is_empty() {
-                self.phase = match self.read_closed {
+                self.phase = match closed {
                     true => Phase::Done,
                     false => {
                         self.socket.shutdown_write();
@@ -432,7 +484,7 @@ impl<S: Socket> Conn<S> {
             }
         }
         if let Phase::Lingering(_) = self.phase {
-            if self.read_closed {
+            if closed {
                 self.phase = Phase::Done;
             }
         }
@@ -453,7 +505,7 @@ impl<S: Socket> Conn<S> {
                 self.input = Vec::new();
                 self.output = Vec::new();
             }
-            Phase::Request(deadline) if now > deadline => {
+            Phase::Request { deadline, .. } if now > deadline => {
                 self.refuse(408, date);
                 self.flush(now);
                 self.settle(now);

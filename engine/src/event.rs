@@ -4,10 +4,11 @@
 //! (`connection.rs`), as in mio's own tcp_server example.
 //!
 //! Fair by construction: mio's sockets are edge-triggered, so each readiness is reported once,
-//! and the worker keeps its own list of connections that want a turn (`ready`). Each round gives
-//! every connection on the list one turn, in order; one that still has work goes to the back,
-//! behind the connections that became ready meanwhile (the poll does not wait while the list is
-//! not empty). A client that sends at full speed gets a turn per round, as every other.
+//! and the worker keeps its own list of connections that want a turn (`Connections::ready`).
+//! Each round gives every connection on the list one turn, in order; one that still has work
+//! goes to the back, behind the connections that became ready meanwhile (the poll does not wait
+//! while the list is not empty). A client that sends at full speed gets a turn per round, as
+//! every other.
 
 use std::collections::VecDeque;
 use std::io::{self, Write as _};
@@ -106,7 +107,6 @@ impl Worker {
         close: &AtomicBool,
     ) {
         let mut connections = Connections::default();
-        let mut ready = VecDeque::new();
         let mut events = Events::with_capacity(256);
         let mut scratch = vec![0u8; READ_CHUNK];
         let mut fields = Vec::new();
@@ -115,7 +115,7 @@ impl Worker {
         while !close.load(Relaxed) {
             // Without waiting while connections want a turn; else until the next tick (mio
             // rounds the wait up to whole milliseconds).
-            let wait = match ready.is_empty() {
+            let wait = match connections.ready.is_empty() {
                 true => next_tick.saturating_duration_since(Instant::now()),
                 false => Duration::ZERO,
             };
@@ -123,11 +123,11 @@ impl Worker {
             let _ = poll.poll(&mut events, Some(wait));
             for event in &events {
                 match event.token() {
-                    WAKE => self.adopt_new(poll.registry(), &mut connections, &mut ready),
+                    WAKE => self.adopt_new(poll.registry(), &mut connections),
                     Token(token) => {
                         if let Some(connection) = connections.get(token) {
                             connection.on_event(event);
-                            enqueue(&mut ready, connection, token);
+                            connections.enqueue(token);
                         }
                     }
                 }
@@ -144,16 +144,12 @@ impl Worker {
                 now,
             };
             // One round: a turn for each connection that wanted one when it began.
-            for _ in 0..ready.len() {
-                let Some(token) = ready.pop_front() else {
+            for _ in 0..connections.ready.len() {
+                let Some((token, connection)) = connections.next_ready() else {
                     break;
                 };
-                let Some(connection) = connections.get(token) else {
-                    continue;
-                };
-                connection.queued = false;
                 match connection.turn(&mut turn) {
-                    Next::Again => enqueue(&mut ready, connection, token),
+                    Next::Again => connections.enqueue(token),
                     Next::Wait => {}
                     Next::Done => connections.remove(token),
                 }
@@ -165,8 +161,7 @@ impl Worker {
                         continue;
                     };
                     connection.check_deadlines(now, options, date.text());
-                    // One on the ready list is dropped at its turn.
-                    if connection.is_done() && !connection.queued {
+                    if connection.is_done() {
                         connections.remove(token);
                     }
                 }
@@ -177,38 +172,36 @@ impl Worker {
 
     /// Takes the connections the accept thread handed over since the last wake-up; each gets a
     /// turn at once, since its first request may be there already.
-    fn adopt_new(
-        &self,
-        registry: &Registry,
-        connections: &mut Connections,
-        ready: &mut VecDeque<usize>,
-    ) {
+    fn adopt_new(&self, registry: &Registry, connections: &mut Connections) {
         let new = std::mem::take(&mut *self.inbox.lock().unwrap_or_else(|e| e.into_inner()));
         for (socket, remote_addr, slot) in new {
             // One that cannot be registered is dropped: that closes it, and frees its slot.
             if let Ok(token) = connections.insert(registry, socket, remote_addr, slot) {
-                enqueue(ready, connections.get(token).expect("just inserted"), token);
+                connections.enqueue(token);
             }
         }
     }
 }
 
-/// Puts a connection at the back of the ready list, once.
-fn enqueue(ready: &mut VecDeque<usize>, connection: &mut Conn, token: usize) {
-    if !connection.queued {
-        connection.queued = true;
-        ready.push_back(token);
-    }
-}
-
-/// A worker's connections, by token (their index), with the free places reused. Dropping a
-/// connection closes its socket, which also takes it out of the worker's epoll or kqueue. (mio's
-/// documentation asks for `deregister` first, in general; on Unix its sockets keep no state in
-/// the poll, and closing does the same in the kernel without one more system call.)
+/// A worker's connections, by token (their index), with the free places reused, and the list of
+/// those that want a turn. Both rules of that list are kept here, where it is the only code that
+/// touches it: a connection is on it once at most, and a listed token is not reused (a new
+/// connection would take the old one's turn). Dropping a connection closes its socket, which
+/// also takes it out of the worker's epoll or kqueue. (mio's documentation asks for `deregister`
+/// first, in general; on Unix its sockets keep no state in the poll, and closing does the same
+/// in the kernel without one more system call.)
 #[derive(Default)]
 struct Connections {
-    slots: Vec<Option<Conn>>,
+    slots: Vec<Option<Entry>>,
     free: Vec<usize>,
+    /// The tokens of the connections that want a turn, in order.
+    ready: VecDeque<usize>,
+}
+
+struct Entry {
+    connection: Conn,
+    /// On the ready list.
+    queued: bool,
 }
 
 impl Connections {
@@ -226,21 +219,44 @@ impl Connections {
             Token(token),
             Interest::READABLE | Interest::WRITABLE,
         )?;
-        let connection = Some(Conn::new(socket, remote_addr, slot));
+        let entry = Some(Entry {
+            connection: Conn::new(socket, remote_addr, slot),
+            queued: false,
+        });
         match self.free.pop() {
-            Some(index) => self.slots[index] = connection,
-            None => self.slots.push(connection),
+            Some(index) => self.slots[index] = entry,
+            None => self.slots.push(entry),
         }
         Ok(token)
     }
 
     fn get(&mut self, token: usize) -> Option<&mut Conn> {
-        self.slots.get_mut(token)?.as_mut()
+        Some(&mut self.slots.get_mut(token)?.as_mut()?.connection)
     }
 
+    /// Puts a connection at the back of the ready list, once.
+    fn enqueue(&mut self, token: usize) {
+        if let Some(Some(entry)) = self.slots.get_mut(token) {
+            if !entry.queued {
+                entry.queued = true;
+                self.ready.push_back(token);
+            }
+        }
+    }
+
+    /// Takes the first connection off the ready list, for its turn.
+    fn next_ready(&mut self) -> Option<(usize, &mut Conn)> {
+        let token = self.ready.pop_front()?;
+        let entry = self.slots.get_mut(token)?.as_mut()?;
+        entry.queued = false;
+        Some((token, &mut entry.connection))
+    }
+
+    /// Drops a connection, which closes it; one on the ready list at its turn.
     fn remove(&mut self, token: usize) {
         if let Some(slot) = self.slots.get_mut(token) {
-            if slot.take().is_some() {
+            if slot.as_ref().is_some_and(|entry| !entry.queued) {
+                *slot = None;
                 self.free.push(token);
             }
         }
