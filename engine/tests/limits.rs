@@ -1,5 +1,7 @@
 //! `ServerOptions::max_connections` (fogdeft patch "Connection limit"): at the limit the server
 //! accepts no more, and clients wait in the listening socket's queue instead of being refused.
+//! Linux only: the queue is read from /proc.
+#![cfg(target_os = "linux")]
 
 mod support;
 
@@ -10,7 +12,6 @@ use fogdeft_engine::ServerOptions;
 use support::{get, hello_server};
 
 #[test]
-#[cfg(target_os = "linux")] // the queue is read from /proc
 fn max_connections_holds_the_rest_in_the_queue() {
     let options = ServerOptions {
         max_connections: 2,
