@@ -168,16 +168,16 @@ test-swarm: ## End-to-end test on a real swarm: deploy, spread, scale, kill, upd
 NODE ?= 3
 .PHONY: swarm-lab-up swarm-lab-down swarm-lab-kill test-swarm-lab
 swarm-lab-up: images ## Start 3 dockerd hosts in network namespaces, form a swarm, load the images
-	scripts/swarm-lab-up.sh
+	vm/swarm-lab-up.sh
 
 swarm-lab-down: ## Remove every daemon, namespace, cgroup and folder of the lab
-	scripts/swarm-lab-down.sh
+	vm/swarm-lab-down.sh
 
 swarm-lab-kill: ## Pull the plug on lab node NODE (NODE=3): its daemon and containers die at once
-	scripts/swarm-lab-kill.sh $(NODE)
+	vm/swarm-lab-kill.sh $(NODE)
 
 test-swarm-lab: ## End-to-end test on the lab: spread, cross-host traffic, update, drain, node loss
-	scripts/test-swarm-lab.sh
+	vm/test-swarm-lab.sh
 
 ##@ Day 03: TOSCA (the whole system in tosca/service.yaml, deployed by xOpera over SSH; tosca/README.md)
 # INPUTS picks the fog nodes and settings: tosca/inputs-local.yaml (this machine alone, the
@@ -194,7 +194,7 @@ tosca-undeploy: ## Remove the stack, the nodes leave the swarm: nothing of the d
 	scripts/tosca.sh undeploy $(INPUTS)
 
 tosca-lab-up: images ## The lab's 3 hosts with no swarm, each with an sshd (root, by key), for INPUTS=tosca/inputs-lab.yaml
-	LAB_SSH=1 scripts/swarm-lab-up.sh
+	LAB_SSH=1 vm/swarm-lab-up.sh
 
 test-tosca: ## End-to-end test on 3 fresh lab hosts: validate, deploy, redeploy (no-op), one change, undeploy, bad inputs
 	scripts/test-tosca.sh
@@ -213,22 +213,22 @@ autoscale-demo: ## The tutorial's Day 2 exercise on the lab: stepped load, a tim
 CMD ?= nsenter --net=/var/run/docker/netns/ingress_sbox ipvsadm -Ln
 .PHONY: vm-lab-up vm-lab-down vm-lab-kill vm-lab-exec vm-lab-clean test-vm-lab
 vm-lab-up: ## Boot 3 VMs (amd64, arm64, armv7), form a swarm, start a registry on this host
-	scripts/vm-lab-up.sh
+	vm/vm-lab-up.sh
 
 vm-lab-down: ## Stop every VM and the registry, remove the network; waits until all is gone
-	scripts/vm-lab-down.sh
+	vm/vm-lab-down.sh
 
 vm-lab-kill: ## Pull the plug on VM NODE (NODE=3): its QEMU process is killed outright
-	scripts/vm-lab-kill.sh $(NODE)
+	vm/vm-lab-kill.sh $(NODE)
 
 vm-lab-exec: ## Run CMD as root on VM NODE (default CMD: Swarm's IPVS table, ipvsadm -Ln)
-	scripts/vm-lab-exec.sh $(NODE) $(CMD)
+	vm/vm-lab-exec.sh $(NODE) $(CMD)
 
 vm-lab-clean: ## Remove the cached guest images (the next vm-lab-up builds them again)
-	bash -c '. scripts/lib.sh && . scripts/vm-lab.sh && rm -rf "$$VM_CACHE"'
+	bash -c '. scripts/lib.sh && . vm/vm-lab.sh && rm -rf "$$VM_CACHE"'
 
 test-vm-lab: ## End-to-end test on the VM lab: arm nodes, registry, routing mesh, update, node loss
-	scripts/test-vm-lab.sh
+	vm/test-vm-lab.sh
 
 ##@ Benchmarks (bench/README.md)
 .PHONY: bench

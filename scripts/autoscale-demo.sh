@@ -7,7 +7,7 @@
 # the chart in demo/autoscale.svg. About 6.5 minutes; the lab and the images are removed at
 # the end.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lab.sh"
+. "$(dirname "$0")/../vm/lab.sh"
 . "$(dirname "$0")/autoscale-lab.sh"
 cd "$(dirname "$0")/.."
 autoscale_lab_check

@@ -27,7 +27,7 @@ autoscale_lab_up() {
   make --no-print-directory images >/dev/null 2>&1 || fail "make images"
   scripts/scratch-image.sh "$PROMETHEUS_IMAGE" "$(command -v prometheus)" 'USER 65534:65534' >/dev/null
   scripts/scratch-image.sh "$AS_HEY_IMAGE" "$(command -v hey)" >/dev/null
-  scripts/swarm-lab-up.sh "${AS_IMAGES[@]}" >/dev/null || fail "scripts/swarm-lab-up.sh"
+  vm/swarm-lab-up.sh "${AS_IMAGES[@]}" >/dev/null || fail "vm/swarm-lab-up.sh"
   AS_LAB_STARTED=1
   export DOCKER_HOST
   DOCKER_HOST=$(lab_host 1)
@@ -43,7 +43,7 @@ autoscale_lab_down() {
   [ -z "${AUTOSCALER_LOG:-}" ] || autoscaler_log_timed >"$AUTOSCALER_LOG" || true
   unset DOCKER_HOST
   if [ -n "$AS_LAB_STARTED" ]; then
-    scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: scripts/swarm-lab-down.sh" >&2
+    vm/swarm-lab-down.sh >/dev/null || echo "FAIL: vm/swarm-lab-down.sh" >&2
   fi
   docker rmi "${AS_IMAGES[@]}" >/dev/null 2>&1 || true
 }

@@ -6,7 +6,7 @@
 # in Prometheus, and no service touched that did not opt in. The lab and the images are removed
 # at the end.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lab.sh"
+. "$(dirname "$0")/../vm/lab.sh"
 . "$(dirname "$0")/autoscale-lab.sh"
 cd "$(dirname "$0")/.."
 autoscale_lab_check

@@ -7,7 +7,7 @@
 # node and the operation named, and undeploy removes what it left. Prints the figures of
 # tosca/README.md. The lab and the images are removed at the end, whatever happens.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lab.sh"
+. "$(dirname "$0")/../vm/lab.sh"
 cd "$(dirname "$0")/.."
 require_lab "swarm lab" lab_missing swarm_lab_in_use
 [ -x .venv-tosca/bin/opera ] || skip_or_fail "no opera in .venv-tosca (make deps installs it)"
@@ -20,14 +20,14 @@ seconds_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.0f", b -
 work=$(mktemp -d /tmp/fogdeft-test-tosca.XXXXXX)
 cleanup() {
   for inputs in "$work"/*.yaml; do scripts/tosca.sh undeploy "$inputs" >/dev/null 2>&1 || true; done
-  scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
+  vm/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
   remove_images "$TAG"
   rm -rf "$work" .opera-tosca/test-tosca-*
 }
 trap cleanup EXIT
 
 make --no-print-directory images >/dev/null 2>&1 || fail "make images"
-LAB_SSH=1 scripts/swarm-lab-up.sh >/dev/null || fail "LAB_SSH=1 make swarm-lab-up"
+LAB_SSH=1 vm/swarm-lab-up.sh >/dev/null || fail "LAB_SSH=1 make swarm-lab-up"
 pass "lab: $LAB_NODES fresh Docker hosts, no swarm, an sshd on each"
 use_swarm_net
 

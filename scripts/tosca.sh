@@ -7,7 +7,7 @@
 #   `make deps`; OPERA_SSH_USER and OPERA_SSH_IDENTITY_FILE for the SSH login, by default root
 #   with the swarm lab's key when a lab runs with LAB_SSH=1; OPERA_TIME=FILE: /usr/bin/time -v)
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lab.sh"
+. "$(dirname "$0")/../vm/lab.sh"
 cd "$(dirname "$0")/.."
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then fail "usage: $0 validate|deploy|undeploy|outputs [INPUTS]"; fi
 action=$1 inputs=$(realpath "${2:-tosca/inputs-local.yaml}")

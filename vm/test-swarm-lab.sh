@@ -4,7 +4,7 @@
 # VM lab's test (lab-scenario.sh): tasks spread over hosts, traffic crosses the overlay network
 # between hosts, a rolling update drops nothing, a drained node's tasks move, and a node that
 # dies is replaced. The lab is removed at the end, whatever happens.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/lab.sh"
 cd "$(dirname "$0")/.."
 require_lab "swarm lab" lab_missing swarm_lab_in_use
@@ -15,7 +15,7 @@ export REGISTRY=fogdeft-lab-test POLL_INTERVAL=300ms PRODUCER_REPLICAS=$LAB_NODE
 cleanup() {
   [ -z "${poller_name:-}" ] || poller_remove
   unset DOCKER_HOST
-  scripts/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
+  vm/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
   remove_images "$old" "$new"
 }
 trap cleanup EXIT
@@ -40,7 +40,7 @@ if [ -e "$LAB_RUN" ] || [ -n "$(network_left "$LAB")" ] || lab_alive; then
 fi
 fake_lab
 swarm_lab_in_use || fail "a running lab that no test owns was taken for a leftover"
-scripts/swarm-lab-down.sh >/dev/null
+vm/swarm-lab-down.sh >/dev/null
 pass "a lab that a killed test left behind is removed; a running lab of a person's is not touched"
 
 # No registry: the images are loaded into every node from this host's engine, under both tags.
@@ -60,4 +60,4 @@ use_swarm_net
 node_docker() { lab_docker "$@"; }
 node_kill() { stack_make swarm-lab-kill NODE="$1" >/dev/null; }
 node_ipvs() { nsenter --net="$LAB_RUN/node-$1/exec/netns/ingress_sbox" ipvsadm -Ln; }
-. scripts/lab-scenario.sh
+. vm/lab-scenario.sh

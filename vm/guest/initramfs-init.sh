@@ -2,13 +2,13 @@
 # shellcheck shell=dash
 # /init of the VM lab's initramfs: load the drivers for the virtio disk and ext4 (modules in
 # Debian's kernel), mount the guest's disk, and hand over to its init. Built into the image by
-# scripts/vm-lab-image.sh, with busybox-static and the modules of the guest's own architecture.
+# vm/vm-lab-image.sh, with busybox-static and the modules of the guest's own architecture.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mkdir -p /proc /sys /dev /newroot
 mount -t proc proc /proc
 mount -t devtmpfs dev /dev
-# scripts/vm-lab-up.sh boots this once under KVM to see whether KVM works on this machine.
+# vm/vm-lab-up.sh boots this once under KVM to see whether KVM works on this machine.
 if grep -q fogdeft.probe /proc/cmdline; then echo "fogdeft-vm: probe ok"; poweroff -f; fi
 # The modules, in the order `modprobe --show-depends` gave when the image was built.
 # (Some may not apply to this CPU, such as crc32c-intel under emulation: that is fine.)

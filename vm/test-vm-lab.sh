@@ -5,9 +5,9 @@
 # Then the memory test on node 1, a cgroup v2 engine (memory-budget.sh), and the scenario shared
 # with the network-namespace lab (lab-scenario.sh). The lab is removed at the end, whatever
 # happens; the guest images stay cached.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
-. "$(dirname "$0")/memory-budget.sh"
+. "$(dirname "$0")/../scripts/memory-budget.sh"
 cd "$(dirname "$0")/.."
 require_lab "VM lab" vm_missing vm_lab_in_use
 
@@ -38,7 +38,7 @@ cleanup() {
   fi
   [ -z "${DOCKER_HOST:-}" ] || memory_budget_cleanup
   unset DOCKER_HOST
-  scripts/vm-lab-down.sh >/dev/null || echo "FAIL: make vm-lab-down" >&2
+  vm/vm-lab-down.sh >/dev/null || echo "FAIL: make vm-lab-down" >&2
   remove_images_under "$push"
 }
 trap cleanup EXIT
@@ -81,7 +81,7 @@ node_kill() { stack_make vm-lab-kill NODE="$1" >/dev/null; }
 node_ipvs() { vm_exec "$1" nsenter --net=/var/run/docker/netns/ingress_sbox ipvsadm -Ln; }
 
 # The memory test (make test-memory) on a cgroup v2 engine: node 1 mounts only cgroup2
-# (vm/boot.sh), as Raspberry Pi OS Bookworm does. The producer just published, with Compose's
+# (vm/guest/boot.sh), as Raspberry Pi OS Bookworm does. The producer just published, with Compose's
 # limits; hostile clients from this host over the lab network; the cgroup's figures read on the
 # node. Its emulated CPU gets 30 s of load instead of 15, and 10 s for each /healthz instead of 2.
 started_memory=$SECONDS
@@ -91,6 +91,6 @@ on_node_1() { vm_exec 1 "$@"; }
 memory_budget "$REGISTRY/producer:$old" "$(vm_ip 1)" on_node_1 30 10
 pass "the memory test on $(vm_name 1) (cgroup v2) took $((SECONDS - started_memory)) s"
 
-. scripts/lab-scenario.sh
+. vm/lab-scenario.sh
 
 pass "the VM lab test took $((SECONDS - started)) s ($cache)"

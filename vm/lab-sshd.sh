@@ -4,7 +4,7 @@
 # removal stops the daemons and deletes the keys (they live in $LAB_RUN/ssh).
 # Each sshd runs in its node's network and UTS namespaces and cgroup, so what Ansible spends
 # there counts as the node's, and the docker CLI it runs talks to that node's dockerd.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/lab.sh"
 [ -x /usr/sbin/sshd ] || fail "the lab's sshd needs openssh-server (make deps installs it)"
 

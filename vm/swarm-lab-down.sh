@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make swarm-lab-down`: removes every process, namespace, link, cgroup and folder of the swarm
 # lab, whatever state a run left it in. It touches nothing else.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/lab.sh"
 [ "$(id -u)" = 0 ] || fail "removing the swarm lab needs root"
 

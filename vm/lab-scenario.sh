@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Scenario 02 on a three-node lab, shared by test-swarm-lab.sh (network namespaces) and
-# test-vm-lab.sh (virtual machines): `. scripts/lab-scenario.sh` from the repository's root, once
+# test-vm-lab.sh (virtual machines): `. vm/lab-scenario.sh` from the repository's root, once
 # the lab is up, DOCKER_HOST names its manager and both tags of the images are where the nodes
 # find them.
 #

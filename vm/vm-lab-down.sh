@@ -2,7 +2,7 @@
 # `make vm-lab-down`: stops every virtual machine and the registry of the VM lab, and removes its
 # network, overlays and folders, whatever state a run left it in. It returns once all of it is
 # gone. The cached guest images stay (make vm-lab-clean removes them).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
 [ "$(id -u)" = 0 ] || fail "removing the VM lab needs root"
 

@@ -5,8 +5,8 @@
 # namespaces".
 # With LAB_SSH=1 the hosts form no swarm; instead each runs an sshd on its own address, port 22,
 # that lets root in with the key $LAB_RUN/ssh/id (as a Pi lets Ansible in; see tosca/README.md).
-# Usage: scripts/swarm-lab-up.sh [IMAGE...]   (default: REGISTRY/producer:TAG REGISTRY/consumer:TAG)
-. "$(dirname "$0")/lib.sh"
+# Usage: vm/swarm-lab-up.sh [IMAGE...]   (default: REGISTRY/producer:TAG REGISTRY/consumer:TAG)
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/lab.sh"
 
 missing=$(lab_missing)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make vm-lab-kill NODE=N`: a power cut on VM lab node N. Its QEMU process is killed outright, so
 # the node vanishes without a goodbye to the swarm. Only `make vm-lab-down` brings nothing back.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
 { [ $# -eq 1 ] && [[ $1 =~ ^[1-9]$ ]] && [ "$1" -le "$VM_NODES" ]; } || fail "usage: $0 NODE (1..$VM_NODES)"
 pid=$(vm_pid "$1") || fail "VM lab node $1 is not running (make vm-lab-up starts the lab)"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The VM lab's guest start-up, run once by busybox init before dockerd. The node's name, address
 # and registry come from the kernel command line (fogdeft.hostname=, fogdeft.ip=,
-# fogdeft.registry=), set by scripts/vm-lab-up.sh, so every node boots the same cached image.
+# fogdeft.registry=), set by vm/vm-lab-up.sh, so every node boots the same cached image.
 set -eu
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

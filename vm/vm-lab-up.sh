@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make vm-lab-up`: the tutorial's cluster as three QEMU virtual machines on this host, joined
 # into one swarm, with a registry on this host that they pull from. Node 1 is amd64 and manages,
-# node 2 is arm64, node 3 is armv7; see scripts/vm-lab.sh and vm/README.md ("The tutorial's
+# node 2 is arm64, node 3 is armv7; see vm/vm-lab.sh and vm/README.md ("The tutorial's
 # cluster as virtual machines").
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,7 @@ lab_owner "$VM_RUN"
 declare -A images
 for node in $(seq "$VM_NODES"); do
   arch=$(vm_arch "$node")
-  images[$arch]=$(scripts/vm-lab-image.sh "$arch")
+  images[$arch]=$(vm/vm-lab-image.sh "$arch")
 done
 say "guest images: $(for a in "${!images[@]}"; do printf '%s ' "${images[$a]}"; done)"
 

@@ -16,7 +16,7 @@ VM_DATA=/var/lib/$VM                          # each node's disk overlay and the
 VM_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VM_REGISTRY_PORT=${VM_REGISTRY_PORT:-5055}    # the host's registry, on every address of this host
 VM_MEMORY=${VM_MEMORY:-1024}                  # MiB per node
-# Guest images, one per architecture, under a key of what they contain (scripts/vm-lab-image.sh).
+# Guest images, one per architecture, under a key of what they contain (vm/vm-lab-image.sh).
 VM_CACHE=${VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/$VM}
 VM_SUITE=bookworm
 VM_MIRROR=${VM_MIRROR:-http://deb.debian.org/debian}

@@ -3,15 +3,15 @@
 # in $VM_CACHE under a key of what it contains: this script, the guest files in vm/ and the
 # architecture. A second run finds it there. Prints the image's folder: rootfs.img (ext4, never
 # written to: each node boots an overlay of it), vmlinuz and initrd.img.
-# Usage: scripts/vm-lab-image.sh ARCH   (amd64, arm64 or armhf)
+# Usage: vm/vm-lab-image.sh ARCH   (amd64, arm64 or armhf)
 #
 # How, without emulation: `debootstrap --foreign` resolves and downloads the packages for ARCH;
 # its second stage would run their maintainer scripts in a chroot, which for a foreign
 # architecture needs binfmt_misc. Instead every package is unpacked here (dpkg-deb is the same on
 # every architecture) and the few things their scripts would do for this guest are done below:
 # users and groups, the iptables alternative, the modules index. No systemd, no dpkg database:
-# the guest's init is busybox with vm/inittab, and it is never upgraded, only rebuilt.
-. "$(dirname "$0")/lib.sh"
+# the guest's init is busybox with vm/guest/inittab, and it is never upgraded, only rebuilt.
+. "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/vm-lab.sh"
 cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || fail "usage: $0 ARCH (amd64, arm64 or armhf)"
@@ -19,7 +19,7 @@ arch=$1
 [ -n "$(vm_qemu "$arch")" ] || fail "unknown architecture '$arch' (amd64, arm64 or armhf)"
 packages=docker.io,iproute2,kmod,iptables,ipvsadm,procps,busybox-static,$(vm_kernel_package "$arch")
 
-key=$( (echo "$arch $VM_SUITE $packages"; cat "$0" vm/*) | sha256sum | cut -c1-16)
+key=$( (echo "$arch $VM_SUITE $packages"; cat "$0" vm/guest/*) | sha256sum | cut -c1-16)
 image=$VM_CACHE/$arch-$key
 if [ -s "$image/rootfs.img" ]; then
   echo "$image"
@@ -50,8 +50,8 @@ for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6
   ln -sf "xtables-nft-multi" "$root/usr/sbin/$tool"
 done
 mkdir -p "$root/etc/fogdeft-vm"
-cp vm/boot.sh "$root/etc/fogdeft-vm/"
-cp vm/inittab "$root/etc/inittab"
+cp vm/guest/boot.sh "$root/etc/fogdeft-vm/"
+cp vm/guest/inittab "$root/etc/inittab"
 
 # The kernel, and only the modules a virtual Docker host can use (no sound, GPU, USB, ...).
 kver=$(basename "$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 -type d)")
@@ -62,11 +62,11 @@ rm -rf "$modules/sound"
 depmod -b "$root" "$kver"
 cp "$root/boot/vmlinuz-$kver" "$work/vmlinuz"
 
-# The initramfs: busybox-static of this architecture, the disk's drivers, vm/initramfs-init.sh.
+# The initramfs: busybox-static of this architecture, the disk's drivers, vm/guest/initramfs-init.sh.
 initrd=$work/initrd
 mkdir -p "$initrd/bin"
 cp "$root/bin/busybox" "$initrd/bin/busybox"
-cp vm/initramfs-init.sh "$initrd/init"
+cp vm/guest/initramfs-init.sh "$initrd/init"
 modprobe -d "$root" -S "$kver" --show-depends -a virtio_pci virtio_blk ext4 |
   sed -n "s|^insmod $root/*||p" | tr -d ' ' | awk '!seen[$0]++' >"$initrd/modules.order"
 while read -r module; do
