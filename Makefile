@@ -163,21 +163,56 @@ swarm-leave: ## Leave the swarm (on the last manager this ends the swarm)
 test-swarm: ## End-to-end test on a real swarm: deploy, spread, scale, kill, update, rollback, remove
 	scripts/test-swarm.sh
 
-##@ Swarm lab: three Docker hosts on this Linux machine (root), to rehearse the Pi cluster (vm/README.md)
+##@ Swarm lab: Docker hosts on this Linux machine (root), to rehearse the Pi cluster (vm/README.md)
 # Point the swarm-* targets at the lab: export DOCKER_HOST=unix:///run/fogdeft-lab/node-1/docker.sock
+# LAB_NODES=5 LAB_MANAGERS=3 makes the lab with a quorum that the drills need (drills/README.md).
 NODE ?= 3
-.PHONY: swarm-lab-up swarm-lab-down swarm-lab-kill test-swarm-lab
-swarm-lab-up: images ## Start 3 dockerd hosts in network namespaces, form a swarm, load the images
+LAB_NODES ?= 3
+LAB_MANAGERS ?= 1
+export LAB_NODES LAB_MANAGERS
+.PHONY: swarm-lab-up swarm-lab-down swarm-lab-kill swarm-lab-start swarm-lab-cut swarm-lab-heal test-swarm-lab
+swarm-lab-up: images ## Start LAB_NODES (3) dockerd hosts in network namespaces, LAB_MANAGERS (1) of them managers, form a swarm, load the images
 	vm/swarm-lab-up.sh
 
 swarm-lab-down: ## Remove every daemon, namespace, cgroup and folder of the lab
 	vm/swarm-lab-down.sh
 
 swarm-lab-kill: ## Pull the plug on lab node NODE (NODE=3): its daemon and containers die at once
-	vm/swarm-lab-kill.sh $(NODE)
+	vm/swarm-lab-node.sh kill $(NODE)
 
-test-swarm-lab: ## End-to-end test on the lab: spread, cross-host traffic, update, drain, node loss
+swarm-lab-start: ## Power lab node NODE back on: its dockerd starts again and rejoins the swarm
+	vm/swarm-lab-node.sh start $(NODE)
+
+swarm-lab-cut: ## Pull lab node NODE's network cable: it runs on, cut off from the others
+	vm/swarm-lab-node.sh cut $(NODE)
+
+swarm-lab-heal: ## Plug lab node NODE's cable back in
+	vm/swarm-lab-node.sh heal $(NODE)
+
+test-swarm-lab: ## End-to-end test on a 5-node lab (3 managers): spread, cross-host traffic, update, drain, node loss, then the drills
 	vm/test-swarm-lab.sh
+
+##@ Drills: the cluster's failures on purpose, on the lab or your Pis (drills/README.md)
+# A swarm with 3 managers and the stack deployed: make swarm-lab-up LAB_NODES=5 LAB_MANAGERS=3,
+# then make swarm-deploy with DOCKER_HOST at a manager. On Pis: ENGINES="ssh://pi@pi1 ..." (every node).
+.PHONY: drill-leader drill-quorum drill-recover drill-partition drill-restart drill-release
+drill-leader: ## 1. Kill the leader: a new one is elected, the services answer on, the old one rejoins
+	STACK=$(STACK) drills/drills.sh leader
+
+drill-quorum: ## 2. Kill two of three managers: the services answer on, management refuses
+	STACK=$(STACK) drills/drills.sh quorum
+
+drill-recover: ## 2b. After drill-quorum: --force-new-cluster on the survivor, managers rejoin, the stack intact
+	STACK=$(STACK) drills/drills.sh recover
+
+drill-partition: ## 3. Cut a worker's cable: its replicas move, and no duplicate stays once it is back
+	STACK=$(STACK) drills/drills.sh partition
+
+drill-restart: ## 4. Power cut of the whole cluster: the time to the first number and to all replicas
+	STACK=$(STACK) drills/drills.sh restart
+
+drill-release: ## 5. A release that is never healthy is rolled back; a replica that turns sick is replaced
+	STACK=$(STACK) drills/drills.sh release
 
 ##@ Day 03: TOSCA (the whole system in tosca/service.yaml, deployed by xOpera over SSH; tosca/README.md)
 # INPUTS picks the fog nodes and settings: tosca/inputs-local.yaml (this machine alone, the

@@ -270,16 +270,18 @@ require_lab() {
   export LAB_OWNER=$$
 }
 
-# form_swarm NODES DOCKER IP SECONDS [INIT_ARG...]: node 1 starts a swarm and the others join it
-# as workers; `DOCKER N ARG...` runs docker on node N and `IP N` prints its address. Then waits
-# up to SECONDS until every node is Ready.
+# form_swarm NODES MANAGERS DOCKER IP SECONDS [INIT_ARG...]: node 1 starts a swarm, nodes 2 to
+# MANAGERS join it as managers and the rest as workers; `DOCKER N ARG...` runs docker on node N
+# and `IP N` prints its address. Then waits up to SECONDS until every node is Ready.
 form_swarm() {
-  local nodes=$1 docker=$2 ip=$3 limit=$4 token node
-  shift 4
+  local nodes=$1 managers=$2 docker=$3 ip=$4 limit=$5 role node
+  shift 5
   "$docker" 1 swarm init --advertise-addr "$("$ip" 1)" "$@" >/dev/null
-  token=$("$docker" 1 swarm join-token -q worker)
   for node in $(seq 2 "$nodes"); do
-    "$docker" "$node" swarm join --token "$token" --advertise-addr "$("$ip" "$node")" "$("$ip" 1):2377" >/dev/null
+    role=worker
+    [ "$node" -gt "$managers" ] || role=manager
+    "$docker" "$node" swarm join --token "$("$docker" 1 swarm join-token -q "$role")" \
+      --advertise-addr "$("$ip" "$node")" "$("$ip" 1):2377" >/dev/null
   done
   wait_until "$limit" "all $nodes nodes Ready" nodes_ready "$nodes" "$docker"
 }

@@ -8,10 +8,15 @@
 # bridge inside namespace fogdeft-lab-switch, which this host joins as $LAB_SUBNET.1.
 # shellcheck disable=SC2034 # these settings are read by the scripts that source this file
 LAB=${LAB:-fogdeft-lab}                      # another name (<= 12 letters) runs a second lab
-LAB_NODES=3
 LAB_SUBNET=${LAB_SUBNET:-172.31.254}        # a /24 that nothing else on this host uses
 LAB_RUN=/run/$LAB                            # sockets, pid files, exec roots, logs
 LAB_DATA=/var/lib/$LAB                       # data roots: images, containers, swarm state
+# How many nodes, and how many of them (the first ones) manage: 3 and 1, or 5 and 3 for a
+# quorum that survives a lost manager (the drills). A running lab's own layout wins, so that
+# every later command sees the lab as it was made.
+if ! read -r LAB_NODES LAB_MANAGERS 2>/dev/null <"$LAB_RUN/layout"; then
+  LAB_NODES=${LAB_NODES:-3} LAB_MANAGERS=${LAB_MANAGERS:-1}
+fi
 LAB_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
   LAB_CGROUP=/sys/fs/cgroup/$LAB             # cgroup v2
@@ -69,6 +74,51 @@ lab_node_pids() { find "$LAB_CGROUP/node-$1" -name cgroup.procs -exec cat {} + 2
 # removed; see lab_in_use in lib.sh).
 lab_alive() { local node; for node in $(seq "$LAB_NODES"); do [ -z "$(lab_node_pids "$node")" ] || return 0; done; return 1; }
 swarm_lab_in_use() { lab_in_use "swarm lab" "$LAB_RUN" lab_alive "$LAB_SCRIPTS/swarm-lab-down.sh"; }
+
+# lab_check_node N: N names a node of this lab, else usage and exit 2.
+lab_check_node() {
+  { [[ ${1:-} =~ ^[1-9]$ ]] && [ "$1" -le "$LAB_NODES" ]; } || bad_config "no lab node '${1:-}' (1..$LAB_NODES)"
+}
+
+# lab_start N: starts node N's dockerd, the first time or after a kill (its data root keeps its swarm state,
+# so it rejoins by itself). It enters the node's network namespace, takes a hostname and a
+# private view of mounts (its mounts vanish with it), joins its cgroup, and becomes dockerd. The
+# tmpfs on /run/containerd hides any system containerd (dockerd then starts its own) and keeps
+# the shims' sockets in. Each daemon gets its own data root, exec root, socket and pid file, as
+# Docker's docs ask for several daemons on one host, and an empty config file so that
+# /etc/docker/daemon.json cannot clash with these flags. vfs storage works on any file system,
+# even inside a container; the images are under 1 MiB, so copying layers costs nothing.
+lab_start() {
+  local node=$1 run=$LAB_RUN/node-$1
+  mkdir -p "$run" "$LAB_DATA/node-$node"
+  echo '{}' >"$run/daemon.json"
+  # No DNS server: a node's vain attempts to pull from Docker Hub fail at once, not after 10 s.
+  echo 'nameserver 127.0.0.1' >"$run/resolv.conf"
+  # shellcheck disable=SC2016 # the inner shell expands $$ and its arguments
+  setsid nsenter --net="/run/netns/$(lab_ns "$node")" \
+    unshare --uts --mount --propagation slave \
+    sh -c 'for dir in $1; do echo $$ >"$dir/cgroup.procs"; done && hostname "$2" &&
+      mount -t tmpfs lab /run/containerd &&
+      mount --bind "$3/resolv.conf" /etc/resolv.conf && shift 3 && exec "$@"' sh \
+    "$(lab_cgroup_dirs "$node" daemon)" "$(lab_ns "$node")" "$run" \
+    dockerd --host "$(lab_host "$node")" --data-root "$LAB_DATA/node-$node" \
+    --exec-root "$run/exec" --pidfile "$run/docker.pid" --config-file "$run/daemon.json" \
+    --storage-driver vfs --cgroup-parent "/$LAB/node-$node/containers" \
+    </dev/null >>"$run/dockerd.log" 2>&1 &
+}
+# lab_up N...: starts those nodes together and waits until each dockerd answers.
+lab_up() {
+  local node
+  for node in "$@"; do lab_start "$node"; done
+  for node in "$@"; do
+    wait_until 60 "node $node's dockerd answers (see $LAB_RUN/node-$node/dockerd.log)" lab_docker "$node" info
+  done
+}
+
+# A cut cable and its repair: node N's link to the switch goes down, or up again. The node lives
+# on, alone: as a Pi whose network cable was pulled.
+lab_cut()  { ip -n "$LAB-switch" link set "node$1" down; }
+lab_heal() { ip -n "$LAB-switch" link set "node$1" up; }
 
 # Pulls node N's plug: kills every process of the node at once, as a power cut would, and returns
 # once they are all gone (a killed process leaves its cgroup before its parent has reaped it).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `make swarm-lab-up`: three Docker hosts on this machine, each with its own address and hostname,
-# joined into one swarm (node 1 manages, nodes 2 and 3 work), with this machine's images loaded
-# into each. A rehearsal of the Pi cluster; see vm/README.md, "Three Docker hosts in network
+# `make swarm-lab-up`: Docker hosts on this machine, each with its own address and hostname,
+# joined into one swarm, with this machine's images loaded into each: three (node 1 manages,
+# nodes 2 and 3 work), or LAB_NODES of them with LAB_MANAGERS managers (5 and 3 for the drills). A rehearsal of the Pi cluster; see vm/README.md, "Three Docker hosts in network
 # namespaces".
 # With LAB_SSH=1 the hosts form no swarm; instead each runs an sshd on its own address, port 22,
 # that lets root in with the key $LAB_RUN/ssh/id (as a Pi lets Ansible in; see tosca/README.md).
@@ -9,6 +9,9 @@
 . "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/lab.sh"
 
+[[ $LAB_NODES =~ ^[1-9]$ ]] || bad_config "LAB_NODES=$LAB_NODES: from 1 to 9 nodes"
+{ [[ $LAB_MANAGERS =~ ^[1-9]$ ]] && [ "$LAB_MANAGERS" -le "$LAB_NODES" ]; } ||
+  bad_config "LAB_MANAGERS=$LAB_MANAGERS: from 1 to LAB_NODES ($LAB_NODES) managers"
 missing=$(lab_missing)
 [ -z "$missing" ] || fail "the swarm lab needs $missing"
 ! swarm_lab_in_use || fail "a swarm lab is already running here: run 'make swarm-lab-down' first"
@@ -37,39 +40,15 @@ for node in $(seq "$LAB_NODES"); do
 done
 say "network: nodes at $(for n in $(seq "$LAB_NODES"); do printf '%s ' "$(lab_ip "$n")"; done)on a bridge; this host is $LAB_SUBNET.1"
 
-# The daemons. Each gets its own data root, exec root, socket and pid file, as Docker's docs ask
-# for several daemons on one host, and an empty config file so that /etc/docker/daemon.json
-# cannot clash with these flags. vfs storage works on any file system, even inside a container;
-# the images are under 1 MiB, so copying layers costs nothing.
+# The daemons (lab_start in lab.sh). The layout file keeps this lab's size for later commands.
 mkdir -p "$LAB_RUN"
 lab_owner "$LAB_RUN"
+echo "$LAB_NODES $LAB_MANAGERS" >"$LAB_RUN/layout"
 if [ ! -e /run/containerd ]; then
   mkdir /run/containerd && touch "$LAB_RUN/made-run-containerd"
 fi
-for node in $(seq "$LAB_NODES"); do
-  run=$LAB_RUN/node-$node
-  mkdir -p "$run" "$LAB_DATA/node-$node"
-  echo '{}' >"$run/daemon.json"
-  # No DNS server: a node's vain attempts to pull from Docker Hub fail at once, not after 10 s.
-  echo 'nameserver 127.0.0.1' >"$run/resolv.conf"
-  # Enter the node's network namespace, take a hostname and a private view of mounts (its
-  # mounts vanish with it), join its cgroup, and become dockerd. The tmpfs on /run/containerd
-  # hides any system containerd (dockerd then starts its own) and keeps the shims' sockets in.
-  # shellcheck disable=SC2016 # the inner shell expands $$ and its arguments
-  setsid nsenter --net="/run/netns/$(lab_ns "$node")" \
-    unshare --uts --mount --propagation slave \
-    sh -c 'for dir in $1; do echo $$ >"$dir/cgroup.procs"; done && hostname "$2" &&
-      mount -t tmpfs lab /run/containerd &&
-      mount --bind "$3/resolv.conf" /etc/resolv.conf && shift 3 && exec "$@"' sh \
-    "$(lab_cgroup_dirs "$node" daemon)" "$(lab_ns "$node")" "$run" \
-    dockerd --host "$(lab_host "$node")" --data-root "$LAB_DATA/node-$node" \
-    --exec-root "$run/exec" --pidfile "$run/docker.pid" --config-file "$run/daemon.json" \
-    --storage-driver vfs --cgroup-parent "/$LAB/node-$node/containers" \
-    </dev/null >"$run/dockerd.log" 2>&1 &
-done
-for node in $(seq "$LAB_NODES"); do
-  wait_until 60 "node $node's dockerd answers (see $LAB_RUN/node-$node/dockerd.log)" lab_docker "$node" info
-done
+# shellcheck disable=SC2046 # one node a word
+lab_up $(seq "$LAB_NODES")
 say "daemons: $LAB_NODES dockerd running, one per node"
 
 # Images, straight from this host's engine: no registry needed.
@@ -84,7 +63,7 @@ if [ "${LAB_SSH:-0}" = 1 ]; then
 fi
 
 # The swarm. A short heartbeat lets the manager notice a lost node within seconds.
-form_swarm "$LAB_NODES" lab_docker lab_ip 60 --dispatcher-heartbeat 2s
+form_swarm "$LAB_NODES" "$LAB_MANAGERS" lab_docker lab_ip 60 --dispatcher-heartbeat 2s
 lab_docker 1 node ls --format '{{.Hostname}}  {{.Status}}  {{.ManagerStatus}}'
 
 # Without IPVS there is no routing mesh: then ask from inside the overlay network instead.

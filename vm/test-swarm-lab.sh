@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 require_lab "swarm lab" lab_missing swarm_lab_in_use
 
 export STACK=fogdeft-lab-test
+# Five hosts, three of them managers: the drills need a quorum that survives a lost manager.
+export LAB_NODES=5 LAB_MANAGERS=3
 stack=$STACK nodes=$LAB_NODES old=lab1 new=lab2 drain=yes
 export REGISTRY=fogdeft-lab-test POLL_INTERVAL=300ms PRODUCER_REPLICAS=$LAB_NODES
 cleanup() {
@@ -61,3 +63,14 @@ node_docker() { lab_docker "$@"; }
 node_kill() { stack_make swarm-lab-kill NODE="$1" >/dev/null; }
 node_ipvs() { nsenter --net="$LAB_RUN/node-$1/exec/netns/ingress_sbox" ipvsadm -Ln; }
 . vm/lab-scenario.sh
+
+# The drills (drills/README.md) on the same lab, once the node that the scenario killed is back.
+stack_make swarm-lab-start NODE="${victim##*-}" >/dev/null
+node_ready() { grep -qx "$victim Ready" <<<"$(docker node ls --format '{{.Hostname}} {{.Status}}')"; }
+wait_until 90 "$victim Ready again after its power came back" node_ready
+pass "$victim back: Ready again, with no replica until something moves one there"
+for drill in leader partition release quorum recover restart; do
+  started=$SECONDS
+  stack_make "drill-$drill" || fail "make drill-$drill"
+  say "make drill-$drill took $((SECONDS - started)) s"
+done

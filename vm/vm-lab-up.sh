@@ -109,7 +109,7 @@ say "daemons: dockerd answers on every node"
 
 # The swarm, with Docker's default heartbeat (5 s): emulated nodes on a busy host can miss a
 # shorter one, and then the manager takes them for lost.
-form_swarm "$VM_NODES" vm_docker vm_ip 120
+form_swarm "$VM_NODES" 1 vm_docker vm_ip 120
 vm_docker 1 node ls -q | xargs docker -H "$(vm_host 1)" node inspect --format \
   '    {{.Description.Hostname}}  {{.Status.State}}  {{.Description.Platform.Architecture}}  {{.Status.Addr}}{{if .ManagerStatus}}  manager{{end}}'
 cat <<EOF
