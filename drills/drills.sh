@@ -120,9 +120,29 @@ containers() {
 }
 stack_converged() { [ "$(running producer | wc -l)" = "$(replicas)" ] && [ "$(running consumer | wc -l)" = 1 ]; }
 
+# A worker that runs a producer replica, better one without the consumer, so that the stack's own
+# consumer listens on; prints nothing when no worker runs one.
+worker_with_producer() {
+  local producers consumer node chosen=""
+  producers=$(running producer) consumer=$(running consumer)
+  for node in "${workers[@]}"; do
+    grep -qx "${host_of[$node]}" <<<"$producers" || continue
+    [ -n "$chosen" ] || chosen=$node
+    [ "$consumer" = "${host_of[$node]}" ] || { echo "$node"; return; }
+  done
+  echo "$chosen"
+}
+
 # Conditions for wait_until.
 leader_is_not() { local node; node=$(leader) && [ "$node" != "$1" ]; }
-refuses() { ! on "$1" service scale "$(service producer)=1" >/dev/null 2>&1; }
+# A change that does no harm if it is made: a label on the producer service.
+probe_change() { on "$1" service update --detach --label-add "drill.quorum=$(date +%s)" "$(service producer)" >/dev/null; }
+# A change refused with Swarm's own error. Before it, while the last manager still believes it
+# leads, a change only waits until its deadline passes.
+refuses() {
+  local said
+  ! said=$(probe_change "$1" 2>&1) && grep -q "does not have a leader" <<<"$said"
+}
 count_managers() { local status; status=$(swarm node ls --format '{{.ManagerStatus}}'); grep -cE '^(Leader|Reachable)$' <<<"$status"; }
 count_ready() { local status; status=$(swarm node ls --format '{{.Status}}'); grep -c '^Ready$' <<<"$status"; }
 replicas_away_from() {
@@ -243,7 +263,7 @@ drill_leader() {
 # 2. Quorum lost: two of the three managers go. The workers and the last manager serve on, but
 # nothing can change the cluster: Swarm says so. `drills.sh recover` brings management back.
 drill_quorum() {
-  local survivor victims=() t0 refused before after
+  local survivor victims=() t0 refused refused_after before after
   survivor=$(leader) || fail "this swarm has no leader"
   for node in "${managers[@]}"; do [ "$node" = "$survivor" ] || victims+=("$node"); done
   victims=("${victims[@]:0:2}")
@@ -256,16 +276,16 @@ drill_quorum() {
   t0=$(now)
   act kill "${victims[0]}"
   act kill "${victims[1]}"
-  wait_until $((60 * human)) "$(name "$survivor") refuses to change the cluster" refuses "$survivor"
-  refused=$(on "$survivor" service scale "$(service producer)=1" 2>&1) && fail "scaling without a quorum worked"
-  grep -q "does not have a leader" <<<"$refused" || fail "scaling without a quorum said: $refused"
-  say "scaling without a quorum: $(head -n 1 <<<"$refused")"
+  wait_until $((120 * human)) "$(name "$survivor") refuses changes: the swarm does not have a leader" refuses "$survivor"
+  refused_after=$(since "$t0")
+  refused=$(probe_change "$survivor" 2>&1) && fail "a change was made without a quorum"
+  say "a change without a quorum: $(head -n 1 <<<"$refused")"
   # The data plane serves on: every surviving poller hears numbers for the next 5 s.
   before=$(poll_counts)
   sleep 5
   after=$(poll_counts)
   [ "${after% *}" -gt "${before% *}" ] || fail "no poll was answered without a quorum"
-  pass "quorum lost after $(since "$t0")s: management refuses (\"$(grep -o 'The swarm does not have a leader[^.]*' <<<"$refused")\"), the data plane serves on ($(polls)); recover with: make drill-recover"
+  pass "quorum lost: from ${refused_after}s on, management refuses (\"$(grep -o 'The swarm does not have a leader[^.]*' <<<"$refused")\"), the data plane serves on ($(polls)); recover with: make drill-recover"
 }
 
 # Management back without a quorum: the last manager starts a new cluster of one from its own
@@ -311,12 +331,14 @@ drill_recover() {
 # kept running are stopped (no duplicates), but Swarm does not move any back to it.
 drill_partition() {
   local victim t0 down moved healed converged n
-  local producers consumer
-  producers=$(running producer) consumer=$(running consumer) victim=""
-  for node in "${workers[@]}"; do
-    if grep -qx "${host_of[$node]}" <<<"$producers" && [ "$consumer" != "${host_of[$node]}" ]; then victim=$node; break; fi
-  done
-  [ -n "$victim" ] || fail "no worker runs a producer replica without the consumer"
+  victim=$(worker_with_producer)
+  if [ -z "$victim" ]; then
+    # The replicas all ended up on managers (Swarm never moves them back by itself): spread them.
+    say "no worker runs a producer replica: docker service update --force $(service producer) spreads them"
+    swarm service update --detach=false --force "$(service producer)" >/dev/null
+    victim=$(worker_with_producer)
+    [ -n "$victim" ] || fail "no worker runs a producer replica, even after spreading them"
+  fi
   n=$(replicas)
   say "$(name "$victim")'s cable is pulled; it runs $(running producer | grep -cx "${host_of[$victim]}") of $n producer replicas"
   # shellcheck disable=SC2046 # one node a word

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
-scripts=(scripts/*.sh vm/*.sh .ci/run)
+scripts=(scripts/*.sh vm/*.sh drills/*.sh .ci/run)
 
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
