@@ -290,6 +290,24 @@ pub fn duration_text(duration: Duration) -> String {
     text
 }
 
+/// A setting that may be off, where its zero means something (`FAULT_UNHEALTHY_AFTER=0s`: from
+/// the start): unset, empty or `off` is `None`, which `--help` shows as `off`.
+impl<T: Value> Value for Option<T> {
+    const PLACEHOLDER: &'static str = T::PLACEHOLDER;
+    fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "off" => Ok(None),
+            text => T::parse(text).map(Some),
+        }
+    }
+    fn show(&self) -> String {
+        self.as_ref().map_or_else(|| "off".to_string(), T::show)
+    }
+    fn redact(text: &str) -> String {
+        T::redact(text)
+    }
+}
+
 /// A number such as the autoscaler's tolerance, `0.1`.
 impl Value for f64 {
     const PLACEHOLDER: &'static str = "X";
@@ -606,6 +624,18 @@ mod tests {
         assert_eq!(
             shown,
             ["1s500ms", "3s", "2m", "0s", "1m40s", "60m", "90m5s"]
+        );
+    }
+
+    #[test]
+    fn a_setting_that_may_be_off_keeps_off_apart_from_zero() {
+        let zero = Duration::ZERO;
+        assert_eq!(Option::<Duration>::parse("0s"), Ok(Some(zero)));
+        assert_eq!(Option::<Duration>::parse("off"), Ok(None));
+        assert!(Option::<Duration>::parse("soon").is_err());
+        assert_eq!(
+            (Some(zero).show(), None::<Duration>.show()),
+            ("0s".into(), "off".into())
         );
     }
 

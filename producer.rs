@@ -3,7 +3,8 @@
 //! An HTTP server on 0.0.0.0:5000. `GET /number` answers `{"number": N}` with N random in 1..=180.
 //! It also answers `/` (a live page for browsers, a few lines of text for curl), `/healthz` (for
 //! Docker's HEALTHCHECK) and `/metrics` (for Prometheus), and every response names the host that
-//! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas.
+//! served it in `X-Served-By`, so you can watch Swarm spread the load over the replicas. Its
+//! `FAULT_*` settings make it a bad release on purpose, for failure drills.
 //!
 //! Read it top to bottom: configuration, start-up, serving, routing and metrics. The
 //! `producer healthcheck` subcommand is common/health.rs, shared with the autoscaler, and the
@@ -40,6 +41,19 @@ struct Config {
     idle_timeout: Duration,
     header_timeout: Duration,
     max_header_size: usize,
+    faults: Faults,
+}
+
+/// Faults for failure drills: a "bad release" that `docker service update --env-add` rolls out.
+/// Settings, not endpoints, so that no one on the network can turn them on. All off by default.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Faults {
+    /// /healthz answers 503 once we have been up this long; `Some(0)`: from the start.
+    unhealthy_after: Option<Duration>,
+    /// This share of /number answers, in percent, are 500s.
+    error_percent: u32,
+    /// /number is answered this much later (zero: at once).
+    latency: Duration,
 }
 
 impl Default for Config {
@@ -58,6 +72,7 @@ impl Default for Config {
             // As nginx's large_client_header_buffers (8 KiB a line): far above what browsers
             // and proxies send, and it keeps each connection's memory small (README).
             max_header_size: 8 * 1024,
+            faults: Faults::default(),
         }
     }
 }
@@ -116,6 +131,26 @@ impl Settings for Config {
             "--max-header-size",
             "MAX_HEADER_SIZE",
             "bytes of header lines at most, else 431",
+        );
+        s.setting(
+            &mut self.faults.unhealthy_after,
+            "--fault-unhealthy-after",
+            "FAULT_UNHEALTHY_AFTER",
+            "FAULT: /healthz says 503 once up this long (0s: from the start)",
+        );
+        s.bounded(
+            &mut self.faults.error_percent,
+            0..=100,
+            "--fault-error-percent",
+            "FAULT_ERROR_PERCENT",
+            "FAULT: answer this percentage of /number with 500",
+        );
+        s.bounded(
+            &mut self.faults.latency,
+            Duration::ZERO..=*fogdeft::DURATIONS.end(),
+            "--fault-latency",
+            "FAULT_LATENCY",
+            "FAULT: answer /number this much later",
         );
     }
 
@@ -255,6 +290,14 @@ fn print_banner(config: &Config, server: &Server, max_connections: usize) {
         max_connections,
         memory
     );
+    let faults = config.faults.named();
+    if !faults.is_empty() {
+        // Loud, so that no one ships a drill's release by mistake.
+        say!(
+            "producer: FAULTS ON: {}: for failure drills only, unset to serve normally",
+            faults.join(", ")
+        );
+    }
     let addresses = match config.host {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             let mut all = vec![IpAddr::V4(Ipv4Addr::LOCALHOST)];
@@ -271,6 +314,25 @@ fn print_banner(config: &Config, server: &Server, max_connections: usize) {
     };
     for address in addresses {
         say!(" * Running on http://{}", SocketAddr::new(address, port));
+    }
+}
+
+impl Faults {
+    /// The faults that are on, as their variables would set them: `FAULT_LATENCY=300ms`.
+    fn named(&self) -> Vec<String> {
+        let mut on = Vec::new();
+        if let Some(after) = self.unhealthy_after {
+            let after = fogdeft::duration_text(after);
+            on.push(format!("FAULT_UNHEALTHY_AFTER={after}"));
+        }
+        if self.error_percent > 0 {
+            on.push(format!("FAULT_ERROR_PERCENT={}", self.error_percent));
+        }
+        if !self.latency.is_zero() {
+            let latency = fogdeft::duration_text(self.latency);
+            on.push(format!("FAULT_LATENCY={latency}"));
+        }
+        on
     }
 }
 
@@ -393,7 +455,7 @@ const ROUTES: [Route; 4] = [
     Route {
         path: "/healthz",
         endpoint: Endpoint::Health,
-        about: "200 while serving, 503 while draining",
+        about: "200 while serving, 503 while draining (or FAULT_UNHEALTHY_AFTER)",
     },
     Route {
         path: "/metrics",
@@ -409,21 +471,25 @@ fn route(url: &str) -> Option<usize> {
     ROUTES.iter().position(|route| route.path == path)
 }
 
-/// Every status we answer with. Metrics count each one, by route.
+/// Every status we answer with, each code once: metrics count each one, by route.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Status {
     Ok,
     NotFound,
     MethodNotAllowed,
-    Draining,
+    /// FAULT_ERROR_PERCENT's share of /number.
+    InternalError,
+    /// /healthz while draining, or under FAULT_UNHEALTHY_AFTER.
+    Unavailable,
 }
 
 impl Status {
-    const ALL: [Status; 4] = [
+    const ALL: [Status; 5] = [
         Status::Ok,
         Status::NotFound,
         Status::MethodNotAllowed,
-        Status::Draining,
+        Status::InternalError,
+        Status::Unavailable,
     ];
 
     fn code(self) -> u16 {
@@ -431,7 +497,8 @@ impl Status {
             Status::Ok => 200,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
-            Status::Draining => 503,
+            Status::InternalError => 500,
+            Status::Unavailable => 503,
         }
     }
 }
@@ -454,6 +521,10 @@ struct App {
     min: i32,
     span: u32,
     draining: AtomicBool,
+    faults: Faults,
+    /// Since when we serve, for FAULT_UNHEALTHY_AFTER (monotonic: a change of the clock moves
+    /// it not).
+    started: Instant,
     metrics: Metrics,
     served_by: String,
 }
@@ -464,11 +535,18 @@ impl App {
             min: config.min,
             span: (config.max as i64 - config.min as i64 + 1) as u32,
             draining: AtomicBool::new(false),
+            faults: config.faults,
+            started: Instant::now(),
             metrics: Metrics::new(&served_by),
             served_by,
         }
     }
 }
+
+/// The answers of the faults, each naming the setting behind it, so that a drill's logs and
+/// curl say at once why.
+const UNHEALTHY_BODY: &[u8] = b"{\"status\":\"unhealthy\",\"fault\":\"FAULT_UNHEALTHY_AFTER\"}\n";
+const ERROR_BODY: &[u8] = b"{\"error\":\"injected fault\",\"setting\":\"FAULT_ERROR_PERCENT\"}\n";
 
 impl Handler for App {
     /// Answers one request. The hot routes make no allocation: their bodies are static or
@@ -498,15 +576,17 @@ impl Handler for App {
             }
             Some(Endpoint::Page) => (Status::Ok, self.whoami(), TEXT),
             Some(Endpoint::Number) => {
-                let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
-                let number = self.min as i64 + draw as i64;
-                self.metrics.number(number);
-                let body = format_args!("{{\"number\": {number}}}\n");
-                (Status::Ok, Response::from_fmt(body), JSON)
+                let (status, response) = self.number(started);
+                (status, response, JSON)
             }
             Some(Endpoint::Health) if draining => (
-                Status::Draining,
+                Status::Unavailable,
                 Response::from_slice(b"{\"status\":\"draining\"}\n"),
+                JSON,
+            ),
+            Some(Endpoint::Health) if self.unhealthy() => (
+                Status::Unavailable,
+                Response::from_slice(UNHEALTHY_BODY),
                 JSON,
             ),
             Some(Endpoint::Health) => (
@@ -532,12 +612,50 @@ impl Handler for App {
         if draining || asks_to_close(request.url()) {
             response.close_after();
         }
-        self.metrics.request(route, status, started.elapsed());
+        // A held answer (FAULT_LATENCY) is ready to send when its hold ends: the histogram shows
+        // the latency the drill injected, as clients see it.
+        let made = started.elapsed();
+        let ready = response
+            .held_until()
+            .map_or(made, |until| made.max(until - started));
+        self.metrics.request(route, status, ready);
         response
     }
 }
 
 impl App {
+    /// `/number`: a random number, or under FAULT_ERROR_PERCENT sometimes a 500; either held
+    /// FAULT_LATENCY from `started`.
+    fn number(&self, started: Instant) -> (Status, Response<'_>) {
+        let (status, mut response) = if self.injects_error() {
+            (Status::InternalError, Response::from_slice(ERROR_BODY))
+        } else {
+            let draw = RNG.with(|rng| rng.borrow_mut().rand_range(0..self.span));
+            let number = self.min as i64 + draw as i64;
+            self.metrics.number(number);
+            let body = format_args!("{{\"number\": {number}}}\n");
+            (Status::Ok, Response::from_fmt(body))
+        };
+        if !self.faults.latency.is_zero() {
+            // The engine holds the answer, and its worker serves the other connections
+            // meanwhile: a sleep here would stall every connection of this worker.
+            response.hold_until(started + self.faults.latency);
+        }
+        (status, response)
+    }
+
+    /// FAULT_ERROR_PERCENT: whether this /number fails, drawn as the numbers are.
+    fn injects_error(&self) -> bool {
+        let percent = self.faults.error_percent;
+        percent > 0 && RNG.with(|rng| rng.borrow_mut().rand_range(0..100)) < percent
+    }
+
+    /// FAULT_UNHEALTHY_AFTER: up that long, we say we are unhealthy, and Swarm replaces us.
+    fn unhealthy(&self) -> bool {
+        let after = self.faults.unhealthy_after;
+        after.is_some_and(|after| self.started.elapsed() >= after)
+    }
+
     /// How long we have been serving, to the second.
     fn uptime(&self) -> Duration {
         let elapsed = self.metrics.started.elapsed().unwrap_or_default();
@@ -719,6 +837,62 @@ mod tests {
     }
 
     #[test]
+    fn faults_are_off_unless_set() {
+        let off = Faults {
+            unhealthy_after: None,
+            error_percent: 0,
+            latency: Duration::ZERO,
+        };
+        assert_eq!(test_config::<Config>(&[], &[]).faults, off);
+        let empty = [
+            ("FAULT_UNHEALTHY_AFTER", ""),
+            ("FAULT_ERROR_PERCENT", " "),
+            ("FAULT_LATENCY", ""),
+        ];
+        assert_eq!(test_config::<Config>(&[], &empty).faults, off);
+        assert!(off.named().is_empty(), "no FAULTS ON line");
+    }
+
+    #[test]
+    fn faults_read_their_values() {
+        let vars = [
+            ("FAULT_UNHEALTHY_AFTER", "0s"),
+            ("FAULT_ERROR_PERCENT", "100"),
+            ("FAULT_LATENCY", "300ms"),
+        ];
+        let faults = test_config::<Config>(&[], &vars).faults;
+        let expected = Faults {
+            unhealthy_after: Some(Duration::ZERO), // from the start, not off
+            error_percent: 100,
+            latency: Duration::from_millis(300),
+        };
+        assert_eq!(faults, expected);
+        assert_eq!(
+            faults.named(),
+            [
+                "FAULT_UNHEALTHY_AFTER=0s",
+                "FAULT_ERROR_PERCENT=100",
+                "FAULT_LATENCY=300ms"
+            ]
+        );
+        let args = [
+            "--fault-unhealthy-after=1m",
+            "--fault-error-percent",
+            "0",
+            "--fault-latency=60m",
+        ];
+        let faults = test_config::<Config>(&args, &vars).faults;
+        assert_eq!(faults.unhealthy_after, Some(Duration::from_secs(60)));
+        assert_eq!(faults.error_percent, 0, "a flag wins, and 0 is off");
+        assert_eq!(faults.latency, Duration::from_secs(3600));
+        let off = [("FAULT_UNHEALTHY_AFTER", "off")];
+        assert_eq!(
+            test_config::<Config>(&[], &off).faults.unhealthy_after,
+            None
+        );
+    }
+
+    #[test]
     fn flags_win_over_environment() {
         let vars = [("PORT", "6000"), ("NUMBER_MIN", "5"), ("HOST", "127.0.0.1")];
         let c: Config = test_config(&["--port", "7000", "--min=6"], &vars);
@@ -744,7 +918,16 @@ mod tests {
              --header-timeout 0s                          | HEADER_TIMEOUT
              --max-header-size 100                        | MAX_HEADER_SIZE
              --min 9 --max 3                              | larger than
-             --min -2147483648 --max 2147483647           | too wide",
+             --min -2147483648 --max 2147483647           | too wide
+             FAULT_UNHEALTHY_AFTER=soon                   | --fault-unhealthy-after/FAULT_UNHEALTHY_AFTER 'soon'
+             FAULT_UNHEALTHY_AFTER=-1s                    | FAULT_UNHEALTHY_AFTER
+             FAULT_ERROR_PERCENT=101                      | FAULT_ERROR_PERCENT '101': expected N from 0 to 100
+             FAULT_ERROR_PERCENT=-1                       | FAULT_ERROR_PERCENT '-1'
+             FAULT_ERROR_PERCENT=50%                      | FAULT_ERROR_PERCENT '50%'
+             FAULT_ERROR_PERCENT=0.5                      | FAULT_ERROR_PERCENT
+             FAULT_LATENCY=fast                           | FAULT_LATENCY 'fast'
+             FAULT_LATENCY=61m                            | FAULT_LATENCY '61m': expected D from 0s to 60m
+             --fault-latency                              | --fault-latency needs a value",
         );
     }
 
@@ -764,6 +947,8 @@ mod tests {
             "[default: 16384]",
             "GET /metrics",
             "GET /         a live page",
+            "FAULT_UNHEALTHY_AFTER",
+            "[default: off]",
         ] {
             assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
         }
@@ -792,7 +977,7 @@ mod tests {
         let quick = Duration::from_micros(20);
         metrics.request(route("/number"), Status::Ok, quick);
         metrics.request(route("/nope"), Status::NotFound, quick);
-        metrics.request(route("/healthz"), Status::Draining, quick);
+        metrics.request(route("/healthz"), Status::Unavailable, quick);
         metrics.number(7);
         metrics.number(9);
         let text = metrics.render();
@@ -942,6 +1127,9 @@ mod tests {
                 *status as usize, index,
                 "{status:?} is out of place in Status::ALL"
             );
+            // Two with one code would write the same series twice in /metrics.
+            let same = Status::ALL.iter().filter(|s| s.code() == status.code());
+            assert_eq!(same.count(), 1, "{status:?}'s code is another's too");
         }
     }
 }

@@ -3,9 +3,11 @@
 mod support;
 
 use std::collections::HashSet;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use support::*;
 
@@ -390,4 +392,228 @@ fn many_idle_connections_do_not_block_a_normal_request() {
         "a normal request is answered with {count} idle connections open"
     );
     drop(idle);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The faults of a failure drill's "bad release" (FAULT_*), set as a student sets them: as
+// variables, through `docker service update --env-add`.
+
+/// `count` GETs of /number pipelined on one connection: the status of each answer, in order.
+fn number_statuses(address: std::net::SocketAddr, count: usize) -> Vec<u16> {
+    let mut raw = "GET /number HTTP/1.1\r\nHost: x\r\n\r\n".repeat(count - 1);
+    raw += "GET /number HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (reply, closed) = exchange(address, raw.as_bytes(), Duration::from_secs(30));
+    assert!(closed, "{count} requests not all answered");
+    statuses(&reply)
+}
+
+/// The value of the sample `series` (`name{labels}`) in a /metrics text, if it is there.
+fn sample_value(metrics: &str, series: &str) -> Option<u64> {
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{series} ")))?;
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+const NUMBER_200: &str = "producer_requests_total{path=\"/number\",status=\"200\"}";
+const NUMBER_500: &str = "producer_requests_total{path=\"/number\",status=\"500\"}";
+
+#[test]
+fn fault_unhealthy_from_the_start_fails_the_healthcheck_and_still_serves_numbers() {
+    let (producer, address) = start_producer_with(&[], &[("FAULT_UNHEALTHY_AFTER", "0s")]);
+    let loud = "FAULTS ON: FAULT_UNHEALTHY_AFTER=0s";
+    assert!(
+        producer.seen.iter().any(|l| l.contains(loud)),
+        "{:?}",
+        producer.seen
+    );
+    let health = request(address, "GET", "/healthz");
+    assert_eq!(
+        (health.status, json(&health.body)),
+        (
+            503,
+            serde_json::json!({"status": "unhealthy", "fault": "FAULT_UNHEALTHY_AFTER"})
+        )
+    );
+    let (code, said) = healthcheck(address.port());
+    assert_eq!(code, Some(1), "{said:?}");
+    assert!(said.len() == 1 && said[0].contains("HTTP 503"), "{said:?}");
+    // Sick, but serving: what the drill studies.
+    let number = request(address, "GET", "/number");
+    assert_eq!(number.status, 200);
+    assert!(json(&number.body)["number"].is_i64(), "{}", number.body);
+    let metrics = request(address, "GET", "/metrics").body;
+    let healthz_503 = "producer_requests_total{path=\"/healthz\",status=\"503\"}";
+    assert_eq!(sample_value(&metrics, healthz_503), Some(2), "{metrics}");
+}
+
+#[test]
+fn fault_unhealthy_after_a_delay_is_healthy_until_then() {
+    let after = Duration::from_secs(1);
+    let spawned = Instant::now();
+    let (_producer, address) = start_producer_with(&[], &[("FAULT_UNHEALTHY_AFTER", "1s")]);
+    assert_eq!(request(address, "GET", "/healthz").status, 200);
+    assert_eq!(healthcheck(address.port()).0, Some(0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let health = request(address, "GET", "/healthz");
+        if health.status == 503 {
+            assert_eq!(json(&health.body)["fault"], "FAULT_UNHEALTHY_AFTER");
+            break;
+        }
+        assert_eq!(health.status, 200, "{}", health.body);
+        assert!(Instant::now() < deadline, "still healthy 10 s on");
+        thread::sleep(Duration::from_millis(50)); // the poll's pace
+    }
+    let took = spawned.elapsed();
+    assert!(took >= after, "unhealthy {took:?} after it was started");
+    assert_eq!(healthcheck(address.port()).0, Some(1));
+}
+
+#[test]
+fn fault_error_percent_100_fails_every_number_and_counts_it() {
+    let (producer, address) = start_producer_with(&[], &[("FAULT_ERROR_PERCENT", "100")]);
+    let loud = "FAULTS ON: FAULT_ERROR_PERCENT=100";
+    assert!(producer.seen.iter().any(|l| l.contains(loud)));
+    let failed = request(address, "GET", "/number");
+    assert_eq!(failed.status, 500);
+    assert_eq!(failed.header("Content-Type"), Some("application/json"));
+    assert_eq!(
+        json(&failed.body),
+        serde_json::json!({"error": "injected fault", "setting": "FAULT_ERROR_PERCENT"})
+    );
+    assert!(number_statuses(address, 49).iter().all(|&s| s == 500));
+    // Health and metrics stay truthful.
+    assert_eq!(request(address, "GET", "/healthz").status, 200);
+    let metrics = request(address, "GET", "/metrics");
+    assert_eq!(metrics.status, 200);
+    assert_eq!(sample_value(&metrics.body, NUMBER_500), Some(50));
+    assert_eq!(sample_value(&metrics.body, NUMBER_200), Some(0));
+    assert!(metrics.body.contains("producer_number_count 0\n"));
+    promtool_check_metrics(&metrics.body);
+}
+
+#[test]
+fn fault_error_percent_0_and_50_fail_none_and_about_half() {
+    let (_producer, address) = start_producer_with(&[], &[("FAULT_ERROR_PERCENT", "0")]);
+    let statuses = number_statuses(address, 200);
+    assert_eq!(
+        (
+            statuses.len(),
+            statuses.iter().filter(|&&s| s == 200).count()
+        ),
+        (200, 200)
+    );
+
+    let (_producer, address) = start_producer_with(&[], &[("FAULT_ERROR_PERCENT", "50")]);
+    let statuses = number_statuses(address, 400);
+    assert_eq!(statuses.len(), 400);
+    let failed = statuses.iter().filter(|&&s| s == 500).count();
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 500),
+        "{statuses:?}"
+    );
+    // 10 standard deviations either side: a fair draw never falls outside.
+    assert!((100..=300).contains(&failed), "{failed} of 400 failed");
+    let metrics = request(address, "GET", "/metrics").body;
+    assert_eq!(sample_value(&metrics, NUMBER_500), Some(failed as u64));
+    assert_eq!(
+        sample_value(&metrics, NUMBER_200),
+        Some(400 - failed as u64)
+    );
+}
+
+#[test]
+fn fault_latency_delays_each_number_answer() {
+    let latency = Duration::from_millis(300);
+    let (producer, address) = start_producer_with(&[], &[("FAULT_LATENCY", "300ms")]);
+    assert!(producer
+        .seen
+        .iter()
+        .any(|l| l.contains("FAULTS ON: FAULT_LATENCY=300ms")));
+    for method in ["GET", "HEAD", "GET"] {
+        let asked = Instant::now();
+        let reply = request(address, method, "/number");
+        let took = asked.elapsed();
+        assert_eq!(reply.status, 200);
+        assert!(took >= latency, "{method} /number answered in {took:?}");
+    }
+    // Pipelined, each is held from when it is read, after the answer before it.
+    let asked = Instant::now();
+    assert_eq!(number_statuses(address, 3), [200, 200, 200]);
+    let took = asked.elapsed();
+    assert!(took >= 3 * latency, "3 pipelined answered in {took:?}");
+    // The histogram shows the latency as clients see it: each of the 6 between 0.1 and 0.5 s.
+    let metrics = request(address, "GET", "/metrics").body;
+    let bucket =
+        |le| format!("producer_request_duration_seconds_bucket{{path=\"/number\",le=\"{le}\"}}");
+    assert_eq!(sample_value(&metrics, &bucket("0.1")), Some(0), "{metrics}");
+    assert_eq!(sample_value(&metrics, &bucket("0.5")), Some(6), "{metrics}");
+}
+
+/// The latency is held by the engine, not slept on a worker: while every worker holds a delayed
+/// /number, /healthz on another connection is answered before any of them.
+#[test]
+fn fault_latency_holds_no_worker() {
+    let latency = Duration::from_secs(1);
+    let (_producer, address) = start_producer_with(&[], &[("FAULT_LATENCY", "1s")]);
+    // The producer has a worker per core and hands new connections to each in turn: twice as
+    // many delayed requests give each worker some.
+    let count = 2 * thread::available_parallelism().map_or(1, |n| n.get());
+    let waiting: Vec<(TcpStream, Instant)> = (0..count)
+        .map(|_| {
+            let mut stream = TcpStream::connect(address).unwrap();
+            let asked = Instant::now();
+            stream
+                .write_all(b"GET /number HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            (stream, asked)
+        })
+        .collect();
+    // Counted when made: then every worker holds its answers.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = request(address, "GET", "/metrics").body;
+        if sample_value(&metrics, NUMBER_200) == Some(count as u64) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{count} /number not made: {metrics}"
+        );
+        thread::sleep(Duration::from_millis(10)); // the poll's pace
+    }
+
+    let health = request(address, "GET", "/healthz");
+    assert_eq!(health.status, 200);
+    for (stream, _) in &waiting {
+        stream.set_nonblocking(true).unwrap();
+        let early = (&*stream).read(&mut [0u8; 1]);
+        assert!(
+            matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "a delayed /number was answered before /healthz on another connection: {early:?}"
+        );
+    }
+    for (mut stream, asked) in waiting {
+        stream.set_nonblocking(false).unwrap();
+        let (reply, closed) = read_until_closed(&mut stream, Duration::from_secs(10));
+        let took = asked.elapsed();
+        assert!(closed && statuses(&reply) == [200], "{reply}");
+        assert!(took >= latency, "answered in {took:?}");
+    }
+}
+
+#[test]
+fn a_malformed_fault_setting_exits_2_with_one_line() {
+    for (name, value) in [
+        ("FAULT_UNHEALTHY_AFTER", "soon"),
+        ("FAULT_ERROR_PERCENT", "150"),
+        ("FAULT_ERROR_PERCENT", "half"),
+        ("FAULT_LATENCY", "2h"),
+    ] {
+        let mut command = Command::new(PRODUCER);
+        command.env(name, value);
+        let stderr = assert_refuses(&mut command, &format!("{name}={value}"));
+        assert!(stderr.contains(&format!("{name} '{value}'")), "{stderr}");
+    }
 }

@@ -1,7 +1,8 @@
 //! One connection, as a state machine that its worker drives a turn at a time (as in mio's
 //! tcp_server example): the worker says what the socket is ready for (`on_event`), gives the
 //! connection a bounded turn (`turn`), and the turn says what comes next (`Next`): wait for the
-//! socket, another turn soon, or done (the worker then drops it, which closes the socket).
+//! socket (or for the time of an answer the handler held back), another turn soon, or done (the
+//! worker then drops it, which closes the socket).
 //!
 //! A turn reads at most one buffer's worth and answers at most `REQUESTS_PER_TURN` requests, so
 //! that no client, however fast it sends, holds its worker from the others. A connection keeps
@@ -42,6 +43,14 @@ enum Phase {
         deadline: Instant,
         reading: Reading,
     },
+    /// An answer is made and waits for its time (`Response::hold_until`): it is the last
+    /// `answer` bytes of the output. No request after it is read or answered meanwhile, so that
+    /// answers keep their order; then the connection goes on, or closes (`close`).
+    Holding {
+        until: Instant,
+        answer: usize,
+        close: bool,
+    },
     /// Our last answer is going out; then our side is shut.
     Closing,
     /// Our side is shut: we read and drop what the client still sends, until it closes or then.
@@ -68,6 +77,8 @@ enum Reads {
 pub(crate) enum Next {
     /// Nothing to do until the socket is ready again.
     Wait,
+    /// Nothing to do until the socket is ready again or this time comes: a held answer's.
+    WaitUntil(Instant),
     /// More to do: another turn once the other ready connections have had theirs.
     Again,
     /// Finished: drop it.
@@ -89,10 +100,12 @@ pub(crate) struct Turn<'w> {
 
 /// The outcome of looking at the input for one request.
 enum Step {
-    /// Answered; the request took this many bytes of input.
+    /// Answered; the request took this many bytes of input. The answer goes out no earlier
+    /// than `hold`, if the handler said so.
     Answered {
         used: usize,
         close: bool,
+        hold: Option<Instant>,
     },
     /// The request is not all in yet.
     Incomplete,
@@ -192,6 +205,7 @@ impl<S: Socket> Conn<S> {
 
     /// One bounded turn: write what waits, read once, answer what is complete, write again.
     pub fn turn(&mut self, turn: &mut Turn<'_>) -> Next {
+        self.release(turn.now);
         self.flush(turn.now);
         match self.phase {
             Phase::Idle(_) | Phase::Request { .. } if self.output.len() < OUTPUT_LIMIT => {
@@ -220,6 +234,7 @@ impl<S: Socket> Conn<S> {
                     Next::Wait
                 }
             }
+            Phase::Holding { until, .. } => Next::WaitUntil(until),
             Phase::Lingering(_) if self.may_read() => Next::Again,
             Phase::Lingering(_) | Phase::Closing => Next::Wait,
         }
@@ -303,9 +318,22 @@ impl<S: Socket> Conn<S> {
                     break;
                 }
             };
+            let before = self.output.len();
             match self.answer_one(start, &mut reading, turn) {
-                Step::Answered { used, close } => {
+                Step::Answered { used, close, hold } => {
                     start += used;
+                    if let Some(until) = hold.filter(|&until| until > turn.now) {
+                        let answer = self.output.len() - before;
+                        self.phase = Phase::Holding {
+                            until,
+                            answer,
+                            close,
+                        };
+                        if close {
+                            start = self.input.len(); // as below
+                        }
+                        break; // the rest waits in the input, as a backlog
+                    }
                     if close {
                         self.phase = Phase::Closing;
                         start = self.input.len(); // whatever follows is never answered
@@ -363,7 +391,7 @@ impl<S: Socket> Conn<S> {
                     body: &[],
                     remote_addr: self.remote_addr,
                 };
-                let close = respond(
+                let (close, hold) = respond(
                     &request,
                     parsed.close,
                     &mut self.output,
@@ -373,6 +401,7 @@ impl<S: Socket> Conn<S> {
                 return Step::Answered {
                     used: head_len,
                     close,
+                    hold,
                 };
             }
             Framing::Length(length) if length > limit as u64 => return Step::Refuse(413),
@@ -419,7 +448,7 @@ impl<S: Socket> Conn<S> {
             body: &self.input[head_end..head_end + length],
             remote_addr: self.remote_addr,
         };
-        let close = respond(
+        let (close, hold) = respond(
             &request,
             parsed.close,
             &mut self.output,
@@ -429,6 +458,7 @@ impl<S: Socket> Conn<S> {
         Step::Answered {
             used: head_len + used,
             close,
+            hold,
         }
     }
 
@@ -442,11 +472,28 @@ impl<S: Socket> Conn<S> {
         self.phase = Phase::Closing;
     }
 
-    /// Writes what it can of the output.
+    /// A held answer whose time has come goes out with the others, and the connection goes on.
+    fn release(&mut self, now: Instant) {
+        if let Phase::Holding { until, close, .. } = self.phase {
+            if now >= until {
+                self.phase = match close {
+                    true => Phase::Closing,
+                    false => Phase::Idle(now),
+                };
+            }
+        }
+    }
+
+    /// Writes what it can of the output, up to a held answer.
     fn flush(&mut self, now: Instant) {
+        let held = match self.phase {
+            Phase::Holding { answer, .. } => answer,
+            _ => 0,
+        };
+        let ready = self.output.len() - held;
         let mut written = 0;
-        while written < self.output.len() && self.writable {
-            match self.socket.write(&self.output[written..]) {
+        while written < ready && self.writable {
+            match self.socket.write(&self.output[written..ready]) {
                 Ok(0) => self.phase = Phase::Done,
                 Ok(n) => written += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
@@ -458,7 +505,8 @@ impl<S: Socket> Conn<S> {
             }
         }
         self.output.drain(..written);
-        self.stalled_since = match self.output.is_empty() {
+        // A held answer waits for its time, not for the client.
+        self.stalled_since = match self.output.len() == held {
             true => None,
             false => self.stalled_since.or(Some(now)),
         };
@@ -526,14 +574,15 @@ impl<S: Socket> Conn<S> {
 }
 
 /// Answers `request` into `output`: the handler's response, or the engine's own for
-/// `OPTIONS *`. Whether the connection closes after it (`close`: the request asked to).
+/// `OPTIONS *`. Whether the connection closes after it (`close`: the request asked to), and
+/// the time it is held until, if any.
 fn respond(
     request: &Request<'_>,
     close: bool,
     output: &mut Vec<u8>,
     handler: &dyn Handler,
     date: &[u8],
-) -> bool {
+) -> (bool, Option<Instant>) {
     // A handler that panics ends the process: the engine's one panic rule (`crate::spawn`).
     let response = match request.head.for_the_server {
         // `OPTIONS *` (RFC 9110, 9.3.7) is about the server, not one of the handler's
@@ -543,7 +592,7 @@ fn respond(
     };
     let close = close || response.closes_connection();
     write(&response, request, output, date, close);
-    close
+    (close, response.held_until())
 }
 
 /// Writes the answer to `request` into `out`: HEAD gets no body, and an HTTP/1.0 client that

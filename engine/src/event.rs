@@ -9,8 +9,13 @@
 //! goes to the back, behind the connections that became ready meanwhile (the poll does not wait
 //! while the list is not empty). A client that sends at full speed gets a turn per round, as
 //! every other.
+//!
+//! A handler may hold its answer until a time (`Response::hold_until`): the connection keeps it
+//! and says when (`Next::WaitUntil`), and the worker keeps these times in a heap, waits no longer
+//! than the earliest, and then gives that connection a turn. No worker ever sleeps for one.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -113,10 +118,16 @@ impl Worker {
         let mut date = Date::default();
         let mut next_tick = Instant::now() + TICK;
         while !close.load(Relaxed) {
-            // Without waiting while connections want a turn; else until the next tick (mio
-            // rounds the wait up to whole milliseconds).
+            // Without waiting while connections want a turn; else until the next tick or the
+            // earliest held answer's time (mio rounds the wait up to whole milliseconds, so
+            // that time has come when it ends).
             let wait = match connections.ready.is_empty() {
-                true => next_tick.saturating_duration_since(Instant::now()),
+                true => {
+                    let until = connections
+                        .next_timer()
+                        .map_or(next_tick, |t| t.min(next_tick));
+                    until.saturating_duration_since(Instant::now())
+                }
                 false => Duration::ZERO,
             };
             // An interrupted wait (EINTR) is a round with no events.
@@ -134,6 +145,7 @@ impl Worker {
             }
 
             let now = Instant::now();
+            connections.wake_timers(now);
             date.update();
             let mut turn = Turn {
                 options,
@@ -151,6 +163,7 @@ impl Worker {
                 match connection.turn(&mut turn) {
                     Next::Again => connections.enqueue(token),
                     Next::Wait => {}
+                    Next::WaitUntil(until) => connections.set_timer(token, until),
                     Next::Done => connections.remove(token),
                 }
             }
@@ -196,12 +209,18 @@ struct Connections {
     free: Vec<usize>,
     /// The tokens of the connections that want a turn, in order.
     ready: VecDeque<usize>,
+    /// When connections want a turn for their held answers, the earliest first. An entry whose
+    /// connection no longer has that time (`Entry::timer`: it is gone, or its token reused) is
+    /// dropped when it comes.
+    timers: BinaryHeap<Reverse<(Instant, usize)>>,
 }
 
 struct Entry {
     connection: Conn,
     /// On the ready list.
     queued: bool,
+    /// Its time in `timers`, if any: one at a time.
+    timer: Option<Instant>,
 }
 
 impl Connections {
@@ -222,6 +241,7 @@ impl Connections {
         let entry = Some(Entry {
             connection: Conn::new(socket, remote_addr, slot),
             queued: false,
+            timer: None,
         });
         match self.free.pop() {
             Some(index) => self.slots[index] = entry,
@@ -240,6 +260,37 @@ impl Connections {
             if !entry.queued {
                 entry.queued = true;
                 self.ready.push_back(token);
+            }
+        }
+    }
+
+    /// Gives a connection a turn at `until` (once, however often its turns ask for that time).
+    fn set_timer(&mut self, token: usize, until: Instant) {
+        if let Some(Some(entry)) = self.slots.get_mut(token) {
+            if entry.timer != Some(until) {
+                entry.timer = Some(until);
+                self.timers.push(Reverse((until, token)));
+            }
+        }
+    }
+
+    /// The earliest time a connection wants a turn at.
+    fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((until, _))| *until)
+    }
+
+    /// Puts the connections whose time has come on the ready list.
+    fn wake_timers(&mut self, now: Instant) {
+        while let Some(&Reverse((until, token))) = self.timers.peek() {
+            if until > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(Some(entry)) = self.slots.get_mut(token) {
+                if entry.timer == Some(until) {
+                    entry.timer = None;
+                    self.enqueue(token);
+                }
             }
         }
     }

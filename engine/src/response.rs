@@ -4,6 +4,7 @@
 //! answering need not allocate.
 
 use std::fmt::{self, Write as _};
+use std::time::Instant;
 
 use crate::StatusCode;
 
@@ -25,6 +26,7 @@ pub struct Response<'a> {
     more_headers: Vec<(&'a str, &'a str)>,
     body: Body<'a>,
     close: bool,
+    hold_until: Option<Instant>,
 }
 
 enum Body<'a> {
@@ -73,6 +75,7 @@ impl<'a> Response<'a> {
             more_headers: Vec::new(),
             body,
             close: false,
+            hold_until: None,
         }
     }
 
@@ -123,6 +126,18 @@ impl<'a> Response<'a> {
     /// Closes the connection after this response, saying `Connection: close`.
     pub fn close_after(&mut self) {
         self.close = true;
+    }
+
+    /// Sends this response no earlier than `until`. The worker does not wait for it: the
+    /// connection holds the finished answer (and reads no request after it) while the worker
+    /// serves the others, and sends it once its time has come.
+    pub fn hold_until(&mut self, until: Instant) {
+        self.hold_until = Some(until);
+    }
+
+    /// When this response may go out, if it is held (`hold_until`).
+    pub fn held_until(&self) -> Option<Instant> {
+        self.hold_until
     }
 
     pub fn status_code(&self) -> StatusCode {

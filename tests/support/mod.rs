@@ -186,10 +186,15 @@ pub fn assert_help_and_version(binary: &str, name: &str, needle: &str) {
 
 /// Starts a producer on a free loopback port and returns it with its address.
 pub fn start_producer(extra: &[&str]) -> (Running, SocketAddr) {
+    start_producer_with(extra, &[])
+}
+
+/// `start_producer` with these environment variables set.
+pub fn start_producer_with(extra: &[&str], vars: &[(&str, &str)]) -> (Running, SocketAddr) {
     let mut args = vec!["--host", "127.0.0.1", "--port", "0"];
     args.extend_from_slice(extra);
     let mut command = producer_command();
-    command.args(args);
+    command.args(args).envs(vars.iter().copied());
     listening(Running::spawn(command).expect("the producer starts"))
 }
 
