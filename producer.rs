@@ -442,7 +442,7 @@ fn method_allowed(method: Method) -> bool {
 }
 
 const JSON: &str = "application/json";
-const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const PROMETHEUS_TEXT: &str = fogdeft::exposition::CONTENT_TYPE;
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
 

@@ -196,10 +196,10 @@ fn metrics_count_requests_and_pass_promtool() {
     request(address, "GET", "/missing");
     let metrics = request(address, "GET", "/metrics");
     assert_eq!(metrics.status, 200);
-    assert!(metrics
-        .header("Content-Type")
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+    assert_eq!(
+        metrics.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
     for needle in [
         "producer_requests_total{path=\"/number\",status=\"200\"} 3\n",
         "producer_requests_total{path=\"other\",status=\"404\"} 1\n",
