@@ -125,7 +125,7 @@ test-pi-install: ## Test pi-install/pi-uninstall against a stand-in Pi (local ss
 
 ##@ Docker Swarm (Scenario 02; pi/README.md)
 # The stack's name, its networking (vip: VIP + routing mesh; dnsrr: for kernels without IPVS),
-# the producer replicas for swarm-scale, and AUTOSCALE=1 to add docker-stack.autoscale.yml.
+# the producer replicas for swarm-scale, and AUTOSCALE=1 to add autoscaler/docker-stack.autoscale.yml.
 STACK     ?= fogdeft
 SWARM_NET ?= vip
 N         ?= 3
