@@ -11,7 +11,7 @@
 # emulated machine needs more, as the health check in docker-compose.yml explains), and each
 # connection may take no more memory than the producer's /metrics states
 # (producer_connection_budget_bytes; MAX_CONNECTIONS times that, and what it takes at rest, must
-# fit in the limit). `ON_ENGINE COMMAND [ARG...]` runs a
+# fit in the limit). The clients are scripts/hostile.py's. `ON_ENGINE COMMAND [ARG...]` runs a
 # command on the engine's machine, where the container's cgroup files are.
 # memory_budget_cleanup removes the container.
 
@@ -129,7 +129,11 @@ memory_budget() {
   memory_budget_samples=$(mktemp /tmp/fogdeft-memory.XXXXXX)
   sample_peak "$on_engine" "$dir/$(memory_file "$version" current)" "$seconds" >"$memory_budget_samples" &
   sampler=$!
-  result=$(python3 scripts/hostile-clients.py "$address" "$port" "$hostile" "$seconds" "$patience")
+  # The hostile connections in three kinds that hold what they can, and 8 that pipeline at full speed.
+  result=$(python3 scripts/hostile.py "$address" "$port" "$seconds" never-reads=$(((hostile + 2) / 3)) \
+    unfinished-head=$(((hostile + 1) / 3)) stalled-body=$((hostile / 3)) full-speed=8 --healthz "$patience") ||
+    fail "scripts/hostile.py: $result"
+  result=${result##*$'\n'}   # its last line: the /healthz checks
   wait "$sampler" || fail "sampling $dir/$(memory_file "$version" current) failed"
   read -r sampled sock <"$memory_budget_samples"
   say "healthz beside them: $result"
