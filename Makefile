@@ -7,11 +7,11 @@ SHELL        := /bin/bash
 REGISTRY ?= fogdeft
 TAG      ?= latest
 
+##@ Getting started (README.md; the tests: CONTRIBUTING.md)
 .PHONY: help
 help: ## List the targets (this text)
-	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "%s%s\n", (n++ ? "\n" : ""), substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-19s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-##@ Getting started (README.md; the tests: CONTRIBUTING.md)
 .PHONY: deps
 WHAT ?= test
 deps: ## Install what `make test` needs (Debian/Ubuntu, as root or with sudo); WHAT=bench for `make bench`, WHAT=fuzz for `make fuzz`
