@@ -95,7 +95,7 @@ test-memory-check: ## compose-up, swarm-init and swarm-deploy warn on an engine 
 cross: ## Static binaries for amd64, arm64, armv7 and armv6 (Pi Zero, Pi 1) in dist/, with dist/SHA256SUMS
 	scripts/cross.sh
 
-test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm ones under QEMU (armv6 on an ARM1176)
+test-cross: ## Check the binaries (static, <= 1 MiB, right machine, pi/README.md's sizes within 3%); run arm ones under QEMU
 	scripts/test-cross.sh
 
 test-cross-suites: ## The hostile, conformance and framing suites against each dist/ producer (arm ones under QEMU)
