@@ -7,11 +7,11 @@ SHELL        := /bin/bash
 REGISTRY ?= fogdeft
 TAG      ?= latest
 
+##@ Getting started (README.md; the tests: CONTRIBUTING.md)
 .PHONY: help
 help: ## List the targets (this text)
-	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@ / {printf "%s%s\n", (n++ ? "\n" : ""), substr($$0, 5)} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-19s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-##@ Getting started (README.md; the tests: CONTRIBUTING.md)
 .PHONY: deps
 WHAT ?= test
 deps: ## Install what `make test` needs (Debian/Ubuntu, as root or with sudo); WHAT=bench for `make bench`, WHAT=fuzz for `make fuzz`
@@ -95,7 +95,7 @@ test-memory-check: ## compose-up, swarm-init and swarm-deploy warn on an engine 
 cross: ## Static binaries for amd64, arm64, armv7 and armv6 (Pi Zero, Pi 1) in dist/, with dist/SHA256SUMS
 	scripts/cross.sh
 
-test-cross: ## Check the binaries (static, <= 1 MiB, right machine); run arm ones under QEMU (armv6 on an ARM1176)
+test-cross: ## Check the binaries (static, <= 1 MiB, right machine, pi/README.md's sizes within 3%); run arm ones under QEMU
 	scripts/test-cross.sh
 
 test-cross-suites: ## The hostile, conformance and framing suites against each dist/ producer (arm ones under QEMU)
@@ -125,7 +125,7 @@ test-pi-install: ## Test pi-install/pi-uninstall against a stand-in Pi (local ss
 
 ##@ Docker Swarm (Scenario 02; pi/README.md)
 # The stack's name, its networking (vip: VIP + routing mesh; dnsrr: for kernels without IPVS),
-# the producer replicas for swarm-scale, and AUTOSCALE=1 to add docker-stack.autoscale.yml.
+# the producer replicas for swarm-scale, and AUTOSCALE=1 to add autoscaler/docker-stack.autoscale.yml.
 STACK     ?= fogdeft
 SWARM_NET ?= vip
 N         ?= 3

@@ -20,7 +20,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, process, thread};
 
@@ -230,6 +230,8 @@ fn serve(config: Config) {
         }
     };
     print_banner(&config, &server, max_connections);
+    let budget = server.connection_budget(LARGEST_ANSWER);
+    let _ = app.metrics.capacity.set((max_connections, budget));
 
     let signal = stop_signals.wait();
     if !config.shutdown_delay.is_zero() {
@@ -509,7 +511,7 @@ fn method_allowed(method: Method) -> bool {
 }
 
 const JSON: &str = "application/json";
-const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const PROMETHEUS_TEXT: &str = fogdeft::exposition::CONTENT_TYPE;
 const TEXT: &str = "text/plain; charset=utf-8";
 const HTML: &str = "text/html; charset=utf-8";
 
@@ -722,6 +724,9 @@ struct Metrics {
     durations: [Histogram; ROUTES.len() + 1],
     numbers_count: AtomicU64,
     numbers_sum: AtomicU64,
+    /// The connections served at once at most, and the most memory each can take (`None` when
+    /// the kernel sizes the socket buffers), as the banner states them: set once serving.
+    capacity: OnceLock<(usize, Option<usize>)>,
 }
 
 impl Metrics {
@@ -733,6 +738,7 @@ impl Metrics {
             durations: Default::default(),
             numbers_count: AtomicU64::new(0),
             numbers_sum: AtomicU64::new(0),
+            capacity: OnceLock::new(),
         }
     }
 
@@ -766,6 +772,20 @@ impl Metrics {
             ("hostname", &self.hostname),
         ];
         sample(&mut out, name, &labels, &1);
+
+        // What the memory limit must hold: scripts/memory-budget.sh reads these.
+        if let Some((connections, budget)) = self.capacity.get() {
+            let name = "producer_connections_max";
+            let help = "Connections served at once at most: MAX_CONNECTIONS, as far as the open-files limit allows.";
+            family(&mut out, name, "gauge", help);
+            sample(&mut out, name, &[], connections);
+            if let Some(bytes) = budget {
+                let name = "producer_connection_budget_bytes";
+                let help = "The most memory one connection can take, whatever its client does, the kernel's socket buffers included.";
+                family(&mut out, name, "gauge", help);
+                sample(&mut out, name, &[], bytes);
+            }
+        }
 
         let name = "producer_requests_total";
         let help = "HTTP requests answered, by path and status.";
@@ -980,7 +1000,14 @@ mod tests {
         metrics.request(route("/healthz"), Status::Unavailable, quick);
         metrics.number(7);
         metrics.number(9);
+        assert!(!metrics.render().contains("producer_connections_max"));
+        let _ = metrics.capacity.set((640, Some(78_848)));
         let text = metrics.render();
+        assert!(text.contains("producer_connections_max 640\n"), "{text}");
+        assert!(
+            text.contains("producer_connection_budget_bytes 78848\n"),
+            "{text}"
+        );
         assert!(text.contains("producer_requests_total{path=\"/number\",status=\"200\"} 1\n"));
         assert!(text.contains("producer_requests_total{path=\"other\",status=\"404\"} 1\n"));
         assert!(text.contains("producer_requests_total{path=\"/healthz\",status=\"503\"} 1\n"));
@@ -1007,6 +1034,7 @@ mod tests {
         }
         metrics.numbers_count.store(big, Relaxed);
         metrics.numbers_sum.store(u64::MAX, Relaxed); // -1 as i64: a sign more
+        let _ = metrics.capacity.set((1_000_000, Some(usize::MAX)));
     }
 
     /// The longest X-Served-By: a host name of bytes that are each %-escaped to three.

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use fogdeft::exposition::{family, sample};
+use fogdeft::exposition::{family, sample, CONTENT_TYPE};
 
 use crate::error::Peer;
 
@@ -150,7 +150,7 @@ fn answer(
 ) -> (u16, &'static str, String) {
     const JSON: &str = "application/json";
     match path {
-        "/metrics" => (200, "text/plain; version=0.0.4", metrics.render()),
+        "/metrics" => (200, CONTENT_TYPE, metrics.render()),
         "/healthz" if idle <= stale_after => (200, JSON, "{\"status\":\"ok\"}\n".into()),
         "/healthz" => {
             let why = format!("no round has ended for {} s", idle.as_secs());
@@ -250,7 +250,7 @@ mod tests {
         assert_eq!(answer(&metrics, "/", Duration::ZERO, limit).0, 404);
         assert_eq!(
             answer(&metrics, "/metrics", Duration::ZERO, limit).1,
-            "text/plain; version=0.0.4"
+            "text/plain; version=0.0.4; charset=utf-8"
         );
     }
 }

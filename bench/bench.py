@@ -25,6 +25,9 @@ import time
 from datetime import date
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import hostile  # noqa: E402  (scripts/hostile.py: the hostile clients of issue 18)
+
 PRODUCER = os.path.join(ROOT, "dist/linux-amd64/producer")
 # The same code built for glibc (scripts/bench.sh builds it): the shipped musl build must not be
 # slower.
@@ -211,59 +214,24 @@ def hey(url, connections, duration, rate=None):
             "p99": float(p99.group(1)) if p99 else float("nan")}
 
 
-# The client kinds of issue 18, each from 4 connections (the unfinished heads from 200).
+# The client kinds of issue 18 (scripts/hostile.py, which the tests and the memory test run too),
+# each from 4 clients, and how many connections each client holds.
 HOSTILE = {
-    "never reads": "4 that pipeline and never read their answers",
-    "full speed": "4 that pipeline and read at full speed",
-    "stalled body": "4 that leave answers unread, then stall half-way through a body",
-    "slow heads": "200 unfinished heads, sent on a byte at a time",
+    "never-reads": ("4 that pipeline and never read their answers", 1),
+    "full-speed": ("4 that pipeline and read at full speed", 1),
+    "stalled-body": ("4 that leave answers unread, then stall half-way through a body", 1),
+    "slow-head": ("200 unfinished heads, sent on a byte at a time", 50),
 }
 FAIR_SERVERS = ["ours", "Go", "nginx"]
 PROBES = 30
 # What "no more than the peers" allows for the noise of a loaded 2-core machine.
 FAIR_SLACK = 0.005
-GET = b"GET /number HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
-def drain(s):
-    """Reads and drops what the server sends, until it closes (or we do)."""
+def hostile_client(port, kind, stop):
+    """One hostile client of `kind` (its connections), until `stop` is set."""
     try:
-        while s.recv(65536):
-            pass
-    except OSError:
-        pass
-
-
-def hostile(port, kind, stop):
-    """One hostile client of `kind`, until `stop` is set."""
-    try:
-        if kind == "slow heads":
-            streams = [socket.create_connection(("127.0.0.1", port)) for _ in range(50)]
-            for s in streams:
-                s.sendall(b"GET /number HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 4000)
-            while not stop.wait(0.01):
-                for s in streams:
-                    s.send(b"a")
-            return
-        s = socket.create_connection(("127.0.0.1", port))
-        if kind == "full speed":
-            reader = threading.Thread(target=drain, args=(s,), daemon=True)
-            reader.start()
-            while not stop.is_set():
-                s.sendall(GET * 100)
-        elif kind == "never reads":
-            s.setblocking(False)
-            pending = GET * 50_000
-            while pending and not stop.is_set():
-                try:
-                    pending = pending[s.send(pending):]
-                except BlockingIOError:
-                    stop.wait(0.01)  # the server stopped reading us: as it should
-            stop.wait()
-        else:  # stalled body
-            s.sendall(GET * 5000 + b"POST /number HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"x" * 500)
-            stop.wait()
-        s.close()
+        hostile.run("127.0.0.1", port, {kind: HOSTILE[kind][1]}, stop.is_set)
     except OSError:
         pass  # the server may drop a hostile client: that is its right
 
@@ -273,26 +241,21 @@ def fairness(port, kind):
     percentile and the slowest. The clients are processes of their own, so that Python's lock
     on its interpreter never delays the probes (a thread would, by up to 5 ms at a time)."""
     stop = multiprocessing.Event()
-    clients = [multiprocessing.Process(target=hostile, args=(port, kind, stop), daemon=True) for _ in range(4)]
+    clients = [multiprocessing.Process(target=hostile_client, args=(port, kind, stop), daemon=True)
+               for _ in range(4)]
     for client in clients:
         client.start()
     time.sleep(1)  # let them get going; what is measured is the probes below
     times, failed = [], 0
     for _ in range(PROBES):
-        started = time.perf_counter()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                ok = s.recv(64).startswith(b"HTTP/1.1 200")
-        except OSError:
-            ok = False
-        times.append(time.perf_counter() - started if ok else 2.0)
+        ok, took = hostile.healthz("127.0.0.1", port, 2)
+        times.append(took if ok else 2.0)
         failed += not ok
         time.sleep(0.05)
     stop.set()
     for client in clients:
         client.join(timeout=5)
-        client.kill()  # one blocked in a write to a server that stopped reading it
+        client.kill()  # one that did not stop in time
     times.sort()
     return {"median": times[len(times) // 2], "p90": times[len(times) * 9 // 10],
             "slowest": times[-1], "failed": failed}
@@ -450,7 +413,7 @@ def main():
             for server in (s for s in servers if s.name in FAIR_SERVERS):
                 settle(servers)
                 fair[(kind, server.name)] = fairness(server.port, kind)
-                print(f"  fairness, {kind}, {server.name}: {fair[(kind, server.name)]}", file=sys.stderr)
+                print(f"  fairness, {kind.replace('-', ' ')}, {server.name}: {fair[(kind, server.name)]}", file=sys.stderr)
         for server in servers[1:]:
             server.stop()
 
@@ -507,7 +470,7 @@ def main():
                  f"{PROBES} probes each: median / 90th percentile / slowest, and the probes not answered within 2 s.\n")
     lines.append("| Hostile clients | " + " | ".join(FAIR_SERVERS) + " |")
     lines.append("|---|" + "---:|" * len(FAIR_SERVERS))
-    for kind, about in HOSTILE.items():
+    for kind, (about, _) in HOSTILE.items():
         cells = [" / ".join(ms(fair[(kind, n)][k]) for k in ("median", "p90", "slowest"))
                  + f", {fair[(kind, n)]['failed']} failed" for n in FAIR_SERVERS]
         lines.append(f"| {about} | " + " | ".join(cells) + " |")
@@ -560,7 +523,7 @@ def main():
         mine = fair[(kind, "ours")]
         peers = max(fair[(kind, n)]["p90"] for n in FAIR_SERVERS if n != "ours")
         check(mine["failed"] == 0 and mine["p90"] <= peers + FAIR_SLACK,
-              f"fairness, {kind}: /healthz p90 ours {ms(mine['p90'])} ≤ the slower peer's {ms(peers)} + {ms(FAIR_SLACK)}, {mine['failed']} failed")
+              f"fairness, {kind.replace('-', ' ')}: /healthz p90 ours {ms(mine['p90'])} ≤ the slower peer's {ms(peers)} + {ms(FAIR_SLACK)}, {mine['failed']} failed")
     check(breaking["ours"]["errors"] == 0, f"hey -c2000: ours {breaking['ours']['errors']} errors (want 0)")
     mine, go_p99 = table[("ours", 2000)]["p99"], table[("Go", 2000)]["p99"]
     check(mine <= go_p99, f"2,000 connections: p99 ours {ms(mine)} ≤ Go's {ms(go_p99)}")

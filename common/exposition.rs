@@ -12,6 +12,9 @@
 
 use std::fmt::{Display, Write as _};
 
+/// The `Content-Type` of every `/metrics` answer, the producer's and the autoscaler's.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// Starts a metric family: what it counts, and its type (counter, gauge, histogram, summary).
 pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     // Writing to a String cannot fail: here and below, the Ok is ignored.

@@ -16,7 +16,7 @@ quiet_build() {
 for program in "${PROGRAMS[@]}"; do
   [ -x "dist/$platform/$program" ] || fail "dist/$platform/$program is missing: run scripts/cross.sh $platform"
   image="$prefix/$program:$tag"
-  quiet_build --file "Dockerfile-$program" --target image \
+  quiet_build --file "$(dockerfile "$program")" --target image \
     --build-arg VERSION="$(project_version)" --tag "$image" .
   # The build context is dist/<platform>/ alone: the binary, and nothing to compile it from.
   printf 'FROM %s\nCOPY %s /%s\n' "$image" "$program" "$program" |

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What the build stage of Dockerfile-producer, -consumer and -autoscaler runs: the static binaries
+# What the build stage of Dockerfile-producer, -consumer and autoscaler/Dockerfile-autoscaler runs: the static binaries
 # for the platform Docker asks for, built by scripts/cross.sh from the one table of platforms in
 # scripts/lib.sh (so the build stage copies in these three files). In two steps, so that Docker
 # keeps the first as a layer:

@@ -22,7 +22,7 @@ if docker buildx version >/dev/null 2>&1; then
     # The Dockerfile with one more stage, its `image` plus each platform's binary from dist/, and
     # dist/ as the build context. BuildKit builds only the stages that this one needs: never the
     # build stage.
-    { cat "Dockerfile-$program"
+    { cat "$(dockerfile "$program")"
       printf '\nFROM image AS prebuilt\nARG TARGETARCH\nARG TARGETVARIANT\n'
       # shellcheck disable=SC2016 # Dockerfile variables: BuildKit expands them, per platform
       printf 'COPY linux-${TARGETARCH}${TARGETVARIANT:+-${TARGETVARIANT}}/%s /%s\n' "$program" "$program"

@@ -188,6 +188,9 @@ platform_variant() { local p=${1#linux-}; [ "$p" = "${p#*-}" ] || echo "${p#*-}"
 
 # The programs that cross.sh builds and build-images.sh puts into images, one image each.
 PROGRAMS=(producer consumer autoscaler)
+# dockerfile PROGRAM: its Dockerfile, from the repository's root. The tutorial's two are at the
+# top; the autoscaler's is with the rest of it, in autoscaler/.
+dockerfile() { if [ "$1" = autoscaler ]; then echo autoscaler/Dockerfile-autoscaler; else echo "Dockerfile-$1"; fi; }
 
 # The Macs, Intel and Apple silicon, that the programs build for natively. lint.sh checks and
 # lints them for both (no linker needed); deps.sh adds their standard libraries to rustup.

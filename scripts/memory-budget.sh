@@ -9,8 +9,9 @@
 # Hostile clients of every kind (issue 18) hold all but a few of its connections for SECONDS (15).
 # It must survive (no OOM kill) and keep answering /healthz within PATIENCE seconds (2; an
 # emulated machine needs more, as the health check in docker-compose.yml explains), and each
-# connection may take no more memory than the producer's banner states (MAX_CONNECTIONS times
-# that, and what it takes at rest, must fit in the limit). `ON_ENGINE COMMAND [ARG...]` runs a
+# connection may take no more memory than the producer's /metrics states
+# (producer_connection_budget_bytes; MAX_CONNECTIONS times that, and what it takes at rest, must
+# fit in the limit). The clients are scripts/hostile.py's. `ON_ENGINE COMMAND [ARG...]` runs a
 # command on the engine's machine, where the container's cgroup files are.
 # memory_budget_cleanup removes the container.
 
@@ -95,7 +96,7 @@ sample_peak() {
 
 memory_budget() {
   local image=$1 address=$2 on_engine=$3 seconds=${4:-15} patience=${5:-2} name=$memory_budget_container
-  local limits memory max_connections hostile port cgroup version dir at_rest banner budget
+  local limits memory max_connections hostile port cgroup version dir at_rest figures served budget
   local sampler sampled sock result oom kills failures peak how per
   limits=$(compose_producer_limits) || fail "reading the producer's limits from docker-compose.yml"
   read -r memory max_connections <<<"$limits"
@@ -111,20 +112,28 @@ memory_budget() {
   version=${cgroup%% *} dir=${cgroup#* }
   say "cgroup v$version ($(docker info --format '{{.CgroupDriver}}') driver, Linux $(docker info --format '{{.KernelVersion}}')): $dir"
   at_rest=$("$on_engine" cat "$dir/$(memory_file "$version" current)")
-  banner=$(docker logs "$name" 2>&1)
-  banner=${banner%%$'\n'*}
-  say "$banner"
-  budget=$(sed -n 's/.*connections, \([0-9]*\) KiB each at most.*/\1/p' <<<"$banner")
-  [ -n "$budget" ] || fail "the banner states no budget per connection: $banner"
-  # Compose's figures must agree with the banner's: every connection at its worst, and the rest.
-  [ $((max_connections * budget * 1024 + at_rest)) -le "$memory" ] ||
-    fail "MAX_CONNECTIONS x $budget KiB and the $((at_rest >> 20)) MiB at rest do not fit in $((memory >> 20)) MiB: lower MAX_CONNECTIONS in docker-compose.yml"
+  # What the producer says of itself, in /metrics: the connections it serves at most (all of
+  # MAX_CONNECTIONS, unless its open-files limit is lower) and the most memory each can take.
+  figures=$(curl -fsS -m 10 "http://$address:$port/metrics") || fail "GET /metrics from the producer"
+  served=$(awk '$1 == "producer_connections_max" {print $2}' <<<"$figures")
+  budget=$(awk '$1 == "producer_connection_budget_bytes" {print $2}' <<<"$figures")
+  [ -n "$budget" ] || fail "/metrics states no producer_connection_budget_bytes"
+  [ "$served" = "$max_connections" ] ||
+    fail "the producer serves ${served:-no number of} connections at most (its /metrics), not docker-compose.yml's MAX_CONNECTIONS=$max_connections"
+  say "the producer's /metrics: $served connections at most, $(((budget + 1023) / 1024)) KiB each at most"
+  # Compose's figures must agree with the producer's: every connection at its worst, and the rest.
+  [ $((max_connections * budget + at_rest)) -le "$memory" ] ||
+    fail "MAX_CONNECTIONS x $(((budget + 1023) / 1024)) KiB and the $((at_rest >> 20)) MiB at rest do not fit in $((memory >> 20)) MiB: lower MAX_CONNECTIONS in docker-compose.yml"
 
   say "$hostile hostile clients and 8 full-speed pipeliners, for $seconds s, in $((memory >> 20)) MiB"
   memory_budget_samples=$(mktemp /tmp/fogdeft-memory.XXXXXX)
   sample_peak "$on_engine" "$dir/$(memory_file "$version" current)" "$seconds" >"$memory_budget_samples" &
   sampler=$!
-  result=$(python3 scripts/hostile-clients.py "$address" "$port" "$hostile" "$seconds" "$patience")
+  # The hostile connections in three kinds that hold what they can, and 8 that pipeline at full speed.
+  result=$(python3 scripts/hostile.py "$address" "$port" "$seconds" never-reads=$(((hostile + 2) / 3)) \
+    unfinished-head=$(((hostile + 1) / 3)) stalled-body=$((hostile / 3)) full-speed=8 --healthz "$patience") ||
+    fail "scripts/hostile.py: $result"
+  result=${result##*$'\n'}   # its last line: the /healthz checks
   wait "$sampler" || fail "sampling $dir/$(memory_file "$version" current) failed"
   read -r sampled sock <"$memory_budget_samples"
   say "healthz beside them: $result"
@@ -153,7 +162,7 @@ memory_budget() {
     how="memory.current sampled every 0.2 s, cgroup v$version: no memory.peak before Linux 5.19, so the true peak may be higher"
   fi
   per=$(((peak - at_rest) / hostile))
-  [ "$per" -le $((budget * 1024)) ] || fail "$((per / 1024)) KiB per connection, over the stated $budget KiB (peak $((peak >> 20)) MiB, $how)"
-  pass "peak $((peak >> 20)) MiB of $((memory >> 20)) MiB ($how): $((per / 1024)) KiB per hostile connection, within the stated $budget KiB (at rest $((at_rest >> 20)) MiB)"
+  [ "$per" -le "$budget" ] || fail "$((per / 1024)) KiB per connection, over the stated $(((budget + 1023) / 1024)) KiB (peak $((peak >> 20)) MiB, $how)"
+  pass "peak $((peak >> 20)) MiB of $((memory >> 20)) MiB ($how): $((per / 1024)) KiB per hostile connection, within the stated $(((budget + 1023) / 1024)) KiB (at rest $((at_rest >> 20)) MiB)"
   memory_budget_cleanup
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Deploys docker-stack.yml as stack STACK and waits until every replica runs. With AUTOSCALE=1,
-# docker-stack.autoscale.yml too: Prometheus and the autoscaler (see autoscaler/README.md).
+# autoscaler/docker-stack.autoscale.yml too: Prometheus and the autoscaler (autoscaler/README.md).
 # Usage: scripts/swarm-deploy.sh STACK
 #   (env: REGISTRY, TAG, SWARM_NET=vip|dnsrr, PRODUCER_REPLICAS, AUTOSCALE=0|1, and the
-#   AUTOSCALE_*, PROMETHEUS_* and DOCKER_SOCKET settings of docker-stack.autoscale.yml)
+#   AUTOSCALE_*, PROMETHEUS_* and DOCKER_SOCKET settings of autoscaler/docker-stack.autoscale.yml)
 . "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 [ $# -eq 1 ] || fail "usage: $0 STACK"
@@ -11,9 +11,10 @@ stack=$1 net=${SWARM_NET:-vip}
 require_manager
 memory_limits_warning   # of this engine; on a cluster, `docker info` on each Pi tells its own
 
+# docker-stack.yml comes first: relative paths in every file are taken from its folder.
 stacks=(docker-stack.yml) programs=(producer consumer)
 if [ "${AUTOSCALE:-0}" = 1 ]; then
-  stacks+=(docker-stack.autoscale.yml) programs+=(autoscaler)
+  stacks+=(autoscaler/docker-stack.autoscale.yml) programs+=(autoscaler)
   # The autoscaler mounts the manager's Docker socket. A swarm lab node has its own, elsewhere.
   if [[ ${DOCKER_HOST:-} == unix://* ]]; then export DOCKER_SOCKET=${DOCKER_SOCKET:-${DOCKER_HOST#unix://}}; fi
 fi

@@ -20,11 +20,14 @@ export AUTOSCALE_TARGET_RPS=50 AUTOSCALE_MAX=5 AUTOSCALE_SCALE_UP="1 pod per ${p
 trap autoscale_lab_down EXIT
 
 # `stack deploy` silently drops what Swarm does not support; `stack config` names it.
-unsupported=$(docker stack config -c docker-stack.yml -c docker-stack.autoscale.yml 2>&1 >/dev/null) ||
-  fail "docker stack config: $unsupported"
-[ -z "$unsupported" ] || fail "docker-stack.autoscale.yml: $unsupported"
-promtool check config prometheus.yml >/dev/null || fail "promtool check config prometheus.yml"
-pass "docker-stack.autoscale.yml has no unsupported keys; prometheus.yml passes promtool"
+stacks=(-c docker-stack.yml -c autoscaler/docker-stack.autoscale.yml)
+unsupported=$(docker stack config "${stacks[@]}" 2>&1 >/dev/null) || fail "docker stack config: $unsupported"
+[ -z "$unsupported" ] || fail "autoscaler/docker-stack.autoscale.yml: $unsupported"
+# Its config's file is taken from docker-stack.yml's folder (the first file's), not its own.
+config=$(docker stack config "${stacks[@]}" | python3 -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["configs"]["prometheus"]["file"])')
+[ "$config" = "$PWD/autoscaler/prometheus.yml" ] || fail "the stack's Prometheus config is $config, not autoscaler/prometheus.yml"
+promtool check config "$config" >/dev/null || fail "promtool check config $config"
+pass "autoscaler/docker-stack.autoscale.yml has no unsupported keys, and takes autoscaler/prometheus.yml, which passes promtool"
 
 autoscale_lab_up
 pass "deployed on the lab with AUTOSCALE=1: $(docker stack services "$AS_STACK" --format '{{.Name}} {{.Replicas}}' | sed "s/^${AS_STACK}_//" | paste -sd ',' | sed 's/,/, /g')"

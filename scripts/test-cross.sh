@@ -2,7 +2,8 @@
 # Checks the cross-compiled binaries: each is static, at most 1 MiB and for the right machine (for
 # 32-bit arm, the architecture version in its ELF attributes too), and they really work, run under
 # QEMU user-mode emulation (Debian's qemu-user): the producer serves /healthz and /number,
-# `consumer --once` fetches from it, and the autoscaler starts. The armv6 ones run on the CPU of a
+# `consumer --once` fetches from it, and the autoscaler starts. And pi/README.md's table of their
+# sizes, the one place that states them, is true within SIZE_TOLERANCE. The armv6 ones run on the CPU of a
 # Pi Zero and Pi 1 (qemu-arm -cpu arm1176), which has no ARMv7 instructions. What each platform's
 # binaries must look like, and what runs them, is in the table in scripts/lib.sh.
 . "$(dirname "$0")/lib.sh"
@@ -43,6 +44,37 @@ check_files() {
 }
 oversized=()
 
+# Each size in pi/README.md's table (| Binary | linux-amd64 | ... |, a row per program, in KiB)
+# may differ from the binary's by SIZE_TOLERANCE percent at most: a figure written once stays
+# true. The table must name every program of every platform.
+SIZE_TOLERANCE=3
+check_documented_sizes() {
+  local table platforms=() row cells program i documented actual wrong=()
+  table=$(awk '/^\| Binary \| linux-/ {on = 1} on && !/^\|/ {exit} on' pi/README.md)
+  [ -n "$table" ] || fail "pi/README.md has no table of binary sizes (| Binary | linux-amd64 | ...)"
+  IFS='|' read -r -a cells <<<"$(sed -n 1p <<<"$table" | tr -d ' ')"
+  platforms=("${cells[@]:2}")
+  for program in "${PROGRAMS[@]}"; do
+    row=$(grep "^| $program |" <<<"$table") || fail "pi/README.md's table of sizes has no row for $program"
+    IFS='|' read -r -a cells <<<"$(tr -d ' ,' <<<"$row")"
+    for i in "${!platforms[@]}"; do
+      documented=${cells[i + 2]%KiB}
+      [[ $documented =~ ^[0-9]+$ ]] || fail "pi/README.md: $program on ${platforms[i]} is '${cells[i + 2]}', not a size in KiB"
+      actual=$(stat -c %s "dist/${platforms[i]}/$program") || fail "dist/${platforms[i]}/$program is missing"
+      # |documented - actual| <= SIZE_TOLERANCE % of actual, in whole bytes
+      if [ $(((documented * 1024 - actual) * 100)) -gt $((SIZE_TOLERANCE * actual)) ] ||
+        [ $(((actual - documented * 1024) * 100)) -gt $((SIZE_TOLERANCE * actual)) ]; then
+        wrong+=("${platforms[i]}/$program: $documented KiB stated, $(((actual + 512) / 1024)) KiB built")
+      fi
+    done
+  done
+  for platform in "${PLATFORMS[@]}"; do
+    [[ " ${platforms[*]} " == *" $platform "* ]] || fail "pi/README.md's table of sizes has no column for $platform"
+  done
+  [ ${#wrong[@]} -eq 0 ] || fail "pi/README.md's sizes are more than $SIZE_TOLERANCE % off (make cross prints the sizes): ${wrong[*]}"
+  pass "pi/README.md's ${#PROGRAMS[@]} x ${#platforms[@]} binary sizes are those of dist/, within $SIZE_TOLERANCE %"
+}
+
 # run_programs PLATFORM [EMULATOR...]: the three programs of PLATFORM work under EMULATOR.
 run_programs() {
   local platform=$1 port line body
@@ -62,6 +94,7 @@ run_programs() {
 }
 
 for platform in "${PLATFORMS[@]}"; do check_files "$platform"; done
+check_documented_sizes
 for platform in "${PLATFORMS[@]}"; do
   emulator=$(platform_info "$platform" qemu)
   read -r -a emulator <<<"$emulator"   # its words: qemu-arm -cpu arm1176

@@ -45,8 +45,8 @@ use_swarm_net
 unsupported=$(docker stack config -c docker-stack.yml 2>&1 >/dev/null) || fail "docker stack config: $unsupported"
 [ -z "$unsupported" ] || fail "docker-stack.yml: $unsupported"
 pass "docker stack config -c docker-stack.yml: valid, with no unsupported keys"
-rotation=$(docker stack config -c docker-stack.yml -c docker-stack.autoscale.yml | rotated_logs 2>&1) ||
-  fail "docker-stack.yml with docker-stack.autoscale.yml: $rotation"
+rotation=$(docker stack config -c docker-stack.yml -c autoscaler/docker-stack.autoscale.yml | rotated_logs 2>&1) ||
+  fail "docker-stack.yml with autoscaler/docker-stack.autoscale.yml: $rotation"
 pass "the stack files rotate the log of every service: $(cut -d' ' -f1 <<<"$rotation" | tr '\n' ' ')"
 
 stack_make images TAG=swarm1 >/dev/null 2>&1 || fail "make images"

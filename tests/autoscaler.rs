@@ -868,7 +868,7 @@ fn serves_its_own_metrics_and_health() {
     assert_eq!(metrics.status, 200);
     assert_eq!(
         metrics.header("content-type"),
-        Some("text/plain; version=0.0.4")
+        Some("text/plain; version=0.0.4; charset=utf-8")
     );
     for line in [
         "autoscaler_current_replicas{service=\"fogdeft_producer\"} 3",

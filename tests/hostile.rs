@@ -1,12 +1,15 @@
 //! The producer against hostile and broken clients, over raw sockets. One test per class of
 //! defect (issue 11): each checks the answer, that `/healthz` answers within 100 ms afterwards,
 //! and that the producer's descriptors and threads return to what they were at rest. Then a
-//! few thousand generated malformed requests from many connections at once.
+//! few thousand generated malformed requests from many connections at once. The client kinds of
+//! issue 18 are scripts/hostile.py's, which the memory test and the bench run too; the checks
+//! of what the producer does beside them are here.
 
 mod support;
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -161,29 +164,17 @@ fn a_flood_past_the_connection_limit_never_deafens_it() {
 fn a_pipelining_client_that_never_reads_stalls_only_itself() {
     let _serial = one_at_a_time();
     let (mut producer, address, baseline) = producer(&[]);
-    let hog = TcpStream::connect(address).unwrap();
-    let mut writer = hog.try_clone().unwrap();
-    let requests = "GET /number HTTP/1.1\r\nHost: x\r\n\r\n".repeat(50_000);
-    let sender = thread::spawn(move || {
-        let _ = writer.write_all(requests.as_bytes());
-    });
+    // 50,000 requests on one connection, and never a read.
+    let Some(hog) = hostile_clients(address, 1, &["never-reads=1"]) else {
+        return;
+    };
     // The hog is stuck once its answers fill both socket buffers: then every other client must
     // still be answered at once, again and again.
-    let answered = || {
-        let metrics = request(address, "GET", "/metrics").body;
-        metrics
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("producer_requests_total{path=\"/number\",status=\"200\"} ")
-            })
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
     let deadline = Instant::now() + slower(WORK);
-    let mut last = answered();
+    let mut last = numbers_answered(address);
     loop {
         thread::sleep(Duration::from_millis(200));
-        let now = answered();
+        let now = numbers_answered(address);
         if now > 1_000 && now == last {
             break; // stuck
         }
@@ -196,26 +187,42 @@ fn a_pipelining_client_that_never_reads_stalls_only_itself() {
     for _ in 0..20 {
         healthz_promptly(address);
     }
-    hog.shutdown(Shutdown::Both).unwrap();
     drop(hog);
-    sender.join().unwrap();
     unharmed(&mut producer, address, baseline);
 }
 
-/// Runs `clients` hostile clients made by `start` (each gets the address and a flag that says
-/// stop), waits until `busy` says they are at work, then checks `/healthz` on fresh connections
-/// 20 times while they go on (issue 18: no client kind delays another's `/healthz`).
-fn healthz_beside<F>(address: SocketAddr, clients: usize, start: F, busy: impl Fn() -> bool)
-where
-    F: Fn(SocketAddr, Arc<AtomicBool>) + Send + Sync + Clone + 'static,
-{
-    let stop = Arc::new(AtomicBool::new(false));
-    let threads: Vec<_> = (0..clients)
-        .map(|_| {
-            let (start, stop) = (start.clone(), stop.clone());
-            thread::spawn(move || start(address, stop))
-        })
-        .collect();
+/// The hostile clients of issue 18, from the one implementation of them, scripts/hostile.py:
+/// `processes` processes, each with connections of the `kinds` it is given ("stalled-body=1"),
+/// against `address`, each at work (it says "ready"). They stop when dropped. Without python3 the
+/// test has nothing to run: `None`, a SKIP (a failure under REQUIRE_DOCKER=1).
+fn hostile_clients(address: SocketAddr, processes: usize, kinds: &[&str]) -> Option<Vec<Running>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/hostile.py");
+    let (host, port) = (address.ip().to_string(), address.port().to_string());
+    let mut clients = Vec::new();
+    for _ in 0..processes {
+        let mut command = Command::new("python3");
+        command.args([script, &host, &port, "600"]).args(kinds);
+        match Running::spawn(command) {
+            Ok(client) => clients.push(client),
+            Err(error) => {
+                skip_or_fail(&format!("python3 runs scripts/hostile.py: {error}"));
+                return None;
+            }
+        }
+    }
+    for client in &mut clients {
+        client.wait_for(slower(WORK), |line| line == "ready");
+    }
+    Some(clients)
+}
+
+/// Runs hostile clients (`hostile_clients`), waits until `busy` says they are at work, then
+/// checks `/healthz` on fresh connections 20 times while they go on (issue 18: no client kind
+/// delays another's `/healthz`).
+fn healthz_beside(address: SocketAddr, processes: usize, kinds: &[&str], busy: impl Fn() -> bool) {
+    let Some(clients) = hostile_clients(address, processes, kinds) else {
+        return;
+    };
     let deadline = Instant::now() + slower(WORK);
     while !busy() {
         assert!(
@@ -227,10 +234,7 @@ where
     for _ in 0..20 {
         healthz_promptly(address);
     }
-    stop.store(true, Ordering::Relaxed);
-    for thread in threads {
-        thread.join().unwrap();
-    }
+    drop(clients);
 }
 
 /// How many `/number` requests the producer has answered, from its metrics.
@@ -250,20 +254,7 @@ fn numbers_answered(address: SocketAddr) -> u64 {
 fn clients_that_stall_inside_a_body_delay_no_one() {
     let _serial = one_at_a_time();
     let (mut producer, address, baseline) = producer(&[]);
-    let stalled = Arc::new(AtomicUsize::new(0));
-    let counter = stalled.clone();
-    let stall = move |address, stop: Arc<AtomicBool>| {
-        let mut stream = TcpStream::connect(address).unwrap();
-        let mut raw = "GET /number HTTP/1.1\r\nHost: x\r\n\r\n".repeat(5_000);
-        raw += "POST /number HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
-        raw += &"x".repeat(500);
-        let _ = stream.write_all(raw.as_bytes());
-        counter.fetch_add(1, Ordering::Relaxed);
-        while !stop.load(Ordering::Relaxed) {
-            thread::sleep(Duration::from_millis(10));
-        }
-    };
-    healthz_beside(address, 4, stall, || stalled.load(Ordering::Relaxed) == 4);
+    healthz_beside(address, 4, &["stalled-body=1"], || true);
     unharmed(&mut producer, address, baseline);
 }
 
@@ -273,52 +264,20 @@ fn clients_that_stall_inside_a_body_delay_no_one() {
 fn clients_that_pipeline_at_full_speed_delay_no_one() {
     let _serial = one_at_a_time();
     let (mut producer, address, baseline) = producer(&[]);
-    let flood = |address, stop: Arc<AtomicBool>| {
-        let stream = TcpStream::connect(address).unwrap();
-        let mut reader = stream.try_clone().unwrap();
-        let reading = thread::spawn(move || {
-            let mut buffer = vec![0u8; 64 * 1024];
-            while matches!(std::io::Read::read(&mut reader, &mut buffer), Ok(n) if n > 0) {}
-        });
-        let batch = "GET /number HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
-        let mut writer = &stream;
-        while !stop.load(Ordering::Relaxed) && writer.write_all(batch.as_bytes()).is_ok() {}
-        let _ = stream.shutdown(Shutdown::Both);
-        reading.join().unwrap();
-    };
     let start = numbers_answered(address);
-    healthz_beside(address, 4, flood, || {
+    healthz_beside(address, 4, &["full-speed=1"], || {
         numbers_answered(address) > start + 100_000
     });
     unharmed(&mut producer, address, baseline);
 }
 
-/// Issue 18, item 3: many connections that each hold an unfinished head, and some that send
-/// theirs a byte at a time, are each a turn among others, and hold only what they sent.
+/// Issue 18, item 3: many connections that each hold an unfinished head and send it on a byte
+/// at a time are each a turn among others, and hold only what they sent.
 #[test]
 fn unfinished_and_slow_heads_delay_no_one() {
     let _serial = one_at_a_time();
     let (mut producer, address, baseline) = producer(&[]);
-    let sent = Arc::new(AtomicUsize::new(0));
-    let counter = sent.clone();
-    let unfinished = move |address, stop: Arc<AtomicBool>| {
-        let mut streams: Vec<TcpStream> = (0..50)
-            .map(|_| {
-                let mut stream = TcpStream::connect(address).unwrap();
-                let head = format!("GET /number HTTP/1.1\r\nHost: x\r\nX: {}", "a".repeat(7000));
-                stream.write_all(head.as_bytes()).unwrap();
-                stream
-            })
-            .collect();
-        counter.fetch_add(1, Ordering::Relaxed);
-        while !stop.load(Ordering::Relaxed) {
-            for stream in &mut streams {
-                let _ = stream.write_all(b"a"); // a byte at a time, under the header limit
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    };
-    healthz_beside(address, 4, unfinished, || sent.load(Ordering::Relaxed) == 4);
+    healthz_beside(address, 4, &["slow-head=50"], || true);
     unharmed(&mut producer, address, baseline);
 }
 

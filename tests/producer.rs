@@ -198,10 +198,10 @@ fn metrics_count_requests_and_pass_promtool() {
     request(address, "GET", "/missing");
     let metrics = request(address, "GET", "/metrics");
     assert_eq!(metrics.status, 200);
-    assert!(metrics
-        .header("Content-Type")
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
+    assert_eq!(
+        metrics.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
     for needle in [
         "producer_requests_total{path=\"/number\",status=\"200\"} 3\n",
         "producer_requests_total{path=\"other\",status=\"404\"} 1\n",
@@ -225,6 +225,34 @@ fn metrics_count_requests_and_pass_promtool() {
         );
     }
     promtool_check_metrics(&metrics.body);
+}
+
+/// /metrics states the connections and each one's memory budget that the banner prints, for
+/// programs (scripts/memory-budget.sh checks them against the memory limit).
+#[test]
+fn metrics_state_the_connections_and_their_budget() {
+    let (producer, address) = start_producer(&["--max-connections", "100"]);
+    let banner = producer
+        .seen
+        .iter()
+        .find(|l| l.contains(" KiB each at most"));
+    let banner = banner.expect("the banner states a budget");
+    let metrics = request(address, "GET", "/metrics").body;
+    let value = |name: &str| -> usize {
+        let line = metrics.lines().find_map(|l| l.strip_prefix(name));
+        let line = line.unwrap_or_else(|| panic!("{name} missing from:\n{metrics}"));
+        line.trim().parse().unwrap()
+    };
+    assert_eq!(value("producer_connections_max "), 100, "{metrics}");
+    let budget = value("producer_connection_budget_bytes ");
+    let kib = format!(
+        "up to 100 connections, {} KiB each at most",
+        budget.div_ceil(1024)
+    );
+    assert!(
+        banner.contains(&kib),
+        "{kib:?} is not in the banner: {banner}"
+    );
 }
 
 /// `producer healthcheck --port PORT`, its exit code and the lines it printed on stderr.
