@@ -227,10 +227,11 @@ trap pollers_remove EXIT
 # Polls of the surviving nodes: "N answered, M failed".
 polls() { local counts; counts=$(poll_counts); echo "${counts% *} answered, ${counts#* } failed"; }
 no_failed_polls() {
-  local counts
+  local counts errors
   counts=$(poll_counts)
-  [ "${counts#* }" = 0 ] ||
-    fail "$1: ${counts#* } polls failed (of $((${counts% *} + ${counts#* }))): $(poll_errors | head -n 3 | paste -sd ';')"
+  [ "${counts#* }" != 0 ] || return 0
+  errors=$(poll_errors)
+  fail "$1: ${counts#* } polls failed (of $((${counts% *} + ${counts#* }))): $(head -n 3 <<<"$errors" | paste -sd ';')"
 }
 
 others() { local node; for node in $(seq "$nodes"); do [[ " $* " == *" $node "* ]] || echo "$node"; done; }
