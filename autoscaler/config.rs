@@ -198,7 +198,7 @@ Usage: autoscaler [FLAGS]
 Flags (each overrides its environment variable; durations: 3, 3s, 500ms, 1m):
 {}
 
-A service opts in with labels (docker-stack.autoscale.yml, deploy.labels), as HPA v2's spec:
+A service opts in with labels (autoscaler/docker-stack.autoscale.yml, deploy.labels), as HPA v2's spec:
 {}
 Services without {LABEL_TARGET} are never touched.",
         fogdeft::settings_table::<Config>(),

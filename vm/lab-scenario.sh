@@ -1,18 +1,39 @@
-# shellcheck shell=bash
-# Scenario 02 on a three-node lab, shared by test-swarm-lab.sh (network namespaces) and
-# test-vm-lab.sh (virtual machines): `. vm/lab-scenario.sh` from the repository's root, once
-# the lab is up, DOCKER_HOST names its manager and both tags of the images are where the nodes
-# find them.
-#
-# The test that sources it sets: STACK (exported) and stack, nodes (how many), old and new (the
-# two tags), REGISTRY, SWARM_NET, drain (yes or no: whether to drain a node too), and defines
-# three functions for its kind of lab:
-#   node_docker N ARG...   docker against node N's own engine
-#   node_kill N            pull the plug on node N (make swarm-lab-kill / vm-lab-kill)
-#   node_ipvs N            print `ipvsadm -Ln` of node N's ingress namespace (SWARM_NET=vip only)
-# Node N's hostname ends in -N (fogdeft-lab-2, fogdeft-vm-2). With LAB_PAGE_SCREENSHOT=FILE.png,
-# the live page's check through the routing mesh saves what it showed.
-# shellcheck disable=SC2154 # stack, nodes, old and new are set by the test that sources this file
+#!/usr/bin/env bash
+# Scenario 02 on a lab, shared by test-swarm-lab.sh (network namespaces) and test-vm-lab.sh
+# (virtual machines). It runs once the lab is up, DOCKER_HOST names its manager and both tags of
+# the images are where the nodes find them:
+#   vm/lab-scenario.sh swarm|vm STACK OLD_TAG NEW_TAG DRAIN
+# It deploys STACK with OLD_TAG, updates it to NEW_TAG, drains a node when DRAIN is yes, and
+# pulls the plug on a worker. REGISTRY, SWARM_NET and the stack's settings come from the
+# environment, as for `make swarm-deploy`. Node N's hostname ends in -N (fogdeft-lab-2,
+# fogdeft-vm-2). With LAB_PAGE_SCREENSHOT=FILE.png, the live page's check through the routing
+# mesh saves what it showed.
+. "$(dirname "$0")/../scripts/lib.sh"
+usage="usage: $0 swarm|vm STACK OLD_TAG NEW_TAG yes|no"
+[ $# -eq 5 ] || bad_config "$usage"
+lab=$1 stack=$2 old=$3 new=$4 drain=$5
+export STACK=$stack
+# What differs between the labs: docker on node N, its power cut, and its IPVS table.
+case $lab in
+  swarm)
+    . "$(dirname "$0")/lab.sh"
+    nodes=$LAB_NODES
+    node_docker() { lab_docker "$@"; }
+    node_kill() { stack_make swarm-lab-kill NODE="$1" >/dev/null; }
+    node_ipvs() { nsenter --net="$LAB_RUN/node-$1/exec/netns/ingress_sbox" ipvsadm -Ln; }
+    ;;
+  vm)
+    . "$(dirname "$0")/vm-lab.sh"
+    nodes=$VM_NODES
+    node_docker() { vm_docker "$@"; }
+    node_kill() { stack_make vm-lab-kill NODE="$1" >/dev/null; }
+    node_ipvs() { vm_exec "$1" nsenter --net=/var/run/docker/netns/ingress_sbox ipvsadm -Ln; }
+    ;;
+  *) bad_config "$usage" ;;
+esac
+[[ $drain =~ ^(yes|no)$ ]] || bad_config "$usage"
+cd "$(dirname "$0")/.."
+trap '[ -z "${poller_name:-}" ] || poller_remove' EXIT
 
 # The nodes, and the platform of each (lib.sh's table) from its `uname -m`, which swarm reports.
 status() { docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}'; }

@@ -12,10 +12,9 @@ require_lab "swarm lab" lab_missing swarm_lab_in_use
 export STACK=fogdeft-lab-test
 # Five hosts, three of them managers: the drills need a quorum that survives a lost manager.
 export LAB_NODES=5 LAB_MANAGERS=3
-stack=$STACK nodes=$LAB_NODES old=lab1 new=lab2 drain=yes
+old=lab1 new=lab2
 export REGISTRY=fogdeft-lab-test POLL_INTERVAL=300ms PRODUCER_REPLICAS=$LAB_NODES
 cleanup() {
-  [ -z "${poller_name:-}" ] || poller_remove
   unset DOCKER_HOST
   vm/swarm-lab-down.sh >/dev/null || echo "FAIL: make swarm-lab-down" >&2
   remove_images "$old" "$new"
@@ -59,12 +58,12 @@ pass "make swarm-lab-up: $LAB_NODES dockerd hosts, each in its own namespaces"
 export DOCKER_HOST
 DOCKER_HOST=$(lab_host 1)
 use_swarm_net
-node_docker() { lab_docker "$@"; }
-node_kill() { stack_make swarm-lab-kill NODE="$1" >/dev/null; }
-node_ipvs() { nsenter --net="$LAB_RUN/node-$1/exec/netns/ingress_sbox" ipvsadm -Ln; }
-. vm/lab-scenario.sh
+vm/lab-scenario.sh swarm "$STACK" "$old" "$new" yes || fail "Scenario 02 on the lab"
 
 # The drills (drills/README.md) on the same lab, once the node that the scenario killed is back.
+nodes=$(docker node ls --format '{{.Hostname}} {{.Status}}')
+victim=$(awk '$2 == "Down" {print $1}' <<<"$nodes")
+[ "$(wc -w <<<"$victim")" = 1 ] || fail "one node should be Down after the scenario: $nodes"
 stack_make swarm-lab-start NODE="${victim##*-}" >/dev/null
 node_ready() { grep -qx "$victim Ready" <<<"$(docker node ls --format '{{.Hostname}} {{.Status}}')"; }
 wait_until 90 "$victim Ready again after its power came back" node_ready

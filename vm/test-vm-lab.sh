@@ -15,13 +15,12 @@ started=$SECONDS
 # The drain step is left to the namespace lab: under emulation it costs about 40 s of this test's
 # 8-minute budget and shows nothing that the node loss does not.
 export STACK=fogdeft-vm-test
-stack=$STACK nodes=$VM_NODES old=vm1 new=vm2 drain=no
+stack=$STACK nodes=$VM_NODES old=vm1 new=vm2
 export VM_REGISTRY_PORT
 VM_REGISTRY_PORT=$(free_port)
 push=127.0.0.1:$VM_REGISTRY_PORT/$stack   # this host's name for the registry
 cleanup() {
   local status=$?
-  [ -z "${poller_name:-}" ] || poller_remove
   if [ "$status" -ne 0 ] && [ -n "${DOCKER_HOST:-}" ]; then
     echo "--- the nodes, the stack's services, its tasks and what ended them:" >&2
     docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}' >&2 || true
@@ -76,9 +75,6 @@ pass "make images-multiarch REGISTRY=$push TAG=$old (and $new): manifest lists i
 export DOCKER_HOST REGISTRY SWARM_NET=vip PRODUCER_REPLICAS=$nodes POLL_INTERVAL=300ms REQUEST_TIMEOUT=5s
 DOCKER_HOST=$(vm_host 1)
 REGISTRY=$(vm_registry)/$stack
-node_docker() { vm_docker "$@"; }
-node_kill() { stack_make vm-lab-kill NODE="$1" >/dev/null; }
-node_ipvs() { vm_exec "$1" nsenter --net=/var/run/docker/netns/ingress_sbox ipvsadm -Ln; }
 
 # The memory test (make test-memory) on a cgroup v2 engine: node 1 mounts only cgroup2
 # (vm/guest/boot.sh), as Raspberry Pi OS Bookworm does. The producer just published, with Compose's
@@ -91,6 +87,6 @@ on_node_1() { vm_exec 1 "$@"; }
 memory_budget "$REGISTRY/producer:$old" "$(vm_ip 1)" on_node_1 30 10
 pass "the memory test on $(vm_name 1) (cgroup v2) took $((SECONDS - started_memory)) s"
 
-. vm/lab-scenario.sh
+vm/lab-scenario.sh vm "$STACK" "$old" "$new" no || fail "Scenario 02 on the VM lab"
 
 pass "the VM lab test took $((SECONDS - started)) s ($cache)"
