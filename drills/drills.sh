@@ -13,6 +13,10 @@
 cd "$(dirname "$0")/.."
 
 drill=${1:-}
+case $drill in
+  leader | quorum | recover | partition | restart | release) ;;
+  *) bad_config "usage: $0 leader|quorum|recover|partition|restart|release" ;;
+esac
 stack=${STACK:-fogdeft}
 state=${TMPDIR:-/tmp}/fogdeft-drill-$stack   # what the quorum drill saw, for the recovery
 
@@ -420,22 +424,20 @@ drill_release() {
   say "release 2: replica 1 turns unhealthy 40 s after it starts; the others stay well"
   local before
   before=$(shut_down_tasks)
+  t0=$(now)
   swarm service update --detach=false --env-add 'FAULT_UNHEALTHY_AFTER={{if eq .Task.Slot "1"}}40s{{end}}' "$(service producer)" >/dev/null ||
     fail "the update with a late-failing replica 1"
-  t0=$(now)
+  say "release 2 rolled out in $(since "$t0")s"
   wait_until 180 "Swarm replaces replica 1 once it is unhealthy" sick_replaced "$before"
   sick=$(sick_replaced "$before")
   took=$(since "$t0")
   state_now=$(polls)
   no_failed_polls "replacing the unhealthy replica"
-  pass "replica 1 turned unhealthy (container ${sick#* } on ${sick% *}) and Swarm replaced it, ${took}s after the update; 0 requests failed meanwhile ($state_now)"
+  pass "replica 1 turned unhealthy (container ${sick#* } on ${sick% *}) and Swarm replaced it, ${took}s after release 2 began (40 s, then three failed checks 5 s apart); 0 requests failed ($state_now)"
   # Back to the release before the drill (a rolling update of its own, polled too).
   swarm service update --detach=false --env-rm FAULT_UNHEALTHY_AFTER "$(service producer)" >/dev/null
   wait_until 120 "stack $stack converged" stack_converged
   no_failed_polls "returning to the good release"
 }
 
-case $drill in
-  leader | quorum | recover | partition | restart | release) "drill_$drill" ;;
-  *) bad_config "usage: $0 leader|quorum|recover|partition|restart|release" ;;
-esac
+"drill_$drill"
