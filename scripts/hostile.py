@@ -36,6 +36,19 @@ KINDS = {
     "slow-head": (HEAD + b"a" * 7_000, "drip"),
 }
 DRIP = 0.01
+# A client that never reads keeps a small receive buffer, as it would if it meant harm: what the
+# server has answered then piles up on the server's side, where its bounds must hold. With this
+# machine's default the kernel would take megabytes of answers first, each one work for the
+# server: 200 such clients would ask an emulated Pi for ten million answers.
+UNREAD_BUFFER = 4096
+
+
+def connect(host, port, reads):
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    if not reads:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UNREAD_BUFFER)
+    s.connect((host, port))
+    return s
 
 
 def run(host, port, counts, until, ready=lambda: None, between=lambda: None):
@@ -48,7 +61,7 @@ def run(host, port, counts, until, ready=lambda: None, between=lambda: None):
     for kind, count in counts.items():
         first, then = KINDS[kind]
         for _ in range(count):
-            s = socket.create_connection((host, port))
+            s = connect(host, port, then == "read")
             s.setblocking(False)
             pending[s], after[s] = memoryview(first), then
             starting.add(s)
