@@ -3,12 +3,13 @@
 # (this machine's engine, cgroup v1 or v2) and test-vm-lab.sh (a VM lab guest, which mounts only
 # cgroup v2). `. scripts/memory-budget.sh` after lib.sh, from the repository's root.
 #
-# memory_budget IMAGE ADDRESS ON_ENGINE [SECONDS PATIENCE]: runs the producer's IMAGE in the
+# memory_budget IMAGE ADDRESS ON_ENGINE [SECONDS PATIENCE PIPELINERS]: runs the producer's IMAGE in the
 # engine that `docker` reaches, with Compose's memory limit and MAX_CONNECTIONS, published on
 # ADDRESS (an address of the engine's machine that this host reaches: 127.0.0.1, or a lab node's).
 # Hostile clients of every kind (issue 18) hold all but a few of its connections for SECONDS (15).
 # It must survive (no OOM kill) and keep answering /healthz within PATIENCE seconds (2; an
-# emulated machine needs more, as the health check in docker-compose.yml explains), and each
+# emulated machine needs more, as the health check in docker-compose.yml explains) beside
+# PIPELINERS (8) clients that pipeline at full speed, and each
 # connection may take no more memory than the producer's /metrics states
 # (producer_connection_budget_bytes; MAX_CONNECTIONS times that, and what it takes at rest, must
 # fit in the limit). The clients are scripts/hostile.py's. `ON_ENGINE COMMAND [ARG...]` runs a
@@ -95,7 +96,7 @@ sample_peak() {
 }
 
 memory_budget() {
-  local image=$1 address=$2 on_engine=$3 seconds=${4:-15} patience=${5:-2} name=$memory_budget_container
+  local image=$1 address=$2 on_engine=$3 seconds=${4:-15} patience=${5:-2} pipeliners=${6:-8} name=$memory_budget_container
   local limits memory max_connections hostile port cgroup version dir at_rest figures served budget
   local sampler sampled sock result oom kills failures peak how per
   limits=$(compose_producer_limits) || fail "reading the producer's limits from docker-compose.yml"
@@ -125,13 +126,13 @@ memory_budget() {
   [ $((max_connections * budget + at_rest)) -le "$memory" ] ||
     fail "MAX_CONNECTIONS x $(((budget + 1023) / 1024)) KiB and the $((at_rest >> 20)) MiB at rest do not fit in $((memory >> 20)) MiB: lower MAX_CONNECTIONS in docker-compose.yml"
 
-  say "$hostile hostile clients and 8 full-speed pipeliners, for $seconds s, in $((memory >> 20)) MiB"
+  say "$hostile hostile clients and $pipeliners full-speed pipeliners, for $seconds s, in $((memory >> 20)) MiB"
   memory_budget_samples=$(mktemp /tmp/fogdeft-memory.XXXXXX)
   sample_peak "$on_engine" "$dir/$(memory_file "$version" current)" "$seconds" >"$memory_budget_samples" &
   sampler=$!
-  # The hostile connections in three kinds that hold what they can, and 8 that pipeline at full speed.
+  # The hostile connections in three kinds that hold what they can, and those at full speed.
   result=$(python3 scripts/hostile.py "$address" "$port" "$seconds" never-reads=$(((hostile + 2) / 3)) \
-    unfinished-head=$(((hostile + 1) / 3)) stalled-body=$((hostile / 3)) full-speed=8 --healthz "$patience") ||
+    unfinished-head=$(((hostile + 1) / 3)) stalled-body=$((hostile / 3)) full-speed="$pipeliners" --healthz "$patience") ||
     fail "scripts/hostile.py: $result"
   result=${result##*$'\n'}   # its last line: the /healthz checks
   wait "$sampler" || fail "sampling $dir/$(memory_file "$version" current) failed"
