@@ -72,7 +72,9 @@ pass "make images-multiarch REGISTRY=$push TAG=$old (and $new): manifest lists i
 # are emulated in software, tens of times slower than a Pi's, and a busy moment of the machine
 # (a task starting during the update) has held one answer over 1 s. A connection sent to a gone
 # replica still fails: it never gets an answer.
-export DOCKER_HOST REGISTRY SWARM_NET=vip PRODUCER_REPLICAS=$nodes POLL_INTERVAL=300ms REQUEST_TIMEOUT=5s
+# On a 2-core machine that emulates three nodes, `docker exec` of a health check has taken over
+# 10 s, and Swarm then replaced healthy replicas over and over: the checks get 30 s here.
+export DOCKER_HOST REGISTRY SWARM_NET=vip PRODUCER_REPLICAS=$nodes POLL_INTERVAL=300ms REQUEST_TIMEOUT=5s HEALTHCHECK_TIMEOUT=30s
 DOCKER_HOST=$(vm_host 1)
 REGISTRY=$(vm_registry)/$stack
 
