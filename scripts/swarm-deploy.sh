@@ -47,5 +47,6 @@ fi
 docker stack deploy --prune "${resolve[@]}" "${files[@]}" "$stack" >/dev/null \
   2> >(grep -v -e 'detach=false' >&2)   # newer CLIs nag about a flag older ones lack
 say "deployed stack $stack from ${stacks[*]} ($net networking, images ${REGISTRY:-fogdeft}/*:${TAG:-latest}); waiting for the replicas"
-wait_converged "$stack" 180
+# 3 minutes unless DEPLOY_WAIT says otherwise: the VM lab's emulated nodes need longer.
+wait_converged "$stack" "${DEPLOY_WAIT:-180}"
 docker stack services "$stack" --format '{{.Name}}: {{.Replicas}} replicas of {{.Image}}'

@@ -73,8 +73,10 @@ pass "make images-multiarch REGISTRY=$push TAG=$old (and $new): manifest lists i
 # (a task starting during the update) has held one answer over 1 s. A connection sent to a gone
 # replica still fails: it never gets an answer.
 # On a 2-core machine that emulates three nodes, `docker exec` of a health check has taken over
-# 10 s, and Swarm then replaced healthy replicas over and over: the checks get 30 s here.
-export DOCKER_HOST REGISTRY SWARM_NET=vip PRODUCER_REPLICAS=$nodes POLL_INTERVAL=300ms REQUEST_TIMEOUT=5s HEALTHCHECK_TIMEOUT=30s
+# 10 s, and Swarm then replaced healthy replicas over and over: the checks get 30 s here. Pulling
+# and starting the first tasks has taken over 3 minutes: the deploy may take 10.
+export DOCKER_HOST REGISTRY SWARM_NET=vip PRODUCER_REPLICAS=$nodes POLL_INTERVAL=300ms REQUEST_TIMEOUT=5s
+export HEALTHCHECK_TIMEOUT=30s DEPLOY_WAIT=600
 DOCKER_HOST=$(vm_host 1)
 REGISTRY=$(vm_registry)/$stack
 
