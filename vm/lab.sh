@@ -80,14 +80,14 @@ lab_check_node() {
   { [[ ${1:-} =~ ^[1-9]$ ]] && [ "$1" -le "$LAB_NODES" ]; } || bad_config "no lab node '${1:-}' (1..$LAB_NODES)"
 }
 
-# lab_start N: starts node N's dockerd, the first time or after a kill (its data root keeps its swarm state,
-# so it rejoins by itself). It enters the node's network namespace, takes a hostname and a
-# private view of mounts (its mounts vanish with it), joins its cgroup, and becomes dockerd. The
-# tmpfs on /run/containerd hides any system containerd (dockerd then starts its own) and keeps
+# lab_start N: starts node N's dockerd, the first time or after a kill (its data root keeps its
+# swarm state, so it rejoins by itself). It enters the node's network namespace, takes a hostname
+# and a private view of mounts (its mounts vanish with it), joins its cgroup, and becomes dockerd.
+# The tmpfs on /run/containerd hides any system containerd (dockerd then starts its own) and keeps
 # the shims' sockets in. Each daemon gets its own data root, exec root, socket and pid file, as
 # Docker's docs ask for several daemons on one host, and an empty config file so that
-# /etc/docker/daemon.json cannot clash with these flags. vfs storage works on any file system,
-# even inside a container; the images are under 1 MiB, so copying layers costs nothing.
+# /etc/docker/daemon.json cannot clash with these flags. vfs storage works on any file system, even
+# inside a container; the images are under 1 MiB, so copying layers costs nothing.
 lab_start() {
   local node=$1 run=$LAB_RUN/node-$1
   mkdir -p "$run" "$LAB_DATA/node-$node"

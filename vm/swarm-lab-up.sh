@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make swarm-lab-up`: Docker hosts on this machine, each with its own address and hostname,
-# joined into one swarm, with this machine's images loaded into each: three (node 1 manages,
-# nodes 2 and 3 work), or LAB_NODES of them with LAB_MANAGERS managers (5 and 3 for the drills). A rehearsal of the Pi cluster; see vm/README.md, "Three Docker hosts in network
-# namespaces".
+# `make swarm-lab-up`: Docker hosts on this machine, each with its own address and hostname, joined
+# into one swarm, with this machine's images loaded into each: three (node 1 manages, nodes 2 and 3
+# work), or LAB_NODES of them with LAB_MANAGERS managers (5 and 3 for the drills). A rehearsal of
+# the Pi cluster; see vm/README.md, "Three Docker hosts in network namespaces".
 # With LAB_SSH=1 the hosts form no swarm; instead each runs an sshd on its own address, port 22,
 # that lets root in with the key $LAB_RUN/ssh/id (as a Pi lets Ansible in; see tosca/README.md).
 # Usage: vm/swarm-lab-up.sh [IMAGE...]   (default: REGISTRY/producer:TAG REGISTRY/consumer:TAG)

@@ -82,14 +82,14 @@ REGISTRY=$(vm_registry)/$stack
 
 vm/lab-scenario.sh vm "$STACK" "$old" "$new" no || fail "Scenario 02 on the VM lab"
 
-# Then the memory test (make test-memory) on a cgroup v2 engine, once the stack is gone: run
-# before the scenario, it left the emulated nodes too slow to start the stack's tasks within 3
-# minutes. Node 1 mounts only cgroup2 (vm/guest/boot.sh), as Raspberry Pi OS Bookworm does. The
-# producer just published, with Compose's limits; hostile clients from this host over the lab
-# network; the cgroup's figures read on the node. Its emulated CPU gets 30 s of load instead of 15, and 2 clients at full speed instead of
-# 8: each pipelines as fast as this host sends, and 8 of them swamp the emulated node's network
-# stack. Each /healthz may take what the stack's health checks take here (HEALTHCHECK_TIMEOUT,
-# 30 s), not 2 s: with 2 such clients, one took 12.6 s in a CI run.
+# Then the memory test (make test-memory) on a cgroup v2 engine, once the stack is gone: run before
+# the scenario, it left the emulated nodes too slow to start the stack's tasks within 3 minutes.
+# Node 1 mounts only cgroup2 (vm/guest/boot.sh), as Raspberry Pi OS Bookworm does. The producer just
+# published, with Compose's limits; hostile clients from this host over the lab network; the
+# cgroup's figures read on the node. Its emulated CPU gets 30 s of load instead of 15, and 2 clients
+# at full speed instead of 8: each pipelines as fast as this host sends, and 8 of them swamp the
+# emulated node's network stack. Each /healthz may take what the stack's health checks take here
+# (HEALTHCHECK_TIMEOUT, 30 s), not 2 s: with 2 such clients, one took 12.6 s in a CI run.
 stack_make swarm-rm >/dev/null || fail "make swarm-rm"
 started_memory=$SECONDS
 cgroup_version=$(docker info --format '{{.CgroupVersion}}')
