@@ -52,6 +52,9 @@ run_opera() {
   operation=$(sed -n 's/^\[Worker_[0-9]*\] *Executing \(.*\)_0$/\1/p' "$log" | tail -1)
   why=$(awk 'sub(/^TOSCA-ERROR: /, "") && n++ < 3' "$log")
   [ -n "$why" ] || why=$(grep -o '\(ParseError\|DataError\|Error\): .*' "$log" | tail -1)
+  # Ansible failed with no task to blame (it did not start, or crashed): its last words, which
+  # opera prints between its lines of dashes and of equals signs.
+  [[ $why != *": Failed" ]] || sed -n '/^\[Worker_[0-9]*\] -*$/,/^\[Worker_[0-9]*\] =*$/p' "$log" | tail -n 20 >&2
   printf 'FAIL: opera %s: %s%s (whole log: %s)\n' "$1" "${operation:+operation $operation: }" "${why:-see the log}" "$log" >&2
   exit 1
 }
