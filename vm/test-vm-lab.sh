@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 require_lab "VM lab" vm_missing vm_lab_in_use
 
 started=$SECONDS
-# The drain step is left to the namespace lab: under emulation it costs about 40 s of this test's
-# 8-minute budget and shows nothing that the node loss does not.
+# The drain step is left to the namespace lab: under emulation it costs about 40 s, and shows
+# nothing that the node loss does not.
 export STACK=fogdeft-vm-test
 stack=$STACK nodes=$VM_NODES old=vm1 new=vm2
 export VM_REGISTRY_PORT
