@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end test of Scenario 02 on the network-namespace lab of swarm-lab-up.sh (three dockerd
-# hosts on this machine), driven through the Makefile's own targets. The steps are those of the
-# VM lab's test (lab-scenario.sh): tasks spread over hosts, traffic crosses the overlay network
-# between hosts, a rolling update drops nothing, a drained node's tasks move, and a node that
-# dies is replaced. The lab is removed at the end, whatever happens.
+# End-to-end test of Scenario 02 on the network-namespace lab of swarm-lab-up.sh (five dockerd
+# hosts on this machine, three of them managers), driven through the Makefile's own targets. The
+# steps are those of the VM lab's test (lab-scenario.sh): tasks spread over hosts, traffic
+# crosses the overlay network between hosts, a rolling update drops nothing, a drained node's
+# tasks move, and a node that dies is replaced. Then the drills (drills/README.md) on the same
+# lab: one lab for both, as each takes seconds to start but the checks minutes. The lab is
+# removed at the end, whatever happens.
 . "$(dirname "$0")/../scripts/lib.sh"
 . "$(dirname "$0")/lab.sh"
 cd "$(dirname "$0")/.."
